@@ -1,0 +1,76 @@
+package dev.kvasir.model.cpu;
+
+import dev.kvasir.model.SharedData;
+import dev.kvasir.model.Stories260KReference;
+import dev.kvasir.model.gguf.GgufFile;
+import dev.kvasir.model.weights.GgufModelLoader;
+import dev.kvasir.model.weights.ModelWeights;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The forward pass against independent float64 / run.c references for stories260K (f32 weights). */
+class LlamaCpuModelTest {
+    private static ModelWeights weights;
+    private static ComputePool pool;
+    private static LlamaCpuModel model;
+    private static Stories260KReference ref;
+
+    @BeforeAll
+    static void load() {
+        ref = Stories260KReference.load();
+        weights = GgufModelLoader.load(GgufFile.open(SharedData.require("models/stories260K/stories260K-f32.gguf")));
+        pool = new ComputePool(2);
+        model = new LlamaCpuModel(weights.config(), weights.weights(), pool);
+    }
+
+    @AfterAll
+    static void close() {
+        if (pool != null) pool.close();
+        if (weights != null) weights.close();
+    }
+
+    @Test
+    void logitsAfterFirstPromptMatchFloat64Reference() {
+        float[] logits = model.forward(ref.firstPromptIds(), model.newCache(64), false);
+        assertEquals(ref.firstPromptLogits().length, logits.length);
+        double maxErr = 0;
+        for (int i = 0; i < logits.length; i++) maxErr = Math.max(maxErr, Math.abs(logits[i] - ref.firstPromptLogits()[i]));
+        assertTrue(maxErr < 1e-4, "max logit error " + maxErr);
+    }
+
+    @Test
+    void prefillInOneBatchEqualsTokenByToken() {
+        float[] batched = model.forward(ref.firstPromptIds(), model.newCache(64), false);
+        KvCache cache = model.newCache(64);
+        float[] stepwise = null;
+        for (int id : ref.firstPromptIds()) stepwise = model.forward(new int[]{id}, cache, false);
+        assertArrayEquals(batched, stepwise, 1e-5f);
+    }
+
+    @Test
+    void greedyIdsMatchReferenceForEveryPrompt() {
+        for (Stories260KReference.Prompt p : ref.prompts()) {
+            KvCache cache = model.newCache(512);
+            float[] logits = model.forward(p.promptIds(), cache, false);
+            int[] out = new int[p.greedyIds().length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = argmax(logits);
+                logits = model.forward(new int[]{out[i]}, cache, false);
+            }
+            assertArrayEquals(p.greedyIds(), out, "prompt '" + p.text() + "': " + Arrays.toString(out));
+        }
+    }
+
+    static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+}
