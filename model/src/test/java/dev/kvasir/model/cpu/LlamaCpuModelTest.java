@@ -68,6 +68,16 @@ class LlamaCpuModelTest {
         }
     }
 
+    @Test
+    void huggingFaceDirectoryGivesTheSameLogitsAsGguf() {
+        try (ModelWeights hf = dev.kvasir.model.weights.ModelLoader.load(SharedData.require("models/stories260K/hf"))) {
+            LlamaCpuModel hfModel = new LlamaCpuModel(hf.config(), hf.weights(), pool);
+            float[] fromHf = hfModel.forward(ref.firstPromptIds(), hfModel.newCache(64), true);
+            float[] fromGguf = model.forward(ref.firstPromptIds(), model.newCache(64), true);
+            assertArrayEquals(fromGguf, fromHf, 1e-5f);
+        }
+    }
+
     static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
