@@ -1,0 +1,116 @@
+package dev.kvasir.cluster.cli;
+
+import dev.kvasir.model.LoadedModel;
+import dev.kvasir.model.cpu.ComputePool;
+import dev.kvasir.model.cpu.LlamaCpuModel;
+import dev.kvasir.model.generate.GenerationRequest;
+import dev.kvasir.model.generate.GenerationResult;
+import dev.kvasir.model.generate.Generator;
+import dev.kvasir.model.generate.TokenSink;
+import dev.kvasir.model.sampling.SamplingParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code ./kvasir generate}: one prompt in, generated text out (streamed), or one JSON object. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text from a prompt with a GGUF file or Hugging Face directory.")
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "GGUF file or Hugging Face model directory")
+    Path model;
+
+    @Option(names = "--prompt", required = true, description = "prompt text")
+    String prompt;
+
+    @Option(names = "--max-tokens", defaultValue = "128", description = "most tokens to generate (default ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--seed", description = "seed for sampling (default: random)")
+    Long seed;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "keep the k most likely tokens, 0 = off")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "nucleus sampling mass, 1 = off")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.0", description = "drop tokens below this fraction of the best, 0 = off")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "repetition penalty, 1 = off")
+    float repeatPenalty;
+
+    @Option(names = "--presence-penalty", defaultValue = "0.0")
+    float presencePenalty;
+
+    @Option(names = "--frequency-penalty", defaultValue = "0.0")
+    float frequencyPenalty;
+
+    @Option(names = "--stop", description = "stop string (repeatable)")
+    List<String> stop;
+
+    @Option(names = "--threads", description = "compute threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--backend", defaultValue = "cpu", description = "cpu (gpu arrives with the GPU backend)")
+    String backend;
+
+    @Option(names = "--json", description = "print one JSON object instead of the text")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (!backend.equals("cpu")) throw new IllegalArgumentException("backend '" + backend + "' is not available in this build (cpu is)");
+        if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
+        SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, repeatPenalty,
+                SamplingParams.DEFAULT_PENALTY_LAST_N, presencePenalty, frequencyPenalty, seed);
+        PrintWriter out = spec.commandLine().getOut();
+        try (LoadedModel loaded = LoadedModel.open(model);
+             ComputePool pool = threads != null ? new ComputePool(threads) : ComputePool.ofAvailableCores()) {
+            LlamaCpuModel cpu = new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool);
+            Generator generator = new Generator(cpu, loaded.tokenizer());
+            int[] promptTokens = generator.encodePrompt(prompt);
+            GenerationRequest request = new GenerationRequest(promptTokens, maxTokens, sampling, stop);
+            TokenSink sink = json ? TokenSink.NONE : new TokenSink() {
+                @Override
+                public void accept(int index, int token, String text) {
+                    out.print(text);
+                    out.flush();
+                }
+
+                @Override
+                public void flush(String text) {
+                    out.print(text);
+                }
+            };
+            GenerationResult result = generator.generate(request, sink);
+            if (json) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("prompt_tokens", result.promptTokens());
+                o.put("tokens", result.tokens());
+                o.put("text", result.text());
+                o.put("finish_reason", result.finishReason().wireName());
+                o.put("tokens_per_second", Math.round(result.tokensPerSecond() * 100) / 100.0);
+                out.println(Json.write(o));
+            } else {
+                out.println();
+            }
+            out.flush();
+        }
+        return 0;
+    }
+}
