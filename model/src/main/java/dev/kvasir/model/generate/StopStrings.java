@@ -59,13 +59,21 @@ final class StopStrings {
         int best = 0;
         for (String s : stops) {
             for (int len = Math.min(s.length() - 1, text.length()); len > best; len--) {
-                if (text.regionMatches(text.length() - len, s, 0, len)) {
+                if (endsWithPrefix(s, len)) {
                     best = len;
                     break;
                 }
             }
         }
         return best;
+    }
+
+    private boolean endsWithPrefix(String stop, int len) {
+        int from = text.length() - len;
+        for (int i = 0; i < len; i++) {
+            if (text.charAt(from + i) != stop.charAt(i)) return false;
+        }
+        return true;
     }
 
     private int maxStopLength() {

@@ -8,20 +8,20 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Picks one token from logits: penalties, then greedy argmax or temperature → top-k → top-p →
- * min-p → a draw from a seeded generator. One sampler per sequence; with a fixed seed the same
- * logits give the same tokens on every run.
+ * min-p → a draw. The draw for the n-th generated token depends only on (seed, n), not on what
+ * was drawn before, so a sequence that is preempted and recomputed, or moved to another node,
+ * continues with exactly the tokens it would have produced undisturbed.
  */
 public final class Sampler {
     private final SamplingParams params;
-    private final SplittableRandom random;
+    private final long seed;
     private float[] work = new float[0];
     private long[] keys = new long[0];
     private float[] probs = new float[0];
 
     public Sampler(SamplingParams params) {
         this.params = params;
-        long seed = params.seed() != null ? params.seed() : ThreadLocalRandom.current().nextLong();
-        this.random = new SplittableRandom(seed);
+        this.seed = params.seed() != null ? params.seed() : ThreadLocalRandom.current().nextLong();
     }
 
     public SamplingParams params() {
@@ -40,7 +40,7 @@ public final class Sampler {
         }
         if (params.isGreedy()) return argmax(l);
         if (l == logits) l = copy(logits);
-        return draw(l);
+        return draw(l, new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (historyLength - generatedFrom + 1))).nextDouble());
     }
 
     /** The highest logit; the lowest id among exact ties. */
@@ -84,7 +84,12 @@ public final class Sampler {
         }
     }
 
-    private int draw(float[] l) {
+    /** The seed in use (chosen at random when the parameters named none). */
+    public long seed() {
+        return seed;
+    }
+
+    private int draw(float[] l, double uniform) {
         int n = l.length;
         float invT = 1f / params.temperature();
         // Sort candidates by logit, descending, as packed (orderable logit bits, id) keys: no boxing.
@@ -123,7 +128,7 @@ public final class Sampler {
         }
         double total = 0;
         for (int j = 0; j < count; j++) total += probs[j];
-        double u = random.nextDouble() * total;
+        double u = uniform * total;
         for (int j = 0; j < count; j++) {
             u -= probs[j];
             if (u < 0) return id(keys[n - 1 - j]);

@@ -13,7 +13,8 @@ class SamplerTest {
     private static int[] draw(SamplingParams p, float[] logits, int n) {
         Sampler s = new Sampler(p);
         int[] out = new int[n];
-        for (int i = 0; i < n; i++) out[i] = s.sample(logits, new int[0], 0, 0);
+        int[] history = new int[n];
+        for (int i = 0; i < n; i++) out[i] = s.sample(logits, history, i, 0);
         return out;
     }
 
@@ -31,6 +32,16 @@ class SamplerTest {
         int[] c = draw(p.withSeed(43L), LOGITS, 200);
         assertEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(b));
         assertNotEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(c));
+    }
+
+    @Test
+    void theNthDrawDependsOnlyOnSeedAndN() {
+        Sampler s = new Sampler(SamplingParams.of(1.5f, 0, 1f, 11L));
+        int[] history = new int[10];
+        int fifth = s.sample(LOGITS, history, 5, 0);
+        for (int i = 0; i < 5; i++) s.sample(LOGITS, history, i, 0);
+        assertEquals(fifth, new Sampler(SamplingParams.of(1.5f, 0, 1f, 11L)).sample(LOGITS, history, 5, 0));
+        assertEquals(fifth, s.sample(LOGITS, history, 5, 0));
     }
 
     @Test
