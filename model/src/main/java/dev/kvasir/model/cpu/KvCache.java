@@ -3,25 +3,22 @@ package dev.kvasir.model.cpu;
 import dev.kvasir.model.arch.ModelConfig;
 
 /**
- * Keys and values of one sequence, contiguous per layer: position p of layer l lives at
- * {@code [p * kvDim, (p+1) * kvDim)}. The serving core replaces this with a paged pool.
+ * The KV cache of a single sequence run outside the serving core (CLI, tests, perplexity): a
+ * private paged pool whose blocks are all this sequence's, in order.
  */
 public final class KvCache {
-    final float[][] keys;
-    final float[][] values;
-    final int kvDim;
+    private static final int BLOCK = 16;
+    final PagedKvPool pool;
+    final int[] blockTable;
     private final int capacity;
     private int length;
 
     public KvCache(ModelConfig config, int capacity) {
         this.capacity = capacity;
-        this.kvDim = config.kvDim();
-        this.keys = new float[config.layers()][(long) capacity * kvDim > Integer.MAX_VALUE ? fail(capacity) : capacity * kvDim];
-        this.values = new float[config.layers()][capacity * kvDim];
-    }
-
-    private static int fail(int capacity) {
-        throw new IllegalArgumentException("KV cache of " + capacity + " positions does not fit one array per layer");
+        int blocks = Math.max(1, (capacity + BLOCK - 1) / BLOCK);
+        this.pool = new PagedKvPool(config, BLOCK, blocks);
+        this.blockTable = new int[blocks];
+        for (int i = 0; i < blocks; i++) blockTable[i] = i;
     }
 
     /** Positions filled so far. */

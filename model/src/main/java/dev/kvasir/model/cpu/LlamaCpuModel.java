@@ -55,6 +55,26 @@ public final class LlamaCpuModel {
         if (pos0 + n > cache.capacity()) {
             throw new IllegalArgumentException("sequence of " + (pos0 + n) + " tokens exceeds the KV cache of " + cache.capacity());
         }
+        int[] positions = new int[n];
+        int[] logitRows = allLogits ? new int[n] : new int[]{n - 1};
+        for (int t = 0; t < n; t++) {
+            positions[t] = pos0 + t;
+            if (allLogits) logitRows[t] = t;
+        }
+        float[] logits = forward(new BatchInput(tokens, positions, new int[n], new int[][]{cache.blockTable}, logitRows), cache.pool);
+        cache.advance(n);
+        return logits;
+    }
+
+    /**
+     * One forward pass over a batch of tokens from many sequences (continuous batching): every
+     * weight matrix is read once for the whole batch. Writes each token's keys and values into
+     * {@code kv} through its sequence's block table, then attends causally over that sequence.
+     * Returns {@code logitRows.length × vocab} logits.
+     */
+    public float[] forward(BatchInput in, PagedKvPool kv) {
+        int n = in.size();
+        if (n == 0) throw new IllegalArgumentException("no tokens to run");
         int dim = c.dim();
         int qDim = c.qDim();
         int kvDim = c.kvDim();
@@ -67,11 +87,15 @@ public final class LlamaCpuModel {
         float[] att = new float[n * qDim];
         float[] gate = new float[n * hidden];
         float[] up = new float[n * hidden];
+        int[] kvOffsets = new int[n];
 
         for (int t = 0; t < n; t++) {
-            int id = tokens[t];
+            int id = in.tokens()[t];
             if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + c.vocabSize());
+            int pos = in.positions()[t];
+            if (pos < 0 || pos >= c.contextLength()) throw new IllegalArgumentException("position " + pos + " outside the context window of " + c.contextLength());
             w.tokenEmbedding().dequantizeRow(id, x, t * dim);
+            kvOffsets[t] = kv.offset(in.blockTables()[in.sequenceOf()[t]], pos);
         }
 
         for (int l = 0; l < c.layers(); l++) {
@@ -83,13 +107,15 @@ public final class LlamaCpuModel {
             addBias(q, lw.bq(), n);
             addBias(k, lw.bk(), n);
             addBias(v, lw.bv(), n);
+            float[] keys = kv.keys[l];
+            float[] values = kv.values[l];
             for (int t = 0; t < n; t++) {
-                rope(q, t * qDim, c.heads(), pos0 + t);
-                rope(k, t * kvDim, c.kvHeads(), pos0 + t);
+                rope(q, t * qDim, c.heads(), in.positions()[t]);
+                rope(k, t * kvDim, c.kvHeads(), in.positions()[t]);
+                System.arraycopy(k, t * kvDim, keys, kvOffsets[t], kvDim);
+                System.arraycopy(v, t * kvDim, values, kvOffsets[t], kvDim);
             }
-            System.arraycopy(k, 0, cache.keys[l], pos0 * kvDim, n * kvDim);
-            System.arraycopy(v, 0, cache.values[l], pos0 * kvDim, n * kvDim);
-            attention(q, cache.keys[l], cache.values[l], att, n, pos0);
+            attention(in, kv, q, keys, values, att);
             matmul(lw.wo(), att, n, xb);
             add(x, xb);
 
@@ -103,12 +129,10 @@ public final class LlamaCpuModel {
             matmul(lw.down(), gate, n, xb);
             add(x, xb);
         }
-        cache.advance(n);
 
-        int first = allLogits ? 0 : n - 1;
-        int rows = n - first;
+        int rows = in.logitRows().length;
         float[] last = new float[rows * dim];
-        System.arraycopy(x, first * dim, last, 0, rows * dim);
+        for (int r = 0; r < rows; r++) System.arraycopy(x, in.logitRows()[r] * dim, last, r * dim, dim);
         float[] normed = new float[rows * dim];
         rmsNorm(last, w.outputNorm(), normed, rows, dim);
         float[] logits = new float[rows * c.vocabSize()];
@@ -164,25 +188,31 @@ public final class LlamaCpuModel {
         }
     }
 
-    /** Causal grouped-query attention of the {@code n} new tokens over every cached position. */
-    private void attention(float[] q, float[] keys, float[] values, float[] out, int n, int pos0) {
+    /** Causal grouped-query attention of every batch token over its own sequence's cached positions. */
+    private void attention(BatchInput in, PagedKvPool kv, float[] q, float[] keys, float[] values, float[] out) {
+        int n = in.size();
         int heads = c.heads();
         int hd = c.headDim();
-        int kvDim = c.kvDim();
         int qDim = c.qDim();
         int group = c.groupSize();
+        int blockSize = kv.blockSize();
+        int kvDim = c.kvDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
+        int maxLen = 0;
+        for (int p : in.positions()) maxLen = Math.max(maxLen, p + 1);
+        int scoresLength = maxLen;
         pool.parallelFor(n * heads, (start, end) -> {
-            float[] scores = new float[pos0 + n];
+            float[] scores = new float[scoresLength];
             for (int job = start; job < end; job++) {
                 int t = job / heads;
                 int h = job % heads;
+                int[] table = in.blockTables()[in.sequenceOf()[t]];
                 int qOff = t * qDim + h * hd;
-                int kvOff = (h / group) * hd;
-                int len = pos0 + t + 1;
+                int headOff = (h / group) * hd;
+                int len = in.positions()[t] + 1;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int s = 0; s < len; s++) {
-                    int kOff = s * kvDim + kvOff;
+                    int kOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
                     float dot = 0;
                     for (int i = 0; i < hd; i++) dot += q[qOff + i] * keys[kOff + i];
                     dot *= scale;
@@ -200,7 +230,7 @@ public final class LlamaCpuModel {
                 for (int i = 0; i < hd; i++) out[oOff + i] = 0;
                 for (int s = 0; s < len; s++) {
                     float a = scores[s] * inv;
-                    int vOff = s * kvDim + kvOff;
+                    int vOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
                     for (int i = 0; i < hd; i++) out[oOff + i] += a * values[vOff + i];
                 }
             }

@@ -78,6 +78,44 @@ class LlamaCpuModelTest {
         }
     }
 
+    @Test
+    void mixedBatchOverScatteredBlocksEqualsSeparateRuns() {
+        Stories260KReference.Prompt a = ref.prompts().get(0);
+        Stories260KReference.Prompt b = ref.prompts().get(6);
+        // a decodes one token after its prompt while b prefills its whole prompt, in one batch
+        KvCache aloneA = model.newCache(64);
+        model.forward(a.promptIds(), aloneA, false);
+        float[] expectA = model.forward(new int[]{a.greedyIds()[0]}, aloneA, false);
+        float[] expectB = model.forward(b.promptIds(), model.newCache(64), false);
+
+        PagedKvPool kv = new PagedKvPool(weights.config(), 4, 16);
+        int[] tableA = {9, 2};
+        int[] tableB = {5, 0, 14, 7, 3};
+        model.forward(new BatchInput(a.promptIds(), range(0, a.promptIds().length), new int[a.promptIds().length],
+                new int[][]{tableA}, new int[]{a.promptIds().length - 1}), kv);
+        int nb = b.promptIds().length;
+        int[] tokens = new int[1 + nb];
+        int[] positions = new int[1 + nb];
+        int[] seq = new int[1 + nb];
+        tokens[0] = a.greedyIds()[0];
+        positions[0] = a.promptIds().length;
+        for (int i = 0; i < nb; i++) {
+            tokens[1 + i] = b.promptIds()[i];
+            positions[1 + i] = i;
+            seq[1 + i] = 1;
+        }
+        float[] both = model.forward(new BatchInput(tokens, positions, seq, new int[][]{tableA, tableB}, new int[]{0, nb}), kv);
+        int vocab = weights.config().vocabSize();
+        assertArrayEquals(expectA, Arrays.copyOfRange(both, 0, vocab), 1e-5f);
+        assertArrayEquals(expectB, Arrays.copyOfRange(both, vocab, 2 * vocab), 1e-5f);
+    }
+
+    private static int[] range(int from, int to) {
+        int[] r = new int[to - from];
+        for (int i = 0; i < r.length; i++) r[i] = from + i;
+        return r;
+    }
+
     static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
