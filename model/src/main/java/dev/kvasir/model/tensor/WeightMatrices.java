@@ -17,6 +17,16 @@ final class WeightMatrices {
         }
         return switch (type) {
             case F32 -> new F32Matrix(data, rows, cols);
+            case F16 -> new F16Matrix(data, rows, cols);
+            case BF16 -> new BF16Matrix(data, rows, cols);
+            case Q8_0 -> new Q8_0Matrix(data, rows, cols);
+            case Q4_0 -> new Q4_0Matrix(data, rows, cols);
+            case Q4_1 -> new Q4_1Matrix(data, rows, cols);
+            case Q5_0 -> new Q5_0Matrix(data, rows, cols);
+            case Q5_1 -> new Q5_1Matrix(data, rows, cols);
+            case Q4_K -> new Q4_KMatrix(data, rows, cols);
+            case Q5_K -> new Q5_KMatrix(data, rows, cols);
+            case Q6_K -> new Q6_KMatrix(data, rows, cols);
             default -> throw new ModelFormatException("no CPU kernel for tensor type " + type);
         };
     }

@@ -1,0 +1,90 @@
+package dev.kvasir.model.tensor;
+
+import dev.kvasir.model.gguf.GgmlType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.kvasir.model.tensor.Blocks.F8;
+import static dev.kvasir.model.tensor.Blocks.bytesAsInts;
+import static dev.kvasir.model.tensor.Blocks.f16;
+import static dev.kvasir.model.tensor.Blocks.toFloats;
+
+/**
+ * ggml Q4_0: blocks of 32 weights {@code {f16 d; u8 qs[16]}}. Low nibbles hold elements 0..15,
+ * high nibbles 16..31; weight = (q - 8) * d.
+ */
+final class Q4_0Matrix extends BlockMatrix {
+    private static final int BLOCK = 32;
+    private static final int BLOCK_BYTES = 18;
+    private static final int QS = 2;
+
+    Q4_0Matrix(MemorySegment data, int rows, int cols) {
+        super(GgmlType.Q4_0, data, rows, cols);
+    }
+
+    private static FloatVector low(IntVector q) {
+        return toFloats(q.and(0xF).sub(8));
+    }
+
+    private static FloatVector high(IntVector q) {
+        return toFloats(q.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8));
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long o = row * rowBytes;
+        FloatVector acc = FloatVector.zero(F8);
+        for (int i = xOffset, end = xOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
+            IntVector q0 = bytesAsInts(data, o + QS);
+            IntVector q1 = bytesAsInts(data, o + QS + 8);
+            FloatVector s = low(q0).mul(FloatVector.fromArray(F8, x, i));
+            s = low(q1).fma(FloatVector.fromArray(F8, x, i + 8), s);
+            s = high(q0).fma(FloatVector.fromArray(F8, x, i + 16), s);
+            s = high(q1).fma(FloatVector.fromArray(F8, x, i + 24), s);
+            acc = s.fma(FloatVector.broadcast(F8, f16(data, o)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void dot4(int row, float[] x, int b, int n, float[] out, int outStride) {
+        int x0 = xOffset(b, n, 0), x1 = xOffset(b, n, 1), x2 = xOffset(b, n, 2), x3 = xOffset(b, n, 3);
+        long o = row * rowBytes;
+        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < cols; i += BLOCK, o += BLOCK_BYTES) {
+            float d = f16(data, o);
+            for (int half = 0; half < 2; half++) {
+                IntVector q = bytesAsInts(data, o + QS + 8 * half);
+                int lo = i + 8 * half, hi = lo + 16;
+                FloatVector w = low(q).mul(d);
+                a0 = w.fma(FloatVector.fromArray(F8, x, x0 + lo), a0);
+                a1 = w.fma(FloatVector.fromArray(F8, x, x1 + lo), a1);
+                a2 = w.fma(FloatVector.fromArray(F8, x, x2 + lo), a2);
+                a3 = w.fma(FloatVector.fromArray(F8, x, x3 + lo), a3);
+                w = high(q).mul(d);
+                a0 = w.fma(FloatVector.fromArray(F8, x, x0 + hi), a0);
+                a1 = w.fma(FloatVector.fromArray(F8, x, x1 + hi), a1);
+                a2 = w.fma(FloatVector.fromArray(F8, x, x2 + hi), a2);
+                a3 = w.fma(FloatVector.fromArray(F8, x, x3 + hi), a3);
+            }
+        }
+        Blocks.store(out, outStride, row, b, n, a0, a1, a2, a3);
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        long o = row * rowBytes;
+        for (int i = dstOffset, end = dstOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
+            float d = f16(data, o);
+            IntVector q0 = bytesAsInts(data, o + QS);
+            IntVector q1 = bytesAsInts(data, o + QS + 8);
+            low(q0).mul(d).intoArray(dst, i);
+            low(q1).mul(d).intoArray(dst, i + 8);
+            high(q0).mul(d).intoArray(dst, i + 16);
+            high(q1).mul(d).intoArray(dst, i + 24);
+        }
+    }
+}
