@@ -1,6 +1,7 @@
 package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
+import dev.kvasir.model.gguf.TensorData;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -64,6 +65,45 @@ public final class Quantizer {
             }
             default -> throw new UnsupportedOperationException("no quantizer for " + type);
         }
+    }
+
+    /** Produces row {@code index} (of {@code dst.length} floats) of a tensor on demand. */
+    @FunctionalInterface
+    public interface RowSource {
+        void row(long index, float[] dst);
+    }
+
+    /** Output piece size when quantizing rows for a writer: big enough for fast writes, small enough to stay in cache. */
+    private static final int PIECE_BYTES = 1 << 20;
+
+    /** Tensor data for a GGUF writer: {@code values} quantized to {@code type} when written. */
+    public static TensorData tensorData(GgmlType type, float[] values) {
+        return tensorData(type, values.length, 1, (index, dst) -> System.arraycopy(values, 0, dst, 0, values.length));
+    }
+
+    /**
+     * Tensor data for a GGUF writer: {@code rows} rows of {@code cols} floats, asked of {@code source}
+     * one at a time while the writer streams this tensor, quantized to {@code type}. Memory use is
+     * one row of floats plus about a megabyte of output, whatever the tensor's size.
+     */
+    public static TensorData tensorData(GgmlType type, int cols, long rows, RowSource source) {
+        if (!supports(type)) throw new UnsupportedOperationException("no quantizer for " + type);
+        long rowBytes = type.bytesFor(cols);
+        return sink -> {
+            float[] row = new float[cols];
+            int rowsPerPiece = (int) Math.max(1, Math.min(rows, PIECE_BYTES / rowBytes));
+            MemorySegment piece = MemorySegment.ofArray(new byte[Math.toIntExact(rowsPerPiece * rowBytes)]);
+            int filled = 0;
+            for (long r = 0; r < rows; r++) {
+                source.row(r, row);
+                quantize(type, row, 0, cols, piece, filled * rowBytes);
+                if (++filled == rowsPerPiece) {
+                    sink.write(piece);
+                    filled = 0;
+                }
+            }
+            if (filled > 0) sink.write(piece.asSlice(0, filled * rowBytes));
+        };
     }
 
     /**
