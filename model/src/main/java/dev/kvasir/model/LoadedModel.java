@@ -5,6 +5,7 @@ import dev.kvasir.model.tokenizer.Tokenizers;
 import dev.kvasir.model.weights.ModelLoader;
 import dev.kvasir.model.weights.ModelWeights;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** A model ready to run: weights and the tokenizer that belongs to them. */
@@ -12,7 +13,7 @@ public record LoadedModel(Path path, ModelWeights weights, Tokenizer tokenizer) 
 
     /** Opens a GGUF file or a Hugging Face directory. */
     public static LoadedModel open(Path path) {
-        Tokenizer tokenizer = Tokenizers.load(path);
+        Tokenizer tokenizer = openTokenizer(path);
         ModelWeights weights = ModelLoader.load(path);
         if (tokenizer.vocabSize() > weights.config().vocabSize()) {
             weights.close();
@@ -20,6 +21,13 @@ public record LoadedModel(Path path, ModelWeights weights, Tokenizer tokenizer) 
                     + weights.config().vocabSize());
         }
         return new LoadedModel(path, weights, tokenizer);
+    }
+
+    /** The tokenizer of a GGUF file (vocab-only files suffice) or a Hugging Face directory. */
+    public static Tokenizer openTokenizer(Path path) {
+        if (Files.isDirectory(path)) throw new ModelFormatException(path + ": Hugging Face tokenizers are not wired in yet");
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or directory");
+        return Tokenizers.fromGguf(path);
     }
 
     @Override

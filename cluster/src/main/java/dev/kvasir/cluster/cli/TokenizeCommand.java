@@ -1,7 +1,7 @@
 package dev.kvasir.cluster.cli;
 
 import dev.kvasir.model.tokenizer.Tokenizer;
-import dev.kvasir.model.tokenizer.Tokenizers;
+import dev.kvasir.model.LoadedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -39,7 +39,7 @@ final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Tokenizer tokenizer = Tokenizers.load(model);
+        Tokenizer tokenizer = LoadedModel.openTokenizer(model);
         int[] ids = tokenizer.encode(text, !noBos && tokenizer.addBosByDefault(), parseSpecial);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
