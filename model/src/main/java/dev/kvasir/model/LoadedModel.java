@@ -1,5 +1,6 @@
 package dev.kvasir.model;
 
+import dev.kvasir.model.tokenizer.HfTokenizers;
 import dev.kvasir.model.tokenizer.Tokenizer;
 import dev.kvasir.model.tokenizer.Tokenizers;
 import dev.kvasir.model.weights.ModelLoader;
@@ -25,7 +26,7 @@ public record LoadedModel(Path path, ModelWeights weights, Tokenizer tokenizer) 
 
     /** The tokenizer of a GGUF file (vocab-only files suffice) or a Hugging Face directory. */
     public static Tokenizer openTokenizer(Path path) {
-        if (Files.isDirectory(path)) throw new ModelFormatException(path + ": Hugging Face tokenizers are not wired in yet");
+        if (Files.isDirectory(path)) return HfTokenizers.fromDirectory(path);
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or directory");
         return Tokenizers.fromGguf(path);
     }
