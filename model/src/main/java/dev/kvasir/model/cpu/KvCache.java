@@ -14,9 +14,13 @@ public final class KvCache {
     private int length;
 
     public KvCache(ModelConfig config, int capacity) {
+        this(config, capacity, KvDtype.F32);
+    }
+
+    public KvCache(ModelConfig config, int capacity, KvDtype dtype) {
         this.capacity = capacity;
         int blocks = Math.max(1, (capacity + BLOCK - 1) / BLOCK);
-        this.pool = new PagedKvPool(config, BLOCK, blocks);
+        this.pool = new PagedKvPool(config, BLOCK, blocks, dtype);
         this.blockTable = new int[blocks];
         for (int i = 0; i < blocks; i++) blockTable[i] = i;
     }

@@ -2,6 +2,10 @@ package dev.kvasir.model.cpu;
 
 import dev.kvasir.model.arch.ModelConfig;
 import dev.kvasir.model.arch.RopeLayout;
+import dev.kvasir.model.gguf.GgmlType;
+import dev.kvasir.model.tensor.ActivationFormat;
+import dev.kvasir.model.tensor.Q8Activations;
+import dev.kvasir.model.tensor.Quantizer;
 import dev.kvasir.model.tensor.WeightMatrix;
 import dev.kvasir.model.weights.LayerWeights;
 import dev.kvasir.model.weights.LlamaWeights;
@@ -40,7 +44,19 @@ public final class LlamaCpuModel {
     }
 
     public KvCache newCache(int capacity) {
-        return new KvCache(c, Math.min(capacity, c.contextLength()));
+        return newCache(capacity, defaultKvDtype());
+    }
+
+    public KvCache newCache(int capacity, KvDtype dtype) {
+        return new KvCache(c, Math.min(capacity, c.contextLength()), dtype);
+    }
+
+    /**
+     * F32 keys and values for F32 weights (exact against float references), F16 otherwise — what
+     * llama.cpp uses, and half the memory.
+     */
+    public KvDtype defaultKvDtype() {
+        return w.tokenEmbedding().type() == GgmlType.F32 && w.layers().get(0).wq().type() == GgmlType.F32 ? KvDtype.F32 : KvDtype.F16;
     }
 
     /**
@@ -88,6 +104,9 @@ public final class LlamaCpuModel {
         float[] gate = new float[n * hidden];
         float[] up = new float[n * hidden];
         int[] kvOffsets = new int[n];
+        Activations normed = new Activations(xb, n, dim);
+        Activations attended = new Activations(att, n, qDim);
+        Activations gated = new Activations(gate, n, hidden);
 
         for (int t = 0; t < n; t++) {
             int id = in.tokens()[t];
@@ -101,48 +120,118 @@ public final class LlamaCpuModel {
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers().get(l);
             rmsNorm(x, lw.attnNorm(), xb, n, dim);
-            matmul(lw.wq(), xb, n, q);
-            matmul(lw.wk(), xb, n, k);
-            matmul(lw.wv(), xb, n, v);
+            normed.changed();
+            matmul(lw.wq(), normed, q);
+            matmul(lw.wk(), normed, k);
+            matmul(lw.wv(), normed, v);
             addBias(q, lw.bq(), n);
             addBias(k, lw.bk(), n);
             addBias(v, lw.bv(), n);
-            float[] keys = kv.keys[l];
-            float[] values = kv.values[l];
             for (int t = 0; t < n; t++) {
                 rope(q, t * qDim, c.heads(), in.positions()[t]);
                 rope(k, t * kvDim, c.kvHeads(), in.positions()[t]);
-                System.arraycopy(k, t * kvDim, keys, kvOffsets[t], kvDim);
-                System.arraycopy(v, t * kvDim, values, kvOffsets[t], kvDim);
+                kv.store(l, k, v, t * kvDim, kvOffsets[t]);
             }
-            attention(in, kv, q, keys, values, att);
-            matmul(lw.wo(), att, n, xb);
+            attention(in, kv, l, q, att);
+            attended.changed();
+            matmul(lw.wo(), attended, xb);
             add(x, xb);
 
             rmsNorm(x, lw.ffnNorm(), xb, n, dim);
-            matmul(lw.gate(), xb, n, gate);
-            matmul(lw.up(), xb, n, up);
+            normed.changed();
+            matmul(lw.gate(), normed, gate);
+            matmul(lw.up(), normed, up);
             for (int i = 0; i < gate.length; i++) {
                 float g = gate[i];
                 gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
             }
-            matmul(lw.down(), gate, n, xb);
+            gated.changed();
+            matmul(lw.down(), gated, xb);
             add(x, xb);
         }
 
         int rows = in.logitRows().length;
         float[] last = new float[rows * dim];
         for (int r = 0; r < rows; r++) System.arraycopy(x, in.logitRows()[r] * dim, last, r * dim, dim);
-        float[] normed = new float[rows * dim];
-        rmsNorm(last, w.outputNorm(), normed, rows, dim);
+        float[] normedLast = new float[rows * dim];
+        rmsNorm(last, w.outputNorm(), normedLast, rows, dim);
         float[] logits = new float[rows * c.vocabSize()];
-        matmul(w.output(), normed, rows, logits);
+        matmul(w.output(), new Activations(normedLast, rows, dim), logits);
         return logits;
     }
 
-    private void matmul(WeightMatrix m, float[] in, int batch, float[] out) {
+    /** out = m · in for every activation row, with the activations in the form m's kernel takes. */
+    private void matmul(WeightMatrix m, Activations in, float[] out) {
         int rows = m.rows();
-        pool.parallelFor(rows, (start, end) -> m.matmul(in, batch, out, rows, start, end));
+        int batch = in.batch;
+        switch (m.activationFormat()) {
+            case Q8_0 -> {
+                Q8Activations q8 = in.q8();
+                pool.parallelFor(rows, (start, end) -> m.matmul(q8, out, rows, start, end));
+            }
+            case F16 -> {
+                float[] x = in.f16();
+                pool.parallelFor(rows, (start, end) -> m.matmul(x, batch, out, rows, start, end));
+            }
+            case BF16 -> {
+                float[] x = in.bf16();
+                pool.parallelFor(rows, (start, end) -> m.matmul(x, batch, out, rows, start, end));
+            }
+            case F32 -> pool.parallelFor(rows, (start, end) -> m.matmul(in.x, batch, out, rows, start, end));
+        }
+    }
+
+    /**
+     * An activation buffer in each form a weight type may want (see {@link ActivationFormat}),
+     * each prepared at most once between changes: q, k and v share one quantization.
+     */
+    private static final class Activations {
+        final float[] x;
+        final int batch;
+        final int cols;
+        private float[] f16;
+        private float[] bf16;
+        private Q8Activations q8;
+        private boolean f16Ready;
+        private boolean bf16Ready;
+        private boolean q8Ready;
+
+        Activations(float[] x, int batch, int cols) {
+            this.x = x;
+            this.batch = batch;
+            this.cols = cols;
+        }
+
+        void changed() {
+            f16Ready = bf16Ready = q8Ready = false;
+        }
+
+        float[] f16() {
+            if (!f16Ready) {
+                if (f16 == null) f16 = new float[x.length];
+                for (int i = 0; i < x.length; i++) f16[i] = Float.float16ToFloat(Float.floatToFloat16(x[i]));
+                f16Ready = true;
+            }
+            return f16;
+        }
+
+        float[] bf16() {
+            if (!bf16Ready) {
+                if (bf16 == null) bf16 = new float[x.length];
+                for (int i = 0; i < x.length; i++) bf16[i] = Float.intBitsToFloat(Quantizer.toBf16(x[i]) << 16);
+                bf16Ready = true;
+            }
+            return bf16;
+        }
+
+        Q8Activations q8() {
+            if (!q8Ready) {
+                if (q8 == null) q8 = new Q8Activations();
+                q8.quantize(x, batch, cols);
+                q8Ready = true;
+            }
+            return q8;
+        }
     }
 
     private void rmsNorm(float[] in, float[] weight, float[] out, int n, int dim) {
@@ -188,8 +277,12 @@ public final class LlamaCpuModel {
         }
     }
 
-    /** Causal grouped-query attention of every batch token over its own sequence's cached positions. */
-    private void attention(BatchInput in, PagedKvPool kv, float[] q, float[] keys, float[] values, float[] out) {
+    /**
+     * Causal grouped-query attention of every batch token over its own sequence's cached positions.
+     * With an F16 cache it follows llama.cpp's arithmetic: the query is rounded to f16 for q·k and
+     * the attention weights are rounded to f16 before weighting the values.
+     */
+    private void attention(BatchInput in, PagedKvPool kv, int layer, float[] q, float[] out) {
         int n = in.size();
         int heads = c.heads();
         int hd = c.headDim();
@@ -197,42 +290,59 @@ public final class LlamaCpuModel {
         int group = c.groupSize();
         int blockSize = kv.blockSize();
         int kvDim = c.kvDim();
+        boolean half = kv.dtype() == KvDtype.F16;
+        float[] keys = half ? null : kv.keys[layer];
+        float[] values = half ? null : kv.values[layer];
+        short[] keys16 = half ? kv.keys16[layer] : null;
+        short[] values16 = half ? kv.values16[layer] : null;
         float scale = (float) (1.0 / Math.sqrt(hd));
         int maxLen = 0;
         for (int p : in.positions()) maxLen = Math.max(maxLen, p + 1);
         int scoresLength = maxLen;
         pool.parallelFor(n * heads, (start, end) -> {
             float[] scores = new float[scoresLength];
+            float[] qh = new float[hd];
+            float[] acc = new float[hd];
             for (int job = start; job < end; job++) {
                 int t = job / heads;
                 int h = job % heads;
                 int[] table = in.blockTables()[in.sequenceOf()[t]];
                 int qOff = t * qDim + h * hd;
+                for (int i = 0; i < hd; i++) qh[i] = half ? Float.float16ToFloat(Float.floatToFloat16(q[qOff + i])) : q[qOff + i];
                 int headOff = (h / group) * hd;
                 int len = in.positions()[t] + 1;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int s = 0; s < len; s++) {
                     int kOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
                     float dot = 0;
-                    for (int i = 0; i < hd; i++) dot += q[qOff + i] * keys[kOff + i];
+                    if (half) {
+                        for (int i = 0; i < hd; i++) dot += qh[i] * Float.float16ToFloat(keys16[kOff + i]);
+                    } else {
+                        for (int i = 0; i < hd; i++) dot += qh[i] * keys[kOff + i];
+                    }
                     dot *= scale;
                     scores[s] = dot;
                     if (dot > max) max = dot;
                 }
-                float sum = 0;
+                double sum = 0;
                 for (int s = 0; s < len; s++) {
                     float e = (float) Math.exp(scores[s] - max);
                     scores[s] = e;
                     sum += e;
                 }
-                float inv = 1f / sum;
-                int oOff = t * qDim + h * hd;
-                for (int i = 0; i < hd; i++) out[oOff + i] = 0;
+                float inv = (float) (1.0 / sum);
+                java.util.Arrays.fill(acc, 0f);
                 for (int s = 0; s < len; s++) {
                     float a = scores[s] * inv;
                     int vOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
-                    for (int i = 0; i < hd; i++) out[oOff + i] += a * values[vOff + i];
+                    if (half) {
+                        a = Float.float16ToFloat(Float.floatToFloat16(a));
+                        for (int i = 0; i < hd; i++) acc[i] += a * Float.float16ToFloat(values16[vOff + i]);
+                    } else {
+                        for (int i = 0; i < hd; i++) acc[i] += a * values[vOff + i];
+                    }
                 }
+                System.arraycopy(acc, 0, out, t * qDim + h * hd, hd);
             }
         });
     }

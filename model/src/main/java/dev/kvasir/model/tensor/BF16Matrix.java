@@ -59,4 +59,9 @@ final class BF16Matrix extends BlockMatrix {
         for (; i < upper; i += 8) bf16AsFloats(data, o + 2L * i).intoArray(dst, dstOffset + i);
         for (; i < cols; i++) dst[dstOffset + i] = bf16(data, o + 2L * i);
     }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.BF16;
+    }
 }

@@ -59,4 +59,9 @@ final class F16Matrix extends BlockMatrix {
         for (; i < upper; i += 8) halvesAsFloats(data, o + 2L * i).intoArray(dst, dstOffset + i);
         for (; i < cols; i++) dst[dstOffset + i] = f16(data, o + 2L * i);
     }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.F16;
+    }
 }

@@ -87,4 +87,16 @@ final class Q4_0Matrix extends BlockMatrix {
             high(q1).mul(d).intoArray(dst, i + 24);
         }
     }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    @Override
+    public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
+        for (int r = rowStart; r < rowEnd; r++) {
+            for (int b = 0; b < x.batch; b++) out[b * outStride + r] = Q8Dot.q4_0(data, r * rowBytes, x, b);
+        }
+    }
 }

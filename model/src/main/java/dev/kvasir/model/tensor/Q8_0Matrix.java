@@ -65,4 +65,16 @@ final class Q8_0Matrix extends BlockMatrix {
             }
         }
     }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    @Override
+    public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
+        for (int r = rowStart; r < rowEnd; r++) {
+            for (int b = 0; b < x.batch; b++) out[b * outStride + r] = Q8Dot.q8_0(data, r * rowBytes, x, b);
+        }
+    }
 }

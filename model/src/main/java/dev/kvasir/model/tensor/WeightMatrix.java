@@ -40,6 +40,20 @@ public interface WeightMatrix {
         }
     }
 
+    /** How activations must be prepared for this weight type (see {@link ActivationFormat}). */
+    default ActivationFormat activationFormat() {
+        return ActivationFormat.F32;
+    }
+
+    /**
+     * Batched product with Q8_0-quantized activations, for types whose {@link #activationFormat()}
+     * is {@link ActivationFormat#Q8_0}: writes {@code out[b*outStride + r]} for rows
+     * {@code [rowStart, rowEnd)} and every activation row of {@code x}.
+     */
+    default void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
+        throw new UnsupportedOperationException(type() + " weights take " + activationFormat() + " activations, not Q8_0");
+    }
+
     default long byteSize() {
         return data().byteSize();
     }

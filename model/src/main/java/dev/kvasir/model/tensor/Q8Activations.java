@@ -1,0 +1,43 @@
+package dev.kvasir.model.tensor;
+
+/**
+ * A batch of activation rows quantized to Q8_0 blocks, the way llama.cpp's x86 backend does it
+ * ({@code quantize_row_q8_0}): per 32 values, {@code d = max|x| / 127} stored as f16,
+ * {@code q = round-half-even(x * 127 / max|x|)}. Reused across steps; {@link #quantize} resizes.
+ */
+public final class Q8Activations {
+    static final int BLOCK = 32;
+    byte[] qs = new byte[0];
+    /** Per block: the f16-rounded scale, as float. */
+    float[] scales = new float[0];
+    int cols;
+    int batch;
+
+    public void quantize(float[] x, int batch, int cols) {
+        if (cols % BLOCK != 0) throw new IllegalArgumentException("Q8_0 activations need a multiple of 32 columns, got " + cols);
+        this.cols = cols;
+        this.batch = batch;
+        int n = batch * cols;
+        if (qs.length < n) {
+            qs = new byte[n];
+            scales = new float[n / BLOCK];
+        }
+        for (int b = 0; b < n / BLOCK; b++) {
+            int o = b * BLOCK;
+            float max = 0;
+            for (int i = 0; i < BLOCK; i++) max = Math.max(max, Math.abs(x[o + i]));
+            float d = max / 127f;
+            scales[b] = Float.float16ToFloat(Float.floatToFloat16(d));
+            float id = max != 0 ? 127f / max : 0f;
+            for (int i = 0; i < BLOCK; i++) qs[o + i] = (byte) Math.rint(x[o + i] * id);
+        }
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public int batch() {
+        return batch;
+    }
+}
