@@ -19,6 +19,13 @@ import java.nio.ByteOrder;
  * <p>The kernels work in groups of 8 elements (256-bit float vectors): every ggml block size
  * (16-element sub-blocks, 32-element blocks, 256-element super-blocks) is a multiple of 8, so no
  * group ever straddles two scales, and 256-bit vectors run at full speed on AVX2 and AVX-512 alike.
+ *
+ * <p>Shape of the hot loops, learned the hard way: C2 keeps Vector API values in registers only
+ * when they live in one flat loop (accumulators as loop variables, everything else computed inside
+ * the body). Nested loops over sub-blocks with vectors live across them, or a {@code ?:} choosing
+ * between two vectors, made it box every vector on the heap and run 5-20 times slower. So the
+ * multi-scale formats walk a row one group of 8 per iteration, picking nibbles and bits with
+ * scalar shift counts, and refresh their scalar scales when a sub-block starts.
  */
 final class Blocks {
     private Blocks() {
@@ -89,15 +96,16 @@ final class Blocks {
         return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
-    /** 0, 1, .., 7: the lane numbers of a group. */
-    static final IntVector LANE = IntVector.fromArray(I8, new int[] {0, 1, 2, 3, 4, 5, 6, 7}, 0);
+    /** 1, 2, 4, .., 128: lane i holds bit i. */
+    private static final IntVector LANE_BIT = IntVector.fromArray(I8, new int[] {1, 2, 4, 8, 16, 32, 64, 128}, 0);
 
     /**
-     * The fifth quant bits of Q5_0/Q5_1 group {@code g} (elements 8g..8g+7), already in bit 4:
-     * element e takes bit e of the block's 32-bit {@code qh}.
+     * The fifth quant bits of a Q5_0/Q5_1 group as 0 or 16, lane i taking bit i of {@code bits}
+     * (the block's qh shifted so the group's first element is bit 0). A test against constant
+     * per-lane bits, because variable per-lane shifts compile poorly.
      */
-    static IntVector fifthBits(int qh, int g) {
-        return IntVector.broadcast(I8, qh >>> (8 * g)).lanewise(VectorOperators.LSHR, LANE).and(1).lanewise(VectorOperators.LSHL, 4);
+    static IntVector fifthBits(int bits) {
+        return IntVector.zero(I8).blend(16, IntVector.broadcast(I8, bits).and(LANE_BIT).compare(VectorOperators.NE, 0));
     }
 
     /** ggml's get_scale_min_k4: the 6-bit scale of sub-block {@code j} from the 12 packed bytes at {@code q}. */

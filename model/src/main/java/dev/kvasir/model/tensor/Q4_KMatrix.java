@@ -18,10 +18,10 @@ import static dev.kvasir.model.tensor.Blocks.toFloats;
  * ggml Q4_K: super-blocks of 256 weights {@code {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}}: eight
  * sub-blocks of 32, each with a 6-bit scale and min packed into {@code scales}. Each 32 bytes of qs
  * hold two sub-blocks: low nibbles the first, high nibbles the second;
- * weight = d·scale·q − dmin·min.
+ * weight = d·scale·q − dmin·min. Loops go one group of 8 per iteration (see {@link Blocks}):
+ * group k (0..31) of a super-block is sub-block k/4, in qs bytes 32·(k/8) + 8·(k%4).
  */
 final class Q4_KMatrix extends BlockMatrix {
-    private static final int BLOCK = 256;
     private static final int BLOCK_BYTES = 144;
     private static final int SCALES = 4;
     private static final int QS = 16;
@@ -30,39 +30,24 @@ final class Q4_KMatrix extends BlockMatrix {
         super(GgmlType.Q4_K, data, rows, cols);
     }
 
-    private static IntVector low(IntVector q) {
-        return q.and(0xF);
-    }
-
-    private static IntVector high(IntVector q) {
-        return q.lanewise(VectorOperators.ASHR, 4).and(0xF);
+    /** The 4-bit quants of group {@code k} of the super-block at {@code o}. */
+    private IntVector quants(long o, int k) {
+        return bytesAsInts(data, o + QS + 32 * (k >> 3) + 8 * (k & 3)).lanewise(VectorOperators.ASHR, 4 * ((k >> 2) & 1)).and(0xF);
     }
 
     @Override
     public float dot(int row, float[] x, int xOffset) {
-        long o = row * rowBytes;
+        long rowStart = row * rowBytes;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = xOffset, end = xOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            float d = f16(data, o);
-            float dmin = f16(data, o + 2);
-            for (int j = 0; j < 4; j++) {
-                FloatVector sLo = FloatVector.zero(F8), sHi = sLo, xLo = sLo, xHi = sLo;
-                int e = i + 64 * j;
-                for (int g = 0; g < 32; g += 8) {
-                    IntVector q = bytesAsInts(data, o + QS + 32 * j + g);
-                    FloatVector xl = FloatVector.fromArray(F8, x, e + g);
-                    FloatVector xh = FloatVector.fromArray(F8, x, e + 32 + g);
-                    sLo = toFloats(low(q)).fma(xl, sLo);
-                    sHi = toFloats(high(q)).fma(xh, sHi);
-                    xLo = xLo.add(xl);
-                    xHi = xHi.add(xh);
-                }
-                long sc = o + SCALES;
-                acc = sLo.fma(FloatVector.broadcast(F8, d * scaleK4(data, sc, 2 * j)), acc);
-                acc = sHi.fma(FloatVector.broadcast(F8, d * scaleK4(data, sc, 2 * j + 1)), acc);
-                acc = xLo.fma(FloatVector.broadcast(F8, -dmin * minK4(data, sc, 2 * j)), acc);
-                acc = xHi.fma(FloatVector.broadcast(F8, -dmin * minK4(data, sc, 2 * j + 1)), acc);
+        float scale = 0, min = 0;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 5) * BLOCK_BYTES;
+            int k = gi & 31;
+            if ((k & 3) == 0) {
+                scale = f16(data, o) * scaleK4(data, o + SCALES, k >> 2);
+                min = -f16(data, o + 2) * minK4(data, o + SCALES, k >> 2);
             }
+            acc = toFloats(quants(o, k)).fma(scale, min).fma(FloatVector.fromArray(F8, x, xOffset + 8 * gi), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -70,54 +55,36 @@ final class Q4_KMatrix extends BlockMatrix {
     @Override
     void dot4(int row, float[] x, int b, int n, float[] out, int outStride) {
         int x0 = xOffset(b, n, 0), x1 = xOffset(b, n, 1), x2 = xOffset(b, n, 2), x3 = xOffset(b, n, 3);
-        long o = row * rowBytes;
+        long rowStart = row * rowBytes;
         FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
-        for (int i = 0; i < cols; i += BLOCK, o += BLOCK_BYTES) {
-            float d = f16(data, o);
-            float dmin = f16(data, o + 2);
-            long sc = o + SCALES;
-            for (int j = 0; j < 4; j++) {
-                FloatVector dLo = FloatVector.broadcast(F8, d * scaleK4(data, sc, 2 * j));
-                FloatVector dHi = FloatVector.broadcast(F8, d * scaleK4(data, sc, 2 * j + 1));
-                FloatVector mLo = FloatVector.broadcast(F8, -dmin * minK4(data, sc, 2 * j));
-                FloatVector mHi = FloatVector.broadcast(F8, -dmin * minK4(data, sc, 2 * j + 1));
-                for (int g = 0; g < 32; g += 8) {
-                    IntVector q = bytesAsInts(data, o + QS + 32 * j + g);
-                    int e = i + 64 * j + g;
-                    FloatVector w = toFloats(low(q)).fma(dLo, mLo);
-                    a0 = w.fma(FloatVector.fromArray(F8, x, x0 + e), a0);
-                    a1 = w.fma(FloatVector.fromArray(F8, x, x1 + e), a1);
-                    a2 = w.fma(FloatVector.fromArray(F8, x, x2 + e), a2);
-                    a3 = w.fma(FloatVector.fromArray(F8, x, x3 + e), a3);
-                    w = toFloats(high(q)).fma(dHi, mHi);
-                    a0 = w.fma(FloatVector.fromArray(F8, x, x0 + e + 32), a0);
-                    a1 = w.fma(FloatVector.fromArray(F8, x, x1 + e + 32), a1);
-                    a2 = w.fma(FloatVector.fromArray(F8, x, x2 + e + 32), a2);
-                    a3 = w.fma(FloatVector.fromArray(F8, x, x3 + e + 32), a3);
-                }
+        float scale = 0, min = 0;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 5) * BLOCK_BYTES;
+            int k = gi & 31;
+            if ((k & 3) == 0) {
+                scale = f16(data, o) * scaleK4(data, o + SCALES, k >> 2);
+                min = -f16(data, o + 2) * minK4(data, o + SCALES, k >> 2);
             }
+            FloatVector w = toFloats(quants(o, k)).fma(scale, min);
+            int e = 8 * gi;
+            a0 = w.fma(FloatVector.fromArray(F8, x, x0 + e), a0);
+            a1 = w.fma(FloatVector.fromArray(F8, x, x1 + e), a1);
+            a2 = w.fma(FloatVector.fromArray(F8, x, x2 + e), a2);
+            a3 = w.fma(FloatVector.fromArray(F8, x, x3 + e), a3);
         }
         Blocks.store(out, outStride, row, b, n, a0, a1, a2, a3);
     }
 
     @Override
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
-        long o = row * rowBytes;
-        for (int i = dstOffset, end = dstOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            float d = f16(data, o);
-            float dmin = f16(data, o + 2);
-            long sc = o + SCALES;
-            for (int j = 0; j < 4; j++) {
-                float dLo = d * scaleK4(data, sc, 2 * j), mLo = dmin * minK4(data, sc, 2 * j);
-                float dHi = d * scaleK4(data, sc, 2 * j + 1), mHi = dmin * minK4(data, sc, 2 * j + 1);
-                for (int g = 0; g < 32; g += 8) {
-                    IntVector q = bytesAsInts(data, o + QS + 32 * j + g);
-                    int e = i + 64 * j + g;
-                    // Multiply, then subtract: rounded twice, as ggml's d1 * q - m1.
-                    toFloats(low(q)).mul(dLo).sub(mLo).intoArray(dst, e);
-                    toFloats(high(q)).mul(dHi).sub(mHi).intoArray(dst, e + 32);
-                }
-            }
+        long rowStart = row * rowBytes;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 5) * BLOCK_BYTES;
+            int k = gi & 31;
+            float scale = f16(data, o) * scaleK4(data, o + SCALES, k >> 2);
+            float min = f16(data, o + 2) * minK4(data, o + SCALES, k >> 2);
+            // Multiply, then subtract: rounded twice, as ggml's d1 * q - m1.
+            toFloats(quants(o, k)).mul(scale).sub(min).intoArray(dst, dstOffset + 8 * gi);
         }
     }
 }

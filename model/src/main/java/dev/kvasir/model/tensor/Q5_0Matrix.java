@@ -2,7 +2,6 @@ package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -17,10 +16,9 @@ import static dev.kvasir.model.tensor.Blocks.toFloats;
 /**
  * ggml Q5_0: blocks of 32 weights {@code {f16 d; u8 qh[4]; u8 qs[16]}}. The low four bits come as
  * in Q4_0 (low nibbles elements 0..15, high nibbles 16..31), bit 4 of element e is bit e of the
- * little-endian 32-bit qh; weight = (q - 16) * d.
+ * little-endian 32-bit qh; weight = (q - 16) * d. Loops go one group of 8 per iteration (see {@link Blocks}).
  */
 final class Q5_0Matrix extends BlockMatrix {
-    private static final int BLOCK = 32;
     private static final int BLOCK_BYTES = 22;
     private static final int QH = 2;
     private static final int QS = 6;
@@ -29,24 +27,25 @@ final class Q5_0Matrix extends BlockMatrix {
         super(GgmlType.Q5_0, data, rows, cols);
     }
 
-    /** The 8 quants (q - 16) of group {@code g} of the block at {@code o}. */
+    /** The 8 quants (q − 16) of group {@code g} (0..3) of the block at {@code o}, whose qh is {@code qh}. */
     private FloatVector quants(long o, int qh, int g) {
-        IntVector bytes = bytesAsInts(data, o + QS + 8 * (g & 1));
-        IntVector nibble = g < 2 ? bytes.and(0xF) : bytes.lanewise(VectorOperators.ASHR, 4).and(0xF);
-        return toFloats(nibble.or(fifthBits(qh, g)).sub(16));
+        return toFloats(bytesAsInts(data, o + QS + 8 * (g & 1)).lanewise(VectorOperators.ASHR, 4 * (g >> 1)).and(0xF)
+                .or(fifthBits(qh >>> (8 * g))).sub(16));
     }
 
     @Override
     public float dot(int row, float[] x, int xOffset) {
-        long o = row * rowBytes;
+        long rowStart = row * rowBytes;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = xOffset, end = xOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            int qh = data.get(INT_LE, o + QH);
-            FloatVector s = quants(o, qh, 0).mul(FloatVector.fromArray(F8, x, i));
-            s = quants(o, qh, 1).fma(FloatVector.fromArray(F8, x, i + 8), s);
-            s = quants(o, qh, 2).fma(FloatVector.fromArray(F8, x, i + 16), s);
-            s = quants(o, qh, 3).fma(FloatVector.fromArray(F8, x, i + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, f16(data, o)), acc);
+        float d = 0;
+        int qh = 0;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 2) * BLOCK_BYTES;
+            if ((gi & 3) == 0) {
+                d = f16(data, o);
+                qh = data.get(INT_LE, o + QH);
+            }
+            acc = quants(o, qh, gi & 3).mul(d).fma(FloatVector.fromArray(F8, x, xOffset + 8 * gi), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -54,30 +53,32 @@ final class Q5_0Matrix extends BlockMatrix {
     @Override
     void dot4(int row, float[] x, int b, int n, float[] out, int outStride) {
         int x0 = xOffset(b, n, 0), x1 = xOffset(b, n, 1), x2 = xOffset(b, n, 2), x3 = xOffset(b, n, 3);
-        long o = row * rowBytes;
+        long rowStart = row * rowBytes;
         FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
-        for (int i = 0; i < cols; i += BLOCK, o += BLOCK_BYTES) {
-            float d = f16(data, o);
-            int qh = data.get(INT_LE, o + QH);
-            for (int g = 0; g < 4; g++) {
-                FloatVector w = quants(o, qh, g).mul(d);
-                int e = i + 8 * g;
-                a0 = w.fma(FloatVector.fromArray(F8, x, x0 + e), a0);
-                a1 = w.fma(FloatVector.fromArray(F8, x, x1 + e), a1);
-                a2 = w.fma(FloatVector.fromArray(F8, x, x2 + e), a2);
-                a3 = w.fma(FloatVector.fromArray(F8, x, x3 + e), a3);
+        float d = 0;
+        int qh = 0;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 2) * BLOCK_BYTES;
+            if ((gi & 3) == 0) {
+                d = f16(data, o);
+                qh = data.get(INT_LE, o + QH);
             }
+            FloatVector w = quants(o, qh, gi & 3).mul(d);
+            int e = 8 * gi;
+            a0 = w.fma(FloatVector.fromArray(F8, x, x0 + e), a0);
+            a1 = w.fma(FloatVector.fromArray(F8, x, x1 + e), a1);
+            a2 = w.fma(FloatVector.fromArray(F8, x, x2 + e), a2);
+            a3 = w.fma(FloatVector.fromArray(F8, x, x3 + e), a3);
         }
         Blocks.store(out, outStride, row, b, n, a0, a1, a2, a3);
     }
 
     @Override
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
-        long o = row * rowBytes;
-        for (int i = dstOffset, end = dstOffset + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            float d = f16(data, o);
-            int qh = data.get(INT_LE, o + QH);
-            for (int g = 0; g < 4; g++) quants(o, qh, g).mul(d).intoArray(dst, i + 8 * g);
+        long rowStart = row * rowBytes;
+        for (int gi = 0; gi < cols / 8; gi++) {
+            long o = rowStart + (long) (gi >> 2) * BLOCK_BYTES;
+            quants(o, data.get(INT_LE, o + QH), gi & 3).mul(f16(data, o)).intoArray(dst, dstOffset + 8 * gi);
         }
     }
 }
