@@ -141,10 +141,7 @@ public final class LlamaCpuModel {
             normed.changed();
             matmul(lw.gate(), normed, gate);
             matmul(lw.up(), normed, up);
-            for (int i = 0; i < gate.length; i++) {
-                float g = gate[i];
-                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-            }
+            for (int i = 0; i < gate.length; i++) gate[i] = GgmlMath.silu(gate[i]) * up[i];
             gated.changed();
             matmul(lw.down(), gated, xb);
             add(x, xb);
@@ -239,7 +236,8 @@ public final class LlamaCpuModel {
             int o = t * dim;
             double ss = 0;
             for (int i = 0; i < dim; i++) ss += in[o + i] * in[o + i];
-            float scale = (float) (1.0 / Math.sqrt(ss / dim + c.rmsEps()));
+            float mean = (float) (ss / dim);
+            float scale = 1f / (float) Math.sqrt(mean + c.rmsEps());
             for (int i = 0; i < dim; i++) out[o + i] = in[o + i] * scale * weight[i];
         }
     }
@@ -314,21 +312,39 @@ public final class LlamaCpuModel {
                 float max = Float.NEGATIVE_INFINITY;
                 for (int s = 0; s < len; s++) {
                     int kOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
-                    float dot = 0;
+                    float dot;
                     if (half) {
-                        for (int i = 0; i < hd; i++) dot += qh[i] * Float.float16ToFloat(keys16[kOff + i]);
+                        // f16 × f16 products are exact in float; llama.cpp sums them in double
+                        double sum = 0;
+                        for (int i = 0; i < hd; i++) sum += qh[i] * Float.float16ToFloat(keys16[kOff + i]);
+                        dot = (float) sum;
                     } else {
+                        dot = 0;
                         for (int i = 0; i < hd; i++) dot += qh[i] * keys[kOff + i];
                     }
                     dot *= scale;
                     scores[s] = dot;
                     if (dot > max) max = dot;
                 }
+                // ggml's softmax: exponentials in groups of 8, each group summed in float, groups in double
                 double sum = 0;
-                for (int s = 0; s < len; s++) {
-                    float e = (float) Math.exp(scores[s] - max);
-                    scores[s] = e;
-                    sum += e;
+                for (int g = 0; g < len; g += 8) {
+                    float v0 = 0, v1 = 0, v2 = 0, v3 = 0, v4 = 0, v5 = 0, v6 = 0, v7 = 0;
+                    for (int s = g; s < Math.min(len, g + 8); s++) {
+                        float e = GgmlMath.expf(scores[s] - max);
+                        scores[s] = e;
+                        switch (s - g) {
+                            case 0 -> v0 = e;
+                            case 1 -> v1 = e;
+                            case 2 -> v2 = e;
+                            case 3 -> v3 = e;
+                            case 4 -> v4 = e;
+                            case 5 -> v5 = e;
+                            case 6 -> v6 = e;
+                            default -> v7 = e;
+                        }
+                    }
+                    sum += ((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3));
                 }
                 float inv = (float) (1.0 / sum);
                 java.util.Arrays.fill(acc, 0f);

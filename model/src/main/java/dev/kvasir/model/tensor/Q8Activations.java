@@ -7,7 +7,8 @@ package dev.kvasir.model.tensor;
  */
 public final class Q8Activations {
     static final int BLOCK = 32;
-    byte[] qs = new byte[0];
+    /** The quantized values, held as floats (exact: they are integers -127..127) for float-lane kernels. */
+    float[] values = new float[0];
     /** Per block: the f16-rounded scale, as float. */
     float[] scales = new float[0];
     int cols;
@@ -18,8 +19,8 @@ public final class Q8Activations {
         this.cols = cols;
         this.batch = batch;
         int n = batch * cols;
-        if (qs.length < n) {
-            qs = new byte[n];
+        if (values.length < n) {
+            values = new float[n];
             scales = new float[n / BLOCK];
         }
         for (int b = 0; b < n / BLOCK; b++) {
@@ -29,7 +30,7 @@ public final class Q8Activations {
             float d = max / 127f;
             scales[b] = Float.float16ToFloat(Float.floatToFloat16(d));
             float id = max != 0 ? 127f / max : 0f;
-            for (int i = 0; i < BLOCK; i++) qs[o + i] = (byte) Math.rint(x[o + i] * id);
+            for (int i = 0; i < BLOCK; i++) values[o + i] = (float) Math.rint(x[o + i] * id);
         }
     }
 
