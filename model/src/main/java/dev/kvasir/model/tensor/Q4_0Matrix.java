@@ -2,12 +2,16 @@ package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.kvasir.model.tensor.Blocks.F8;
+import static dev.kvasir.model.tensor.Blocks.I8;
+import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsInts;
 import static dev.kvasir.model.tensor.Blocks.f16;
 import static dev.kvasir.model.tensor.Blocks.toFloats;
@@ -100,15 +104,34 @@ final class Q4_0Matrix extends BlockMatrix {
         long o = row * rowBytes;
         FloatVector acc = FloatVector.zero(F8);
         for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            IntVector q0 = bytesAsInts(data, o + QS);
-            IntVector q1 = bytesAsInts(data, o + QS + 8);
-            FloatVector s = low(q0).mul(FloatVector.fromArray(F8, xq, i));
-            s = low(q1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = high(q0).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = high(q1).fma(FloatVector.fromArray(F8, xq, i + 24), s);
+            // lane j of group t must hold element 4j + t (ggml's mul_sum_i8_pairs_float grouping):
+            // the low nibble of byte 4j + t for j < 4, the high nibble of byte 4(j-4) + t after.
+            // Read the 16 bytes as 4 ints, twice over (int k = bytes 4k..4k+3), and shift per lane.
+            IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+            FloatVector s = nibble(q, 0).mul(FloatVector.fromArray(F8, xq, i));
+            s = nibble(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
+            s = nibble(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
+            s = nibble(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
+    }
+
+    private static final VectorSpecies<Integer> I4 = IntVector.SPECIES_128;
+    private static final VectorShuffle<Integer> TWICE = VectorShuffle.fromOp(I8, lane -> lane % 4);
+    /** Per lane and group t: the shift that brings the wanted nibble down (8t, or 8t + 4 for high nibbles). */
+    private static final IntVector[] SHIFTS = new IntVector[4];
+
+    static {
+        for (int t = 0; t < 4; t++) {
+            int[] shift = new int[8];
+            for (int j = 0; j < 8; j++) shift[j] = 8 * t + (j < 4 ? 0 : 4);
+            SHIFTS[t] = IntVector.fromArray(I8, shift, 0);
+        }
+    }
+
+    private static FloatVector nibble(IntVector q, int t) {
+        return toFloats(q.lanewise(VectorOperators.LSHR, SHIFTS[t]).and(0x0F).sub(8));
     }
 
     @Override

@@ -7,7 +7,7 @@ package dev.kvasir.model.tensor;
  */
 public final class Q8Activations {
     static final int BLOCK = 32;
-    /** The quantized values, held as floats (exact: they are integers -127..127) for float-lane kernels. */
+    /** The quantized values in lane order (see {@link #quantize}), held as floats (exact: they are integers -127..127) for float-lane kernels. */
     float[] values = new float[0];
     /** Per block: the f16-rounded scale, as float. */
     float[] scales = new float[0];
@@ -30,7 +30,8 @@ public final class Q8Activations {
             float d = max / 127f;
             scales[b] = Float.float16ToFloat(Float.floatToFloat16(d));
             float id = max != 0 ? 127f / max : 0f;
-            for (int i = 0; i < BLOCK; i++) values[o + i] = (float) Math.rint(x[o + i] * id);
+            // stored in ggml's lane order: slot 8t + j holds element 4j + t (see Q8_0Matrix.dotQ8)
+            for (int i = 0; i < BLOCK; i++) values[o + 8 * (i % 4) + i / 4] = (float) Math.rint(x[o + i] * id);
         }
     }
 

@@ -2,11 +2,15 @@ package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.kvasir.model.tensor.Blocks.F8;
+import static dev.kvasir.model.tensor.Blocks.I8;
+import static dev.kvasir.model.tensor.Blocks.toFloats;
+import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsFloats;
 import static dev.kvasir.model.tensor.Blocks.f16;
 
@@ -34,7 +38,7 @@ final class Q8_0Matrix extends BlockMatrix {
             s = bytesAsFloats(data, o + QS + 24).fma(FloatVector.fromArray(F8, x, i + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, f16(data, o)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override
@@ -78,13 +82,21 @@ final class Q8_0Matrix extends BlockMatrix {
         long o = row * rowBytes;
         FloatVector acc = FloatVector.zero(F8);
         for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            FloatVector s = bytesAsFloats(data, o + QS).mul(FloatVector.fromArray(F8, xq, i));
-            s = bytesAsFloats(data, o + QS + 8).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = bytesAsFloats(data, o + QS + 16).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = bytesAsFloats(data, o + QS + 24).fma(FloatVector.fromArray(F8, xq, i + 24), s);
+            // lane j sums elements 4j..4j+3, as ggml's mul_sum_i8_pairs_float does: read the block
+            // as 8 ints (int j = bytes 4j..4j+3); group t takes byte t of each, sign-extended
+            IntVector q = IntVector.fromMemorySegment(I8, data, o + QS, LE);
+            FloatVector s = signedByte(q, 0).mul(FloatVector.fromArray(F8, xq, i));
+            s = signedByte(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
+            s = signedByte(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
+            s = signedByte(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
+    }
+
+    /** Byte {@code t} of every int lane, as a signed value, in float. */
+    private static FloatVector signedByte(IntVector q, int t) {
+        return toFloats(q.lanewise(VectorOperators.LSHL, 24 - 8 * t).lanewise(VectorOperators.ASHR, 24));
     }
 
     @Override
