@@ -1,0 +1,28 @@
+package dev.kvasir.sharding;
+
+import dev.kvasir.model.exec.StepExecutor;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The executors this node can host, by shard entity id. Cluster Sharding creates a shard entity by
+ * id wherever it allocates it; the entity looks its device up here. (With more nodes, allocation
+ * must follow devices — a custom allocation strategy, not needed for a cluster of one.)
+ */
+public final class LocalShards {
+    private final Map<String, StepExecutor> executors = new ConcurrentHashMap<>();
+
+    public void register(ShardId id, StepExecutor executor) {
+        if (executors.putIfAbsent(id.entityId(), executor) != null) throw new IllegalStateException("shard " + id.entityId() + " already registered");
+    }
+
+    public Optional<StepExecutor> executor(String entityId) {
+        return Optional.ofNullable(executors.get(entityId));
+    }
+
+    public void unregister(ShardId id) {
+        executors.remove(id.entityId());
+    }
+}
