@@ -1,6 +1,9 @@
 package dev.kvasir.sharding;
 
 import dev.kvasir.model.exec.StepExecutor;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Extension;
+import org.apache.pekko.actor.typed.ExtensionId;
 
 import java.util.Map;
 import java.util.Optional;
@@ -9,9 +12,21 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The executors this node can host, by shard entity id. Cluster Sharding creates a shard entity by
  * id wherever it allocates it; the entity looks its device up here. (With more nodes, allocation
- * must follow devices — a custom allocation strategy, not needed for a cluster of one.)
+ * must follow devices — a custom allocation strategy, not needed for a cluster of one.) One per
+ * actor system (an extension), because the entity factory is registered once per system.
  */
-public final class LocalShards {
+public final class LocalShards implements Extension {
+    private static final ExtensionId<LocalShards> ID = new ExtensionId<>() {
+        @Override
+        public LocalShards createExtension(ActorSystem<?> system) {
+            return new LocalShards();
+        }
+    };
+
+    public static LocalShards get(ActorSystem<?> system) {
+        return ID.apply(system);
+    }
+
     private final Map<String, StepExecutor> executors = new ConcurrentHashMap<>();
 
     public void register(ShardId id, StepExecutor executor) {

@@ -55,6 +55,11 @@ public final class ServingNode implements AutoCloseable {
         return start(system, model, config, "replica-0", null);
     }
 
+    /** As {@link #start(ActorSystem, LoadedModel, ServingConfig)}, as a named replica (several may share a system). */
+    public static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica) {
+        return start(system, model, config, replica, null);
+    }
+
     private static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica,
                                      LoadedModel owned) {
         var modelConfig = model.weights().config();
@@ -64,7 +69,7 @@ public final class ServingNode implements AutoCloseable {
         CpuStepExecutor executor = new CpuStepExecutor(new LlamaCpuModel(modelConfig, model.weights().weights(), pool),
                 config.blockSize(), blocks);
         ShardGroupPlan plan = ShardGroupPlan.single(replica);
-        LocalShards shards = new LocalShards();
+        LocalShards shards = LocalShards.get(system);
         shards.register(plan.leader(), executor);
         ShardEntity.init(system, shards);
         ActorRef<RouterCommand> router = system.systemActorOf(
