@@ -5,19 +5,20 @@ import java.util.List;
 /**
  * Watches generated text for stop strings. Text that could still turn into a stop string is held
  * back, so a streamed client never sees part of one; once matched, the text is cut before it.
+ * Not thread-safe: one per sequence.
  */
-final class StopStrings {
+public final class StopStrings {
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     private int emitted;
     private boolean matched;
 
-    StopStrings(List<String> stops) {
+    public StopStrings(List<String> stops) {
         this.stops = stops;
     }
 
     /** Adds generated text; returns the part that is now safe to show. */
-    String append(String piece) {
+    public String append(String piece) {
         if (matched) return "";
         int searchFrom = Math.max(0, text.length() - maxStopLength() + 1);
         text.append(piece);
@@ -35,15 +36,15 @@ final class StopStrings {
     }
 
     /** The rest of the text once generation ends without a match. */
-    String finish() {
+    public String finish() {
         return release(text.length());
     }
 
-    boolean matched() {
+    public boolean matched() {
         return matched;
     }
 
-    String text() {
+    public String text() {
         return text.toString();
     }
 

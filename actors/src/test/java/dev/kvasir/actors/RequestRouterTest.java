@@ -1,0 +1,188 @@
+package dev.kvasir.actors;
+
+import com.typesafe.config.ConfigFactory;
+import dev.kvasir.model.sampling.SamplingParams;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The router's request life cycle on a local actor system, with a {@link ManualShardGroup} so that
+ * the test decides when steps run: queue limits, cancellation, deadlines, validation, stop strings.
+ */
+class RequestRouterTest {
+    static final int[] ONCE_UPON_A_TIME = {1, 403, 407, 261, 378};
+    static ActorTestKit testKit;
+    static Stories260K model;
+    ManualShardGroup shards;
+    ActorRef<RouterCommand> router;
+
+    @BeforeAll
+    static void start() {
+        model = new Stories260K();
+        testKit = ActorTestKit.create("router-test", ConfigFactory.parseString(
+                "pekko.actor.default-dispatcher.fork-join-executor.minimum-runnable = -1"));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (testKit != null) testKit.shutdownTestKit();
+        if (model != null) model.close();
+    }
+
+    LocalShardGroup local;
+
+    void router(ServingConfig config) {
+        shards = new ManualShardGroup(model.executor(config.blockSize(), config.kvBlocks()));
+        spawn(config, shards);
+    }
+
+    /** A router whose steps run by themselves on a local shard thread. */
+    void autoRouter(ServingConfig config) {
+        local = new LocalShardGroup(model.executor(config.blockSize(), config.kvBlocks()));
+        spawn(config, local);
+    }
+
+    private void spawn(ServingConfig config, ShardGroup group) {
+        router = testKit.spawn(RequestRouter.create(config, group, new dev.kvasir.model.exec.KvGeometry(config.blockSize(), config.kvBlocks()),
+                model.model.tokenizer(), model.contextLength()));
+    }
+
+    @AfterEach
+    void poolIsWhole() {
+        if (router == null) return;
+        TestProbe<BlockAudit> audit = testKit.createTestProbe();
+        router.tell(new RouterCommand.CheckBlocks(audit.ref()));
+        BlockAudit a = audit.receiveMessage();
+        assertTrue(a.whole(), () -> "KV pool not whole after the test: " + a);
+        testKit.stop(router);
+        if (local != null) local.close();
+    }
+
+    static ServingConfig small() {
+        return ServingConfig.defaults().withKvBlocks(64).withQueues(4, 8);
+    }
+
+    @Test
+    void fullQueueRejectsAsOverloaded() throws Exception {
+        router(small().withQueues(1, 1));
+        TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+        router.tell(RouterCommand.Submit.of("a", ONCE_UPON_A_TIME, SamplingParams.greedy(), 50, probe.ref()));
+        var held = shards.takeNext(); // a is running, its step held
+        router.tell(RouterCommand.Submit.of("b", ONCE_UPON_A_TIME, SamplingParams.greedy(), 50, probe.ref()));
+        router.tell(RouterCommand.Submit.of("c", ONCE_UPON_A_TIME, SamplingParams.greedy(), 50, probe.ref()));
+        GenerationCollector events = new GenerationCollector();
+        events.take(probe.receiveMessage()); // a accepted
+        events.take(probe.receiveMessage()); // b accepted (waits)
+        GenerationEvent third = probe.receiveMessage();
+        assertEquals(new GenerationEvent.Rejected("c", RejectCode.OVERLOADED, "server overloaded: 1 requests already waiting"), third);
+        assertEquals(RejectCode.OVERLOADED.wireName(), "overloaded");
+        router.tell(new RouterCommand.Cancel("a"));
+        router.tell(new RouterCommand.Cancel("b"));
+        events.until(probe, 2);
+        assertEquals(FinishReason.CANCELLED, events.sample("a", 0).finished.finishReason());
+        assertEquals(FinishReason.CANCELLED, events.sample("b", 0).finished.finishReason());
+        shards.run(held); // the step that was running when a was cancelled: its result is dropped
+        TestProbe<RouterMetrics> metrics = testKit.createTestProbe();
+        router.tell(new RouterCommand.GetMetrics(metrics.ref()));
+        RouterMetrics m = metrics.receiveMessage();
+        assertEquals(1, m.requestsRejected());
+        assertEquals(0, m.running());
+        assertEquals(0, m.waiting());
+    }
+
+    @Test
+    void cancelMidDecodeFreesAllBlocksAtOnce() throws Exception {
+        router(small());
+        TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+        router.tell(RouterCommand.Submit.of("a", ONCE_UPON_A_TIME, SamplingParams.greedy(), 100, probe.ref()).withN(3)
+                .withStop(List.of()));
+        for (int i = 0; i < 6; i++) shards.runNext(); // prefill, fork, a few decodes
+        var held = shards.takeNext();
+        TestProbe<RouterMetrics> metrics = testKit.createTestProbe();
+        router.tell(new RouterCommand.GetMetrics(metrics.ref()));
+        RouterMetrics during = metrics.receiveMessage();
+        assertEquals(3, during.running());
+        assertTrue(during.kvBlocksUsed() > 0);
+        router.tell(new RouterCommand.Cancel("a"));
+        GenerationCollector events = new GenerationCollector().until(probe, 3);
+        for (int s = 0; s < 3; s++) {
+            var f = events.sample("a", s).finished;
+            assertEquals(FinishReason.CANCELLED, f.finishReason());
+            assertTrue(f.completionTokens() >= 4, "cancelled mid-decode: " + f);
+        }
+        TestProbe<BlockAudit> audit = testKit.createTestProbe();
+        router.tell(new RouterCommand.CheckBlocks(audit.ref()));
+        assertTrue(audit.receiveMessage().whole(), "all blocks back while the step still runs");
+        shards.run(held);
+        router.tell(new RouterCommand.GetMetrics(metrics.ref()));
+        assertEquals(0, metrics.receiveMessage().kvBlocksUsed());
+    }
+
+    @Test
+    void deadlineEndsARequestWhoseStepIsStuck() throws Exception {
+        router(small());
+        TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+        router.tell(RouterCommand.Submit.of("late", ONCE_UPON_A_TIME, SamplingParams.greedy(), 50, probe.ref())
+                .withDeadline(Instant.now().plusMillis(200)));
+        var held = shards.takeNext(); // never runs before the deadline
+        assertInstanceOf(GenerationEvent.Accepted.class, probe.receiveMessage());
+        var finished = (GenerationEvent.Finished) probe.receiveMessage(Duration.ofSeconds(30));
+        assertEquals(FinishReason.DEADLINE, finished.finishReason());
+        assertEquals("cancelled", finished.finishReason().wireName());
+        shards.run(held);
+    }
+
+    @Test
+    void invalidRequestsAreRejectedWithTheReason() {
+        router(small().withKvBlocks(16));
+        TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+        router.tell(RouterCommand.Submit.of("long", Stories260K.prompt(1, 513), SamplingParams.greedy(), 5, probe.ref()));
+        var r = (GenerationEvent.Rejected) probe.receiveMessage();
+        assertEquals(RejectCode.INVALID_REQUEST, r.code());
+        assertTrue(r.message().contains("513") && r.message().contains("512"), r.message());
+        router.tell(RouterCommand.Submit.of("big", Stories260K.prompt(1, 300), SamplingParams.greedy(), 10,
+                probe.ref()));
+        var tooBig = (GenerationEvent.Rejected) probe.receiveMessage();
+        assertTrue(tooBig.message().contains("KV blocks"), tooBig.message());
+        router.tell(RouterCommand.Submit.of("zero", ONCE_UPON_A_TIME, SamplingParams.greedy(), 0, probe.ref()));
+        assertInstanceOf(GenerationEvent.Accepted.class, probe.receiveMessage());
+        var f = (GenerationEvent.Finished) probe.receiveMessage();
+        assertEquals(FinishReason.LENGTH, f.finishReason());
+        assertEquals(0, f.completionTokens());
+    }
+
+    @Test
+    void stopStringsCutTheTextLikeTheSingleSequenceGenerator() {
+        autoRouter(small());
+        String full = model.model.tokenizer().decode(model.alone(ONCE_UPON_A_TIME, 60, SamplingParams.greedy(), List.of()));
+        String stop = full.substring(30, 34);
+        int[] expected = model.alone(ONCE_UPON_A_TIME, 60, SamplingParams.greedy(), List.of(stop));
+        TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+        router.tell(RouterCommand.Submit.of("s", ONCE_UPON_A_TIME, SamplingParams.greedy(), 60, probe.ref())
+                .withStop(List.of(stop)).withLogprobs(3));
+        GenerationCollector events = new GenerationCollector();
+        while (events.sample("s", 0).finished == null) {
+            GenerationEvent e = probe.receiveMessage(Duration.ofSeconds(30));
+            events.take(e);
+            if (e instanceof GenerationEvent.Token t) {
+                assertFalse(Float.isNaN(t.logprob()));
+                assertEquals(3, t.topLogprobs().size());
+            }
+        }
+        var s = events.sample("s", 0);
+        assertArrayEquals(expected, s.tokenArray());
+        assertEquals(FinishReason.STOP, s.finished.finishReason());
+        assertEquals(full.substring(0, full.indexOf(stop)), s.text.toString());
+    }
+}
