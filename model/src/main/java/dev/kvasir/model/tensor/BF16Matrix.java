@@ -2,7 +2,6 @@ package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
@@ -25,7 +24,7 @@ final class BF16Matrix extends BlockMatrix {
         for (; i < upper; i += 8) {
             acc = bf16AsFloats(data, o + 2L * i).fma(FloatVector.fromArray(F8, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = GgmlSums.hsum8(acc);
         for (; i < cols; i++) sum += bf16(data, o + 2L * i) * x[xOffset + i];
         return sum;
     }

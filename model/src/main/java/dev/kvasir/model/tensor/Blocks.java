@@ -127,9 +127,9 @@ final class Blocks {
     /** Reduces the accumulators of a tile of up to four activations into {@code out}. */
     static void store(float[] out, int outStride, int row, int b, int n,
                       FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        out[b * outStride + row] = a0.reduceLanes(VectorOperators.ADD);
-        if (n > 1) out[(b + 1) * outStride + row] = a1.reduceLanes(VectorOperators.ADD);
-        if (n > 2) out[(b + 2) * outStride + row] = a2.reduceLanes(VectorOperators.ADD);
-        if (n > 3) out[(b + 3) * outStride + row] = a3.reduceLanes(VectorOperators.ADD);
+        out[b * outStride + row] = GgmlSums.hsum8(a0);
+        if (n > 1) out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
+        if (n > 2) out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
+        if (n > 3) out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
     }
 }

@@ -50,7 +50,7 @@ final class Q4_0Matrix extends BlockMatrix {
             s = high(q1).fma(FloatVector.fromArray(F8, x, i + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, f16(data, o)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override

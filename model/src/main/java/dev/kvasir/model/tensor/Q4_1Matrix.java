@@ -50,7 +50,7 @@ final class Q4_1Matrix extends BlockMatrix {
             acc = s.fma(FloatVector.broadcast(F8, f16(data, o)), acc);
             acc = sx.fma(FloatVector.broadcast(F8, f16(data, o + 2)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override

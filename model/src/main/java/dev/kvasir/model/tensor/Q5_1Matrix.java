@@ -47,7 +47,7 @@ final class Q5_1Matrix extends BlockMatrix {
             }
             acc = quants(o, qh, gi & 3).fma(d, m).fma(FloatVector.fromArray(F8, x, xOffset + 8 * gi), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override

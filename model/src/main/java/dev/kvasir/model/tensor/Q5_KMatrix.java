@@ -51,7 +51,7 @@ final class Q5_KMatrix extends BlockMatrix {
             }
             acc = toFloats(quants(o, k)).fma(scale, min).fma(FloatVector.fromArray(F8, x, xOffset + 8 * gi), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override

@@ -56,7 +56,7 @@ final class Q6_KMatrix extends BlockMatrix {
             int k = gi & 31;
             acc = quants(o, k).mul(scale(o, k)).fma(FloatVector.fromArray(F8, x, xOffset + 8 * gi), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return GgmlSums.hsum8(acc);
     }
 
     @Override
