@@ -76,8 +76,9 @@ public final class Generations {
                     done.whenComplete((d, failure) -> {
                         inFlight.end();
                         if (!complete.get()) {
-                            router.tell(new RouterCommand.Cancel(requestId));
+                            // counted before the cancel is sent, so whoever sees the cancel's effect sees the count
                             metrics.disconnected();
+                            router.tell(new RouterCommand.Cancel(requestId));
                         }
                     });
                     return notUsed;

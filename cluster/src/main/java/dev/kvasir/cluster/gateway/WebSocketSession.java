@@ -247,9 +247,9 @@ public final class WebSocketSession extends AbstractBehavior<WebSocketSession.Ms
 
     private Behavior<Msg> closed() {
         for (String routerId : active.keySet()) {
-            router.tell(new RouterCommand.Cancel(routerId));
-            inFlight.end();
             metrics.disconnected();
+            inFlight.end();
+            router.tell(new RouterCommand.Cancel(routerId));
         }
         active.clear();
         routerIdByClientId.clear();
