@@ -1,0 +1,188 @@
+package dev.kvasir.cluster.node;
+
+import com.typesafe.config.Config;
+import dev.kvasir.actors.RouterCommand;
+import dev.kvasir.actors.ServingConfig;
+import dev.kvasir.cluster.gateway.GatewayMetrics;
+import dev.kvasir.cluster.gateway.GatewaySettings;
+import dev.kvasir.cluster.gateway.HttpGateway;
+import dev.kvasir.cluster.gateway.InFlight;
+import dev.kvasir.cluster.gateway.ModelHolder;
+import dev.kvasir.cluster.gateway.ServedModel;
+import dev.kvasir.model.LoadedModel;
+import dev.kvasir.sharding.SelfJoin;
+import dev.kvasir.sharding.ServingNode;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One Kvasir node serving one model: an actor system (a cluster of one), the HTTP/WebSocket gateway
+ * and the serving core. The gateway binds first and answers 503 while the model loads on a thread of
+ * its own. Shutdown goes through Pekko's CoordinatedShutdown (also on SIGTERM): stop accepting
+ * (unbind, refuse new requests), let running requests finish up to {@code kvasir.gateway.drain-timeout},
+ * close the connections, then stop the engine and release the model.
+ */
+public final class KvasirNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(KvasirNode.class);
+
+    /** What to serve: a model path (null = the embedded default) and the public id (null = from the path). */
+    public record ModelChoice(Path path, String servedName) {
+    }
+
+    private final ActorSystem<Void> system;
+    private final ModelHolder models;
+    private final InFlight inFlight;
+    private final ServerBinding binding;
+    private final CompletableFuture<ServedModel> ready = new CompletableFuture<>();
+    private volatile ServingNode engine;
+    private volatile LoadedModel loaded;
+
+    private KvasirNode(ActorSystem<Void> system, ModelHolder models, InFlight inFlight, ServerBinding binding) {
+        this.system = system;
+        this.models = models;
+        this.inFlight = inFlight;
+        this.binding = binding;
+    }
+
+    public static KvasirNode start(Config config, ModelChoice choice) {
+        GatewaySettings settings = GatewaySettings.fromConfig(config);
+        ServingConfig serving = ServingConfig.fromConfig(config);
+        String backend = config.getString("kvasir.node.backend");
+        if (!backend.equals("cpu")) throw new IllegalArgumentException("backend '" + backend + "' is not available in this build (cpu is)");
+        boolean synthetic = choice.path() == null;
+        String id = choice.servedName() != null && !choice.servedName().isBlank() ? choice.servedName()
+                : synthetic ? DefaultModel.ID : idFromPath(choice.path());
+        ModelHolder models = new ModelHolder(id, synthetic ? DefaultModel.DESCRIPTION : "served from " + choice.path().toAbsolutePath(), synthetic);
+
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "kvasir", config);
+        InFlight inFlight = new InFlight();
+        GatewayMetrics metrics = new GatewayMetrics();
+        ServerBinding binding;
+        try {
+            SelfJoin.join(system);
+            HttpGateway gateway = new HttpGateway(system, settings, models, inFlight, metrics, serving.maxRunning());
+            binding = gateway.bind().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
+            system.terminate();
+            Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            throw new IllegalArgumentException("cannot listen on " + settings.host() + ":" + settings.port() + ": " + cause.getMessage(), cause);
+        }
+        KvasirNode node = new KvasirNode(system, models, inFlight, binding);
+        node.registerShutdown(settings.drainTimeout());
+        log.info("gateway listening on http://{}:{} (model '{}' loading)", settings.host(), node.port(), id);
+        Thread loader = new Thread(() -> node.load(choice.path(), serving), "kvasir-model-loader");
+        loader.setDaemon(true);
+        loader.start();
+        return node;
+    }
+
+    private static String idFromPath(Path p) {
+        String name = p.toAbsolutePath().normalize().getFileName().toString();
+        if (name.equals("hf") && p.toAbsolutePath().normalize().getParent() != null) {
+            name = p.toAbsolutePath().normalize().getParent().getFileName() + "-hf";
+        }
+        return name.endsWith(".gguf") ? name.substring(0, name.length() - 5) : name;
+    }
+
+    private void load(Path path, ServingConfig serving) {
+        try {
+            Path file = path;
+            if (file == null) {
+                file = DefaultModel.ensure(DefaultModel.cacheDir());
+                log.info("no --model given: serving the embedded default model '{}' from {} ({})", models.id(), file, DefaultModel.DESCRIPTION);
+            }
+            long t0 = System.nanoTime();
+            LoadedModel model = LoadedModel.open(file);
+            loaded = model;
+            ServingNode node = ServingNode.start(system, model, serving);
+            engine = node;
+            ServedModel served = ServedModel.of(models.id(), models.description(), models.synthetic(), model, node.router());
+            models.ready(served);
+            log.info("model '{}' ready in {} ms: context {} tokens, chat template {}", models.id(),
+                    (System.nanoTime() - t0) / 1_000_000, served.contextLength(), served.chatTemplate().isPresent() ? "yes" : "none");
+            ready.complete(served);
+        } catch (RuntimeException | Error e) {
+            String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            log.error("model '{}' failed to load: {}", models.id(), why);
+            models.failed(why);
+            ready.completeExceptionally(e);
+        }
+    }
+
+    private void registerShutdown(Duration drainTimeout) {
+        CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+        cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "kvasir-stop-accepting", () -> {
+            log.info("shutting down: no new requests; {} running", inFlight.count());
+            inFlight.startDraining();
+            return binding.unbind().thenApply(x -> Done.getInstance());
+        });
+        cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "kvasir-drain", () ->
+                inFlight.drained().toCompletableFuture()
+                        .completeOnTimeout(null, drainTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                        .thenCompose(x -> {
+                            if (inFlight.count() > 0) log.warn("drain timeout: closing with {} requests still running", inFlight.count());
+                            else log.info("all requests finished");
+                            return binding.terminate(Duration.ofSeconds(2));
+                        })
+                        .thenApply(x -> Done.getInstance()));
+        cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "kvasir-stop-engine", () -> {
+            ServingNode n = engine;
+            if (n != null) n.close();
+            LoadedModel m = loaded;
+            if (m != null) m.close();
+            return CompletableFuture.completedFuture(Done.getInstance());
+        });
+    }
+
+    /** The port the gateway listens on (useful with port 0). */
+    public int port() {
+        return binding.localAddress().getPort();
+    }
+
+    public ModelHolder models() {
+        return models;
+    }
+
+    public InFlight inFlight() {
+        return inFlight;
+    }
+
+    /** Completes when the model is loaded and serving; fails with the load error. */
+    public CompletionStage<ServedModel> ready() {
+        return ready;
+    }
+
+    /** The router of the served model; only once {@link #ready()} has completed. */
+    public ActorRef<RouterCommand> router() {
+        return ready.join().router();
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    public CompletionStage<Done> terminated() {
+        return system.getWhenTerminated();
+    }
+
+    /** Graceful shutdown (drains running requests); returns when the node has stopped. */
+    @Override
+    public void close() {
+        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture().join();
+        system.getWhenTerminated().toCompletableFuture().join();
+    }
+}
