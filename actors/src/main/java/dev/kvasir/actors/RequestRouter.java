@@ -126,10 +126,24 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
         accepted++;
         promptTokens += s.promptTokens().length;
         s.replyTo().tell(new GenerationEvent.Accepted(r.requestId, s.promptTokens().length, s.n(), seed));
-        if (s.maxTokens() == 0 || s.promptTokens().length >= contextLength) {
-            // Nothing to generate (no budget, or no room left in the context): every sample ends at once.
+        int resumed = s.resumeTokens().length;
+        if (s.maxTokens() <= resumed || s.promptTokens().length + resumed >= contextLength) {
+            // Nothing (left) to generate (no budget, or no room left in the context): every sample ends at once.
             for (int i = 0; i < s.n(); i++) r.samples.add(newSequence(r, i));
             for (Sequence q : List.copyOf(r.samples)) finish(q, FinishReason.LENGTH);
+            return this;
+        }
+        if (resumed > 0) {
+            Sequence q = newSequence(r, 0);
+            r.samples.add(q);
+            // The lost replica may have streamed the token that completed a stop string before it could say so.
+            if (q.stops.matched()) {
+                finish(q, FinishReason.STOP);
+                return this;
+            }
+            scheduler.enqueue(q);
+            startDeadline(r);
+            maybeStep();
             return this;
         }
         if (s.n() > 1 && s.promptTokens().length > 1) {
@@ -144,12 +158,16 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
                 scheduler.enqueue(q);
             }
         }
-        if (s.deadline() != null) {
-            Duration left = Duration.between(Instant.now(), s.deadline());
-            timers.startSingleTimer(r.requestId, new DeadlineExpired(r.requestId), left.isNegative() ? Duration.ZERO : left);
-        }
+        startDeadline(r);
         maybeStep();
         return this;
+    }
+
+    private void startDeadline(ActiveRequest r) {
+        Instant deadline = r.submit.deadline();
+        if (deadline == null) return;
+        Duration left = Duration.between(Instant.now(), deadline);
+        timers.startSingleTimer(r.requestId, new DeadlineExpired(r.requestId), left.isNegative() ? Duration.ZERO : left);
     }
 
     private String validate(RouterCommand.Submit s) {
@@ -163,6 +181,13 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
             if (t < 0 || t >= tokenizer.vocabSize()) return "prompt token " + t + " is outside the vocabulary of " + tokenizer.vocabSize();
         }
         if (s.maxTokens() < 0) return "max_tokens must be >= 0, got " + s.maxTokens();
+        if (s.resumeTokens().length > 0) {
+            if (s.n() != 1) return "only a single-sample request can be resumed, got n = " + s.n();
+            if (s.sampling().seed() == null) return "a resumed request needs the seed its first replica chose";
+            for (int t : s.resumeTokens()) {
+                if (t < 0 || t >= tokenizer.vocabSize()) return "resumed token " + t + " is outside the vocabulary of " + tokenizer.vocabSize();
+            }
+        }
         if (s.n() < 1 || s.n() > config.maxRunning()) return "n must be in [1, " + config.maxRunning() + "], got " + s.n();
         if (s.topLogprobs() < 0 || s.topLogprobs() > 20) return "top_logprobs must be in [0, 20], got " + s.topLogprobs();
         for (String stop : s.stop()) if (stop.isEmpty()) return "stop strings must not be empty";
@@ -182,8 +207,13 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
     }
 
     private Sequence newSequence(ActiveRequest r, int sampleIndex) {
+        int[] resumed = r.submit.resumeTokens();
         Sequence q = new Sequence(nextSequenceId++, r, sampleIndex, SampleSeeds.forSample(r.seed, sampleIndex),
-                r.submit.promptTokens(), tokenizer.streamingDetokenizer(), new StopStrings(r.submit.stop()));
+                r.submit.promptTokens(), resumed, tokenizer.streamingDetokenizer(), new StopStrings(r.submit.stop()));
+        // Replay what was already streamed through the detokenizer and the stop strings (discarding the
+        // text, which the client has): text held back there (a partial UTF-8 character, a possible stop
+        // string) is then released exactly as the first replica would have released it.
+        for (int t : resumed) q.stops.append(q.detokenizer.push(t));
         return q;
     }
 

@@ -33,14 +33,32 @@ public sealed interface RouterCommand
      * @param deadline     when the request must be finished (it then ends with
      *                     {@link FinishReason#DEADLINE}); null = none
      * @param replyTo      receives the request's {@link GenerationEvent}s
+     * @param resumeTokens tokens this request already generated elsewhere (a replica that died mid-stream;
+     *                     n = 1 only, with the seed the first replica chose): they are prefilled after the
+     *                     prompt but count as output, so the next token has index {@code resumeTokens.length},
+     *                     {@code maxTokens} still bounds the whole output, and seeded sampling continues with
+     *                     the same (seed, index) draws. Empty for a fresh request.
      */
     record Submit(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, int n,
-                  boolean logprobs, int topLogprobs, Instant deadline, ActorRef<GenerationEvent> replyTo)
+                  boolean logprobs, int topLogprobs, Instant deadline, ActorRef<GenerationEvent> replyTo,
+                  int[] resumeTokens)
             implements RouterCommand {
         public Submit {
             Objects.requireNonNull(replyTo, "replyTo");
             stop = stop == null ? List.of() : List.copyOf(stop);
             sampling = sampling == null ? SamplingParams.greedy() : sampling;
+            resumeTokens = resumeTokens == null ? new int[0] : resumeTokens;
+        }
+
+        /** A fresh request (nothing to resume). */
+        public Submit(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, int n,
+                      boolean logprobs, int topLogprobs, Instant deadline, ActorRef<GenerationEvent> replyTo) {
+            this(requestId, promptTokens, sampling, maxTokens, stop, n, logprobs, topLogprobs, deadline, replyTo, null);
+        }
+
+        /** The same request under another id and reply address, continuing after {@code generated} tokens. */
+        public Submit resumed(String id, ActorRef<GenerationEvent> to, SamplingParams seeded, int[] generated) {
+            return new Submit(id, promptTokens, seeded, maxTokens, stop, n, logprobs, topLogprobs, deadline, to, generated);
         }
 
         /** A single-sample request without logprobs or deadline. */
@@ -50,19 +68,19 @@ public sealed interface RouterCommand
         }
 
         public Submit withN(int samples) {
-            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, samples, logprobs, topLogprobs, deadline, replyTo);
+            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, samples, logprobs, topLogprobs, deadline, replyTo, resumeTokens);
         }
 
         public Submit withStop(List<String> stops) {
-            return new Submit(requestId, promptTokens, sampling, maxTokens, stops, n, logprobs, topLogprobs, deadline, replyTo);
+            return new Submit(requestId, promptTokens, sampling, maxTokens, stops, n, logprobs, topLogprobs, deadline, replyTo, resumeTokens);
         }
 
         public Submit withLogprobs(int top) {
-            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, n, true, top, deadline, replyTo);
+            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, n, true, top, deadline, replyTo, resumeTokens);
         }
 
         public Submit withDeadline(Instant at) {
-            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, n, logprobs, topLogprobs, at, replyTo);
+            return new Submit(requestId, promptTokens, sampling, maxTokens, stop, n, logprobs, topLogprobs, at, replyTo, resumeTokens);
         }
     }
 

@@ -33,15 +33,17 @@ final class Sequence {
     /** Contents of the blocks swapped out to host memory, in table order. */
     List<HostKvBlock> swappedBlocks;
 
-    Sequence(long id, ActiveRequest request, int sampleIndex, long seed, int[] prompt, StreamingDetokenizer detokenizer,
-             StopStrings stops) {
+    /** {@code resumed}: output generated before (elsewhere); it follows the prompt and counts as generated. */
+    Sequence(long id, ActiveRequest request, int sampleIndex, long seed, int[] prompt, int[] resumed,
+             StreamingDetokenizer detokenizer, StopStrings stops) {
         this.id = id;
         this.request = request;
         this.sampleIndex = sampleIndex;
         this.seed = seed;
         this.promptLength = prompt.length;
-        this.tokens = Arrays.copyOf(prompt, prompt.length + 16);
-        this.length = prompt.length;
+        this.tokens = Arrays.copyOf(prompt, prompt.length + resumed.length + 16);
+        System.arraycopy(resumed, 0, tokens, prompt.length, resumed.length);
+        this.length = prompt.length + resumed.length;
         this.detokenizer = detokenizer;
         this.stops = stops;
     }

@@ -185,4 +185,46 @@ class RequestRouterTest {
         assertEquals(FinishReason.STOP, s.finished.finishReason());
         assertEquals(full.substring(0, full.indexOf(stop)), s.text.toString());
     }
+
+    /**
+     * A request resumed after k streamed tokens (as a gateway does when a replica dies) continues the
+     * same stream: indices from k, the same tokens and text as an undisturbed run, the same seeded draws,
+     * and usage counting all output — for greedy and for seeded sampling with penalties.
+     */
+    @Test
+    void resumedRequestContinuesTheUndisturbedStream() {
+        autoRouter(small());
+        SamplingParams[] kinds = {SamplingParams.greedy(), SamplingParams.of(0.9f, 40, 0.95f, 42L).withPenalties(1.1f, 0.2f, 0.1f)};
+        for (SamplingParams sampling : kinds) {
+            TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+            router.tell(RouterCommand.Submit.of("whole", ONCE_UPON_A_TIME, sampling, 40, probe.ref()).withStop(List.of("zzz")));
+            GenerationCollector whole = new GenerationCollector().until(probe, 1);
+            long seed = whole.accepted.get("whole").seed();
+            int[] tokens = whole.sample("whole", 0).tokenArray();
+            assertTrue(tokens.length > 12, "the undisturbed run is long enough to cut");
+            for (int k : new int[]{1, 12, tokens.length}) {
+                int[] streamed = java.util.Arrays.copyOf(tokens, k);
+                RouterCommand.Submit first = RouterCommand.Submit.of("x", ONCE_UPON_A_TIME, sampling, 40, probe.ref()).withStop(List.of("zzz"));
+                router.tell(first.resumed("resume-" + k, probe.ref(), sampling.withSeed(seed), streamed));
+                List<Integer> rest = new java.util.ArrayList<>();
+                GenerationEvent.Finished done = null;
+                while (done == null) {
+                    switch (probe.receiveMessage(Duration.ofSeconds(60))) {
+                        case GenerationEvent.Accepted a -> assertEquals(ONCE_UPON_A_TIME.length, a.promptTokens());
+                        case GenerationEvent.Token t -> {
+                            assertEquals(k + rest.size(), t.index(), "indices continue after the resumed tokens");
+                            rest.add(t.tokenId());
+                        }
+                        case GenerationEvent.Finished f -> done = f;
+                        case GenerationEvent.Rejected r -> fail("rejected: " + r);
+                    }
+                }
+                int[] joined = java.util.stream.IntStream.concat(java.util.Arrays.stream(streamed),
+                        rest.stream().mapToInt(Integer::intValue)).toArray();
+                assertArrayEquals(tokens, joined, "k = " + k + ", " + sampling);
+                assertEquals(whole.sample("whole", 0).finished.finishReason(), done.finishReason());
+                assertEquals(tokens.length, done.completionTokens());
+            }
+        }
+    }
 }

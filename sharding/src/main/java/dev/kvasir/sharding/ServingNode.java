@@ -10,6 +10,7 @@ import dev.kvasir.model.cpu.LlamaCpuModel;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 import java.nio.file.Path;
 
@@ -76,7 +77,13 @@ public final class ServingNode implements AutoCloseable {
                 RequestRouter.create(config, new ShardedGroup(system, plan), executor.kvGeometry(), model.tokenizer(),
                         modelConfig.contextLength()),
                 "kvasir-router-" + replica, Props.empty());
+        // Gateways anywhere in the cluster find the replica through the Receptionist.
+        system.receptionist().tell(Receptionist.register(ReplicaService.KEY, router));
         return new ServingNode(system, router, shards, plan.leader(), executor, pool, owned);
+    }
+
+    public String replica() {
+        return shard.replica();
     }
 
     public ActorRef<RouterCommand> router() {
@@ -90,6 +97,7 @@ public final class ServingNode implements AutoCloseable {
     /** Stops the router and releases compute threads (and the model, when this node opened it). */
     @Override
     public void close() {
+        system.receptionist().tell(Receptionist.deregister(ReplicaService.KEY, router));
         system.classicSystem().stop(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(router));
         shards.unregister(shard);
         executor.close();

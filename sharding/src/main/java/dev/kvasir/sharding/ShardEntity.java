@@ -8,6 +8,8 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -26,12 +28,39 @@ public final class ShardEntity {
     private ShardEntity() {
     }
 
-    /** Registers the shard entity type with Cluster Sharding on this node (idempotent per system). */
+    /**
+     * Registers the shard entity type with Cluster Sharding on this node (idempotent per system). With
+     * {@code kvasir.sharding.role} set, only nodes of that role host shards (and the coordinator).
+     */
     public static void init(ActorSystem<?> system, LocalShards shards) {
+        String role = system.settings().config().getString("kvasir.sharding.role");
+        ClusterShardingSettings settings = ClusterShardingSettings.create(system).withNoPassivationStrategy();
+        if (!role.isEmpty()) settings = settings.withRole(role);
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), shards))
                 .withEntityProps(DispatcherSelector.fromConfig(DISPATCHER))
+                // One shard per entity, placed on its device's node and never moved (see DeviceBoundAllocation).
+                .withMessageExtractor(new OwnShard())
+                .withAllocationStrategy(new DeviceBoundAllocation())
                 // A shard holds a device and its KV pool: it must not be passivated when idle.
-                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
+                .withSettings(settings));
+    }
+
+    /** Each entity is a shard of its own, so that two devices never share a shard (and a node). */
+    private static final class OwnShard extends ShardingMessageExtractor<ShardingEnvelope<ExecutorCommand>, ExecutorCommand> {
+        @Override
+        public String entityId(ShardingEnvelope<ExecutorCommand> envelope) {
+            return envelope.entityId();
+        }
+
+        @Override
+        public String shardId(String entityId) {
+            return entityId;
+        }
+
+        @Override
+        public ExecutorCommand unwrapMessage(ShardingEnvelope<ExecutorCommand> envelope) {
+            return envelope.message();
+        }
     }
 
     static Behavior<ExecutorCommand> create(String entityId, LocalShards shards) {

@@ -39,6 +39,10 @@ public final class GatewayMetrics {
             .help("Requests refused or failed, by error code").labelNames("code").register(registry);
     private final Counter disconnects = Counter.builder().name("kvasir_client_disconnects")
             .help("Requests cancelled because their client went away before the end").register(registry);
+    private final Counter resumed = Counter.builder().name("kvasir_requests_resumed")
+            .help("Requests moved to another replica after theirs was lost, continuing their stream").register(registry);
+    private final Counter replicasLost = Counter.builder().name("kvasir_replicas_lost")
+            .help("Times a replica this gateway routed to became unreachable or stopped").register(registry);
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
     public void endToEnd(long nanos) {
@@ -55,6 +59,14 @@ public final class GatewayMetrics {
 
     public void disconnected() {
         disconnects.inc();
+    }
+
+    public void resumed() {
+        resumed.inc();
+    }
+
+    public void replicaLost() {
+        replicasLost.inc();
     }
 
     public String contentType() {

@@ -10,12 +10,14 @@ import dev.kvasir.cluster.gateway.InFlight;
 import dev.kvasir.cluster.gateway.ModelHolder;
 import dev.kvasir.cluster.gateway.ServedModel;
 import dev.kvasir.model.LoadedModel;
-import dev.kvasir.sharding.SelfJoin;
+import dev.kvasir.cluster.routing.ReplicaRouter;
+import dev.kvasir.cluster.routing.RoutingSettings;
 import dev.kvasir.sharding.ServingNode;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.slf4j.Logger;
@@ -23,6 +25,8 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -30,8 +34,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * One Kvasir node serving one model: an actor system (a cluster of one), the HTTP/WebSocket gateway
- * and the serving core. The gateway binds first and answers 503 while the model loads on a thread of
+ * One Kvasir node serving one model: an actor system (a cluster member: of one, or joined through the
+ * configured seed nodes), the HTTP/WebSocket gateway with its {@link ReplicaRouter}, and — on a node
+ * with the {@code worker} role — one serving core (replica) per configured device. The gateway binds first and answers 503 while the model loads on a thread of
  * its own. Shutdown goes through Pekko's CoordinatedShutdown (also on SIGTERM): stop accepting
  * (unbind, refuse new requests), let running requests finish up to {@code kvasir.gateway.drain-timeout},
  * close the connections, then stop the engine and release the model.
@@ -48,7 +53,7 @@ public final class KvasirNode implements AutoCloseable {
     private final InFlight inFlight;
     private final ServerBinding binding;
     private final CompletableFuture<ServedModel> ready = new CompletableFuture<>();
-    private volatile ServingNode engine;
+    private final List<ServingNode> engines = new CopyOnWriteArrayList<>();
     private volatile LoadedModel loaded;
 
     private KvasirNode(ActorSystem<Void> system, ModelHolder models, InFlight inFlight, ServerBinding binding) {
@@ -63,6 +68,10 @@ public final class KvasirNode implements AutoCloseable {
         ServingConfig serving = ServingConfig.fromConfig(config);
         String backend = config.getString("kvasir.node.backend");
         if (!backend.equals("cpu")) throw new IllegalArgumentException("backend '" + backend + "' is not available in this build (cpu is)");
+        List<String> devices = config.getStringList("kvasir.node.devices");
+        for (String d : devices) {
+            if (!d.matches("cpu[0-9]*")) throw new IllegalArgumentException("device '" + d + "' is not available in this build (cpu devices are: cpu, cpu0, cpu1, ...)");
+        }
         boolean synthetic = choice.path() == null;
         String id = choice.servedName() != null && !choice.servedName().isBlank() ? choice.servedName()
                 : synthetic ? DefaultModel.ID : idFromPath(choice.path());
@@ -72,8 +81,11 @@ public final class KvasirNode implements AutoCloseable {
         InFlight inFlight = new InFlight();
         GatewayMetrics metrics = new GatewayMetrics();
         ServerBinding binding;
+        ActorRef<Object> replicaRouter;
         try {
-            SelfJoin.join(system);
+            ClusterMembership.join(system);
+            replicaRouter = system.systemActorOf(ReplicaRouter.create(RoutingSettings.fromConfig(config), serving.blockSize(), metrics),
+                    "kvasir-replica-router", Props.empty());
             HttpGateway gateway = new HttpGateway(system, settings, models, inFlight, metrics, serving.maxRunning());
             binding = gateway.bind().toCompletableFuture().get(30, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
@@ -83,8 +95,12 @@ public final class KvasirNode implements AutoCloseable {
         }
         KvasirNode node = new KvasirNode(system, models, inFlight, binding);
         node.registerShutdown(settings.drainTimeout());
-        log.info("gateway listening on http://{}:{} (model '{}' loading)", settings.host(), node.port(), id);
-        Thread loader = new Thread(() -> node.load(choice.path(), serving), "kvasir-model-loader");
+        boolean worker = ClusterMembership.isWorker(system);
+        log.info("gateway listening on http://{}:{} (model '{}' loading); cluster roles {}{}", settings.host(), node.port(), id,
+                ClusterMembership.roles(system), worker ? ", devices " + devices : "");
+        String nodeName = ClusterMembership.nodeName(system);
+        List<String> replicas = worker ? devices.stream().map(d -> nodeName + "-" + d).toList() : List.of();
+        Thread loader = new Thread(() -> node.load(choice.path(), serving, replicas, ReplicaRouter.asRouter(replicaRouter)), "kvasir-model-loader");
         loader.setDaemon(true);
         loader.start();
         return node;
@@ -98,7 +114,12 @@ public final class KvasirNode implements AutoCloseable {
         return name.endsWith(".gguf") ? name.substring(0, name.length() - 5) : name;
     }
 
-    private void load(Path path, ServingConfig serving) {
+    /**
+     * Loads the model: every node needs its tokenizer and chat template (the gateway encodes prompts);
+     * a worker also serves one replica per device, which registers with the Receptionist for the
+     * gateways of the whole cluster. The gateway routes through {@code router}, its replica router.
+     */
+    private void load(Path path, ServingConfig serving, List<String> replicas, ActorRef<RouterCommand> router) {
         try {
             Path file = path;
             if (file == null) {
@@ -108,12 +129,12 @@ public final class KvasirNode implements AutoCloseable {
             long t0 = System.nanoTime();
             LoadedModel model = LoadedModel.open(file);
             loaded = model;
-            ServingNode node = ServingNode.start(system, model, serving);
-            engine = node;
-            ServedModel served = ServedModel.of(models.id(), models.description(), models.synthetic(), model, node.router());
+            for (String replica : replicas) engines.add(ServingNode.start(system, model, serving, replica));
+            ServedModel served = ServedModel.of(models.id(), models.description(), models.synthetic(), model, router);
             models.ready(served);
-            log.info("model '{}' ready in {} ms: context {} tokens, chat template {}", models.id(),
-                    (System.nanoTime() - t0) / 1_000_000, served.contextLength(), served.chatTemplate().isPresent() ? "yes" : "none");
+            log.info("model '{}' ready in {} ms: context {} tokens, chat template {}, replicas here {}", models.id(),
+                    (System.nanoTime() - t0) / 1_000_000, served.contextLength(), served.chatTemplate().isPresent() ? "yes" : "none",
+                    replicas);
             ready.complete(served);
         } catch (RuntimeException | Error e) {
             String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
@@ -140,8 +161,7 @@ public final class KvasirNode implements AutoCloseable {
                         })
                         .thenApply(x -> Done.getInstance()));
         cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "kvasir-stop-engine", () -> {
-            ServingNode n = engine;
-            if (n != null) n.close();
+            for (ServingNode n : engines) n.close();
             LoadedModel m = loaded;
             if (m != null) m.close();
             return CompletableFuture.completedFuture(Done.getInstance());
@@ -166,7 +186,7 @@ public final class KvasirNode implements AutoCloseable {
         return ready;
     }
 
-    /** The router of the served model; only once {@link #ready()} has completed. */
+    /** The replica router the gateway uses (spreads over the cluster); only once {@link #ready()} has completed. */
     public ActorRef<RouterCommand> router() {
         return ready.join().router();
     }
