@@ -43,6 +43,7 @@ public final class GatewayMetrics {
             .help("Requests moved to another replica after theirs was lost, continuing their stream").register(registry);
     private final Counter replicasLost = Counter.builder().name("kvasir_replicas_lost")
             .help("Times a replica this gateway routed to became unreachable or stopped").register(registry);
+    private volatile int replicasReachable;
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
     public void endToEnd(long nanos) {
@@ -65,6 +66,10 @@ public final class GatewayMetrics {
         resumed.inc();
     }
 
+    public void replicas(int reachable) {
+        replicasReachable = reachable;
+    }
+
     public void replicaLost() {
         replicasLost.inc();
     }
@@ -78,6 +83,7 @@ public final class GatewayMetrics {
         List<MetricSnapshot> all = new ArrayList<>();
         registry.scrape().forEach(all::add);
         all.add(gauge("kvasir_model_ready", "1 when the model is loaded and the node can generate", ready ? 1 : 0));
+        all.add(gauge("kvasir_replicas_reachable", "Model replicas in the cluster this node's gateway can route to", replicasReachable));
         if (engine != null) all.addAll(engine(engine));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {

@@ -18,6 +18,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.slf4j.Logger;
@@ -100,7 +101,7 @@ public final class KvasirNode implements AutoCloseable {
                 ClusterMembership.roles(system), worker ? ", devices " + devices : "");
         String nodeName = ClusterMembership.nodeName(system);
         List<String> replicas = worker ? devices.stream().map(d -> nodeName + "-" + d).toList() : List.of();
-        Thread loader = new Thread(() -> node.load(choice.path(), serving, replicas, ReplicaRouter.asRouter(replicaRouter)), "kvasir-model-loader");
+        Thread loader = new Thread(() -> node.load(choice.path(), serving, replicas, replicaRouter), "kvasir-model-loader");
         loader.setDaemon(true);
         loader.start();
         return node;
@@ -119,7 +120,7 @@ public final class KvasirNode implements AutoCloseable {
      * a worker also serves one replica per device, which registers with the Receptionist for the
      * gateways of the whole cluster. The gateway routes through {@code router}, its replica router.
      */
-    private void load(Path path, ServingConfig serving, List<String> replicas, ActorRef<RouterCommand> router) {
+    private void load(Path path, ServingConfig serving, List<String> replicas, ActorRef<Object> router) {
         try {
             Path file = path;
             if (file == null) {
@@ -130,7 +131,11 @@ public final class KvasirNode implements AutoCloseable {
             LoadedModel model = LoadedModel.open(file);
             loaded = model;
             for (String replica : replicas) engines.add(ServingNode.start(system, model, serving, replica));
-            ServedModel served = ServedModel.of(models.id(), models.description(), models.synthetic(), model, router);
+            // The replica router knows this node's replicas before the node says it is ready.
+            List<ActorRef<RouterCommand>> local = engines.stream().map(ServingNode::router).toList();
+            AskPattern.<Object, Done>ask(router, ack -> new ReplicaRouter.AddLocal(local, ack), Duration.ofSeconds(10), system.scheduler())
+                    .toCompletableFuture().join();
+            ServedModel served = ServedModel.of(models.id(), models.description(), models.synthetic(), model, ReplicaRouter.asRouter(router));
             models.ready(served);
             log.info("model '{}' ready in {} ms: context {} tokens, chat template {}, replicas here {}", models.id(),
                     (System.nanoTime() - t0) / 1_000_000, served.contextLength(), served.chatTemplate().isPresent() ? "yes" : "none",

@@ -6,6 +6,7 @@ import dev.kvasir.actors.RouterCommand;
 import dev.kvasir.actors.RouterMetrics;
 import dev.kvasir.cluster.gateway.GatewayMetrics;
 import dev.kvasir.sharding.ReplicaService;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -60,6 +61,13 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
     record Assigned(ActorRef<RouterCommand> replica) {
     }
 
+    /**
+     * This node's own replicas, told directly when they start (the Receptionist's listing follows a
+     * moment later), so the node takes requests as soon as it says it is ready; answered with {@code Done}.
+     */
+    public record AddLocal(List<ActorRef<RouterCommand>> replicas, ActorRef<Done> ack) {
+    }
+
     /** Told to every relay when a replica is lost; those running on it move. */
     record ReplicaLost(ActorRef<RouterCommand> replica, String why) {
     }
@@ -69,6 +77,9 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
         final Address address;
         RouterMetrics metrics;
         int pending;
+        /** Added directly by this node: stays until it deregisters (a listing from before its registration may lack it). */
+        boolean local;
+        boolean listed;
         boolean reachable = true;
 
         Replica(ActorRef<RouterCommand> ref, Address address) {
@@ -126,6 +137,7 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
                 .onMessage(RouterCommand.GetMetrics.class, this::onGetMetrics)
                 .onMessage(RouterCommand.CheckBlocks.class, this::onCheckBlocks)
                 .onMessage(Listing.class, this::onListing)
+                .onMessage(AddLocal.class, this::onAddLocal)
                 .onMessage(Poll.class, p -> poll())
                 .onMessage(Report.class, this::onReport)
                 .onMessage(Reassign.class, this::onReassign)
@@ -190,21 +202,41 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
 
     // ---- replicas and their load ----------------------------------------------------------------
 
+    private Behavior<Object> onAddLocal(AddLocal a) {
+        for (ActorRef<RouterCommand> ref : a.replicas()) {
+            Replica r = replicas.computeIfAbsent(ref, k -> new Replica(k, selfAddress));
+            r.local = true;
+        }
+        published();
+        a.ack().tell(Done.getInstance());
+        return this;
+    }
+
     private Behavior<Object> onListing(Listing l) {
         for (ActorRef<RouterCommand> ref : l.replicas()) {
-            if (!replicas.containsKey(ref)) {
+            Replica r = replicas.get(ref);
+            if (r == null) {
                 Address a = ref.path().address();
-                replicas.put(ref, new Replica(ref, a.hasLocalScope() ? selfAddress : a));
+                r = new Replica(ref, a.hasLocalScope() ? selfAddress : a);
+                replicas.put(ref, r);
                 getContext().getLog().info("replica {} joined ({} now)", ref.path(), replicas.size());
             }
+            r.listed = true;
         }
         // A deregistered replica takes no new requests; those it runs end normally, or move when it stops.
-        replicas.keySet().removeIf(ref -> {
-            boolean gone = !l.replicas().contains(ref);
-            if (gone) getContext().getLog().info("replica {} deregistered", ref.path());
+        replicas.values().removeIf(r -> {
+            boolean gone = !l.replicas().contains(r.ref) && (r.listed || !r.local);
+            if (gone) getContext().getLog().info("replica {} deregistered", r.ref.path());
             return gone;
         });
+        published();
         return this;
+    }
+
+    private void published() {
+        int reachable = 0;
+        for (Replica r : replicas.values()) if (r.reachable) reachable++;
+        gatewayMetrics.replicas(reachable);
     }
 
     private Behavior<Object> poll() {
@@ -241,6 +273,7 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
             }
             for (ActorRef<Object> relay : relays.values()) relay.tell(new ReplicaLost(r.ref, why));
         }
+        published();
         return this;
     }
 
@@ -251,6 +284,7 @@ public final class ReplicaRouter extends AbstractBehavior<Object> {
                 getContext().getLog().info("replica {} reachable again", r.ref.path());
             }
         }
+        published();
         return this;
     }
 
