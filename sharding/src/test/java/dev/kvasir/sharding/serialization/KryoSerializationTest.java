@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -85,6 +86,23 @@ class KryoSerializationTest {
         ActorRef<GenerationEvent> resolved = ((dev.kvasir.actors.RouterCommand.Submit) back).replyTo();
         assertEquals(ref, resolved);
         assertTrue(s instanceof KryoSerializer);
+    }
+
+    /** A gateway moving a request to another replica sends the streamed tokens and the seed: both must arrive intact. */
+    @Test
+    void aResumedSubmitKeepsItsTokensAndSeed() throws Exception {
+        var fresh = dev.kvasir.actors.RouterCommand.Submit.of("r", new int[]{1, 2, 3},
+                dev.kvasir.model.sampling.SamplingParams.of(0.8f, 40, 0.9f, null), 50, ref);
+        var resumed = fresh.resumed("r-a1", ref, fresh.sampling().withSeed(-42L), new int[]{9, 8, 7, 6});
+        Serializer s = serialization.findSerializerFor(resumed);
+        assertTrue(s instanceof KryoSerializer);
+        var back = (dev.kvasir.actors.RouterCommand.Submit) serialization.deserialize(serialization.serialize(resumed).get(),
+                s.identifier(), Serializers.manifestFor(s, resumed)).get();
+        assertArrayEquals(new int[]{9, 8, 7, 6}, back.resumeTokens());
+        assertEquals(-42L, back.sampling().seed());
+        assertEquals("r-a1", back.requestId());
+        assertEquals(ref, back.replyTo());
+        assertArrayEquals(new int[0], fresh.resumeTokens());
     }
 
     record NotAWireMessage(String text) implements Serializable {
