@@ -37,7 +37,9 @@ public final class GpuDevices {
             JCudaDriver.setExceptionsEnabled(true);
             cuInit(0);
         } catch (Throwable e) {
-            unavailable = "CUDA driver not usable: " + e;
+            String m = String.valueOf(e.getMessage());
+            unavailable = m.contains("libcuda.so") ? "no NVIDIA driver here (libcuda.so.1 cannot be loaded)"
+                    : "CUDA driver not usable: " + e.getClass().getSimpleName() + ": " + m.lines().findFirst().orElse("").strip();
             log.info("{}", unavailable);
         }
         return unavailable == null;

@@ -8,7 +8,7 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 import java.io.PrintWriter;
 
-import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.launcher.TagFilter.includeTags;
 import static org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder.request;
 
@@ -21,7 +21,7 @@ public final class GpuTestMain {
     }
 
     public static void main(String[] args) {
-        LauncherDiscoveryRequest req = request().selectors(selectPackage("dev.kvasir.gpu")).filters(includeTags("gpu")).build();
+        LauncherDiscoveryRequest req = request().selectors(selectClass(KernelCheckTest.class), selectClass(GpuStories260KTest.class)).filters(includeTags("gpu")).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
         launcher.execute(req, listener);
