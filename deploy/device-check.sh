@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What one call on the GPU machine runs (device tool): unpack the bundle, GPU tests, checks against
 # transformers and throughput. Everything it measures lands in $OUT.
-#   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B)
+#   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B) | all
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
@@ -10,7 +10,7 @@ B=/tmp/kvasir-bundle
 [[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 step() { echo "=== $* ($(date +%T))"; }
-if [[ "$PHASE" == small ]]; then
+if [[ "$PHASE" == small || "$PHASE" == all ]]; then
   step gpu tests
   $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "relative error|tests (successful|failed|skipped)|FAIL|Exception|MethodSource|=>" | head -120
   step generate
@@ -26,7 +26,8 @@ if [[ "$PHASE" == small ]]; then
   step decode 1b
   BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
   $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_1b.json"
-else
+fi
+if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   step bandwidth
   $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
   BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)

@@ -109,7 +109,9 @@ def build(meta, tensors, dtype):
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=dim, intermediate_size=meta[a + "feed_forward_length"],
                       num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
                       max_position_embeddings=meta[a + "context_length"], rms_norm_eps=meta[a + "attention.layer_norm_rms_epsilon"],
-                      rope_theta=meta.get(a + "rope.freq_base", 10000.0), tie_word_embeddings=tied,
+                      rope_theta=meta.get(a + "rope.freq_base", 10000.0),
+                      rope_parameters={"rope_type": "default", "rope_theta": meta.get(a + "rope.freq_base", 10000.0)},
+                      tie_word_embeddings=tied,
                       bos_token_id=1, eos_token_id=2, pad_token_id=0)
     cfg._attn_implementation = "sdpa"
     torch.set_default_dtype(dtype)
@@ -137,14 +139,17 @@ def build(meta, tensors, dtype):
             params[k].copy_(v.to(device="cuda", dtype=params[k].dtype))
     if tied:
         model.tie_weights()
-    # Llama 3 frequency scaling: the GGUF carries the per-frequency divisors; use them as they are
+    # RoPE frequencies straight from the file: theta^(-2i/d), divided by Llama 3's per-frequency
+    # factors when the GGUF carries them (rope_freqs) -- the same numbers the engine uses
+    head_dim = dim // heads
+    base = meta.get(a + "rope.freq_base", 10000.0)
+    inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
     if "rope_freqs.weight" in tensors:
-        head_dim = dim // heads
-        base = cfg.rope_theta
-        inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
-        inv = (inv / tensors["rope_freqs.weight"].double()).float().cuda()
-        model.model.rotary_emb.inv_freq = inv
-        model.model.rotary_emb.original_inv_freq = inv
+        inv = inv / tensors["rope_freqs.weight"].double()
+    inv = inv.float().cuda()
+    model.model.rotary_emb.inv_freq = inv
+    model.model.rotary_emb.original_inv_freq = inv
+    assert getattr(model.model.rotary_emb, "attention_scaling", 1.0) == 1.0
     return model
 
 

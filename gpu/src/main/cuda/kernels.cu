@@ -53,49 +53,63 @@ __device__ __forceinline__ void load8(const __half* p, float* w) {
     for (int i = 0; i < 4; i++) { float2 f = __half22float2(h[i]); w[2 * i] = f.x; w[2 * i + 1] = f.y; }
 }
 
-// y[t][r] (+)= sum_c W[r][c] * x[t][c] for t < n. One warp owns one weight row and applies it to
-// up to TILE tokens at once, so decode (n small) reads each weight byte once from memory, and a
-// batch re-reads a row only every TILE tokens (from L2). 16-byte loads of W; x comes through L1.
-// accumulate = 1 fuses the residual add (y += W x).
-template <typename W, int TILE>
+// y[t][r] (+)= sum_c W[r][c] * x[t][c] for t < n. One warp owns ROWS weight rows and applies them
+// to up to TILE tokens at once: decode (n small) reads each weight byte once from memory, each
+// activation load from L1 serves ROWS rows, and a batch re-reads a row only every TILE tokens (from
+// L2). 16-byte loads of W. accumulate = 1 fuses the residual add (y += W x).
+template <typename W, int ROWS, int TILE>
 __device__ void matmul_rows(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
                             int rows, int cols, int n, int accumulate) {
     int lane = threadIdx.x & 31;
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return;
-    const W* wr = w + (size_t) row * cols;
+    int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    if (row0 >= rows) return;
+    const W* wr[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) wr[r] = w + (size_t) min(row0 + r, rows - 1) * cols;  // a tail row repeats the last (not stored)
     bool vec = (cols % 8) == 0;
     int chunks = vec ? cols / 8 : 0;
     for (int t0 = 0; t0 < n; t0 += TILE) {
         int tn = min(TILE, n - t0);
-        float acc[TILE];
+        float acc[ROWS][TILE];
 #pragma unroll
-        for (int t = 0; t < TILE; t++) acc[t] = 0.f;
+        for (int r = 0; r < ROWS; r++)
+#pragma unroll
+            for (int t = 0; t < TILE; t++) acc[r][t] = 0.f;
         for (int ch = lane; ch < chunks; ch += 32) {
-            float wv[8];
-            load8(wr + ch * 8, wv);
+            float wv[ROWS][8];
+#pragma unroll
+            for (int r = 0; r < ROWS; r++) load8(wr[r] + ch * 8, wv[r]);
 #pragma unroll
             for (int t = 0; t < TILE; t++) {
                 if (t < tn) {
                     const float* xp = x + (size_t) (t0 + t) * cols + ch * 8;
                     float4 a = __ldg(reinterpret_cast<const float4*>(xp));
                     float4 b = __ldg(reinterpret_cast<const float4*>(xp + 4));
-                    acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w
-                            + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+#pragma unroll
+                    for (int r = 0; r < ROWS; r++) {
+                        acc[r][t] += wv[r][0] * a.x + wv[r][1] * a.y + wv[r][2] * a.z + wv[r][3] * a.w
+                                   + wv[r][4] * b.x + wv[r][5] * b.y + wv[r][6] * b.z + wv[r][7] * b.w;
+                    }
                 }
             }
         }
         for (int c = chunks * 8 + lane; c < cols; c += 32) {
-            float wv = to_float(wr[c]);
 #pragma unroll
-            for (int t = 0; t < TILE; t++) if (t < tn) acc[t] += wv * x[(size_t) (t0 + t) * cols + c];
+            for (int r = 0; r < ROWS; r++) {
+                float wv = to_float(wr[r][c]);
+#pragma unroll
+                for (int t = 0; t < TILE; t++) if (t < tn) acc[r][t] += wv * x[(size_t) (t0 + t) * cols + c];
+            }
         }
 #pragma unroll
-        for (int t = 0; t < TILE; t++) {
-            float s = warp_sum(acc[t]);
-            if (lane == 0 && t < tn) {
-                float* out = y + (size_t) (t0 + t) * rows + row;
-                *out = accumulate ? *out + s : s;
+        for (int r = 0; r < ROWS; r++) {
+#pragma unroll
+            for (int t = 0; t < TILE; t++) {
+                float s = warp_sum(acc[r][t]);
+                if (lane == 0 && t < tn && row0 + r < rows) {
+                    float* out = y + (size_t) (t0 + t) * rows + row0 + r;
+                    *out = accumulate ? *out + s : s;
+                }
             }
         }
     }
@@ -114,10 +128,11 @@ __device__ void gather_rows(const W* __restrict__ table, const int* __restrict__
 extern "C" {
 
 // ---- weights ---------------------------------------------------------------------------------
-// blockDim = 32 * warps; grid = ceil(rows / warps).
-__global__ void matmul_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<float, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__nv_bfloat16, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__half, 8>(w, x, y, rows, cols, n, acc); }
+// blockDim = 32 * warps; grid = ceil(rows / (warps * MATMUL_ROWS)).
+#define MATMUL_ROWS 4
+__global__ void matmul_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<float, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__nv_bfloat16, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__half, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
 
 // grid = n tokens.
 __global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }

@@ -14,6 +14,8 @@ import jcuda.driver.CUstream;
  */
 final class GpuForwardPass {
     private static final int MATMUL_WARPS = 4;
+    /** Weight rows per warp in the matmul kernels (MATMUL_ROWS in kernels.cu). */
+    static final int MATMUL_ROWS = 4;
     private final ModelConfig c;
     private final GpuWeights w;
     private final PagedKvPool kv;
@@ -21,6 +23,8 @@ final class GpuForwardPass {
     private final DeviceMemory memory;
     private int capacity;
     private int logitCapacity;
+    /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
+    private int generation;
     private CUdeviceptr x, xb, q, kk, v, att, gate, up, last, logits;
 
     GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
@@ -37,8 +41,14 @@ final class GpuForwardPass {
         return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize()));
     }
 
-    private void ensure(int tokens, int rows) {
+    int generation() {
+        return generation;
+    }
+
+    /** Sizes the activation buffers for a step (before a graph capture, where allocating is not allowed). */
+    void ensure(int tokens, int rows) {
         if (tokens > capacity) {
+            generation++;
             int n = Math.max(tokens, Math.max(64, capacity * 2));
             if (capacity > 0) for (CUdeviceptr p : new CUdeviceptr[]{x, xb, q, kk, v, att, gate, up}) memory.free("activations", p, 0);
             x = f(n * (long) c.dim());
@@ -52,6 +62,7 @@ final class GpuForwardPass {
             capacity = n;
         }
         if (rows > logitCapacity) {
+            generation++;
             int n = Math.max(rows, Math.max(8, logitCapacity * 2));
             if (logitCapacity > 0) {
                 memory.free("activations", last, 0);
@@ -107,7 +118,8 @@ final class GpuForwardPass {
     }
 
     private void matmul(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
-        int grid = (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS;
+        int perBlock = MATMUL_WARPS * MATMUL_ROWS;
+        int grid = (m.rows() + perBlock - 1) / perBlock;
         k.launch("matmul_" + m.dtype().kernelSuffix, grid, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, accumulate ? 1 : 0);
     }
 

@@ -15,6 +15,9 @@ import dev.kvasir.model.weights.ModelWeights;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,12 +25,20 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /**
@@ -57,6 +68,13 @@ public final class GpuStepExecutor implements StepExecutor {
     private long deviceIntsBytes;
     private PinnedBuffer hostLogits;
     private CUdeviceptr sampled;
+    private int intsGeneration;
+    private boolean graphs = !"false".equals(System.getProperty("kvasir.gpu.graphs"));
+    private final Map<Long, Graph> graphCache = new HashMap<>();
+
+    /** A decode step's forward pass captured once and replayed: one launch instead of hundreds. */
+    private record Graph(CUgraphExec exec, int forwardGeneration, int intsGeneration, CUdeviceptr logits) {
+    }
 
     private GpuStepExecutor(ModelConfig config, GpuDispatcher dispatcher, DeviceMemory memory, Kernels kernels, GpuWeights weights,
                             PagedKvPool kv) {
@@ -133,7 +151,7 @@ public final class GpuStepExecutor implements StepExecutor {
      */
     public float[] logits(Step step) {
         return dispatcher.call(() -> {
-            StepLayout s = upload(step);
+            StepLayout s = upload(step, 0);
             CUdeviceptr logits = forward.run(s, dispatcher.stream());
             long floats = (long) s.rows() * config.vocabSize();
             float[] out = new float[(int) floats];
@@ -153,8 +171,14 @@ public final class GpuStepExecutor implements StepExecutor {
             cuStreamSynchronize(stream);
             return List.of();
         }
-        StepLayout s = upload(step);
-        CUdeviceptr logits = forward.run(s, stream);
+        boolean decode = graphs;
+        int stride = 1;
+        for (SequenceWork w : seqs) {
+            if (w.tokens().length != 1 || w.sampling() == null) decode = false;
+            stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
+        }
+        StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0);
+        CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
         int rows = s.rows();
         int vocab = config.vocabSize();
         boolean hostSampling = false;
@@ -206,12 +230,60 @@ public final class GpuStepExecutor implements StepExecutor {
         return out;
     }
 
-    /** Packs the step's ids, positions, slots, rows and block tables and queues one copy to the device. */
-    private StepLayout upload(Step step) {
+    /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
+    public void useGraphs(boolean on) {
+        dispatcher.call(() -> {
+            graphs = on;
+            return null;
+        });
+    }
+
+    /**
+     * Runs a decode step's forward pass as a CUDA graph, captured on first use for this (batch, table
+     * width) and replayed after: the step's metadata always lies at the same device addresses, so
+     * the kernels' arguments do not change. A capture that fails turns graphs off.
+     */
+    private CUdeviceptr replay(StepLayout s, CUstream stream) {
+        forward.ensure(s.tokens(), s.rows());
+        long key = ((long) s.tokens() << 32) | s.tableStride();
+        Graph g = graphCache.get(key);
+        if (g == null || g.forwardGeneration() != forward.generation() || g.intsGeneration() != intsGeneration) {
+            if (g != null) cuGraphExecDestroy(g.exec());
+            graphCache.remove(key);
+            CUgraph graph = new CUgraph();
+            CUdeviceptr logits;
+            try {
+                cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+                try {
+                    logits = forward.run(s, stream);
+                } finally {
+                    cuStreamEndCapture(stream, graph);
+                }
+                CUgraphExec exec = new CUgraphExec();
+                cuGraphInstantiate(exec, graph, 0);
+                cuGraphDestroy(graph);
+                g = new Graph(exec, forward.generation(), intsGeneration, logits);
+                graphCache.put(key, g);
+                log.debug("captured the decode graph for {} sequences, table width {}", s.tokens(), s.tableStride());
+            } catch (RuntimeException e) {
+                log.warn("CUDA graph capture failed, running decode without graphs: {}", e.toString());
+                graphs = false;
+                return forward.run(s, stream);
+            }
+        }
+        cuGraphLaunch(g.exec(), stream);
+        return g.logits();
+    }
+
+    /**
+     * Packs the step's ids, positions, slots, rows and block tables (each {@code minStride} entries
+     * wide at least) and queues one copy to the device.
+     */
+    private StepLayout upload(Step step, int minStride) {
         List<SequenceWork> seqs = step.sequences();
         int n = step.tokenCount();
         int rows = 0;
-        int stride = 1;
+        int stride = Math.max(1, minStride);
         for (SequenceWork w : seqs) {
             if (w.sampling() != null) rows++;
             int needed = geometry.blocksFor(w.startPosition() + w.tokens().length);
@@ -221,7 +293,6 @@ public final class GpuStepExecutor implements StepExecutor {
             }
             stride = Math.max(stride, needed);
         }
-        if (rows == 0) rows = 0;
         long ints = 4L * n + Math.max(rows, 1) + (long) seqs.size() * stride;
         PinnedBuffer host = hostInts(Math.max(ints * 4, 4L * 4096));
         MemorySegment m = host.segment();
@@ -282,7 +353,8 @@ public final class GpuStepExecutor implements StepExecutor {
     private CUdeviceptr deviceInts(long bytes) {
         if (deviceInts == null || deviceIntsBytes < bytes) {
             if (deviceInts != null) memory.free("activations", deviceInts, deviceIntsBytes);
-            deviceIntsBytes = Math.max(bytes, Math.max(1L << 16, 2 * deviceIntsBytes));
+            intsGeneration++;
+            deviceIntsBytes = Math.max(bytes, Math.max(1L << 20, 2 * deviceIntsBytes));
             deviceInts = memory.allocate("activations", deviceIntsBytes);
         }
         return deviceInts;
@@ -344,6 +416,7 @@ public final class GpuStepExecutor implements StepExecutor {
             dispatcher.call(() -> {
                 cuStreamSynchronize(dispatcher.stream());
                 cuEventDestroy(done);
+                for (Graph g : graphCache.values()) cuGraphExecDestroy(g.exec());
                 if (hostInts != null) hostInts.close();
                 if (hostLogits != null) hostLogits.close();
                 kernels.close();

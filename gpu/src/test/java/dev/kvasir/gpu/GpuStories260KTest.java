@@ -48,6 +48,11 @@ class GpuStories260KTest {
                 assertArrayEquals(expected, onGpu[i], "prompt " + i + ": GPU vs reference");
                 assertArrayEquals(onCpu[i], onGpu[i], "prompt " + i + ": GPU vs CPU engine");
             }
+            // decode without CUDA graphs gives the same tokens as with them
+            gpu.useGraphs(false);
+            int[][] plain = new BatchGreedy(gpu).generate(prompts, steps);
+            gpu.useGraphs(true);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(onGpu[i], plain[i], "prompt " + i + ": graphs vs plain launches");
             // one prompt alone gives the same tokens as inside the batch
             int[][] alone = new BatchGreedy(gpu).generate(List.of(prompts.get(0)), steps);
             assertArrayEquals(onGpu[0], alone[0], "batch of one vs batch of all");

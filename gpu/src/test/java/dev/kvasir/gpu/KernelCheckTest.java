@@ -88,7 +88,7 @@ class KernelCheckTest {
                                 CUdeviceptr wp = type == GpuDtype.F32 ? a.floats(w) : a.shorts(bits);
                                 CUdeviceptr xp = a.floats(x);
                                 CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
-                                a.kernels.launch("matmul_" + type.kernelSuffix, (rows + 3) / 4, 1, 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
+                                a.kernels.launch("matmul_" + type.kernelSuffix, (rows + 15) / 16, 1, 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
                                 check("matmul " + type + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, 1e-5);
                             }
                         }

@@ -164,7 +164,10 @@ public final class GpuBench {
         int steps = Integer.parseInt(opts.getOrDefault("steps", "64"));
         double bw = opts.containsKey("bandwidth") ? Double.parseDouble(opts.get("bandwidth")) : 0;
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
-            for (int batch : batches) {
+            String graphMode = opts.getOrDefault("graphs", "both");
+            for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
+                if (graphMode.equals(graphs ? "off" : "on")) continue;
+                e.useGraphs(graphs);
                 int[] lengths = new int[batch];
                 Arrays.fill(lengths, promptLen);
                 List<int[]> prompts = prompts(lengths, w.config().vocabSize(), 3);
@@ -172,9 +175,9 @@ public final class GpuBench {
                 BatchGreedy g = new BatchGreedy(e);
                 g.generate(prompts, steps);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
-                out.printf("{\"bench\":\"decode\",\"model\":\"%s\",\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
+                out.printf("{\"bench\":\"decode\",\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
                                 + "\"weight_bytes\":%d,\"floor_step_ms\":%.3f}%n",
-                        model.getFileName(), batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
+                        model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
             }
         }
     }
