@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --f
 step() { echo "=== $* ($(date +%T))"; }
 if [[ "$PHASE" == small || "$PHASE" == all ]]; then
   step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "relative error|tests (successful|failed|skipped)|FAIL|Exception|MethodSource|=>" | head -120
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" | head -40
   step generate
   $B/bin/kvasir generate --backend gpu --model "$C/shared/models/stories260K/stories260K-f32.gguf" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -2
   step bandwidth

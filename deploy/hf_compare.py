@@ -178,8 +178,9 @@ def main():
     ref32 = build(meta, tensors, torch.float32)
     if args.safetensors:
         from transformers import LlamaForCausalLM
-        ref32.to(torch.bfloat16).save_pretrained(args.safetensors, safe_serialization=True)
+        # clone the fp32 RoPE frequencies first: Module.to(bf16) would round that buffer too
         inv = ref32.model.rotary_emb.inv_freq.clone()
+        ref32.to(torch.bfloat16).save_pretrained(args.safetensors, safe_serialization=True)
         del ref32
         torch.cuda.empty_cache()
         ref32 = LlamaForCausalLM.from_pretrained(args.safetensors, torch_dtype=torch.float32).cuda().eval()
