@@ -115,6 +115,160 @@ __device__ void matmul_rows(const W* __restrict__ w, const float* __restrict__ x
     }
 }
 
+// Decode GEMV (n <= T tokens): one warp per weight row, each lane keeping U 16-byte weight loads
+// in flight before it uses any, so a row streams at close to memory speed. x (a few KB) stays in L1.
+template <typename W, int T, int U>
+__device__ void gemv_rows(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+                          int rows, int cols, int n, int accumulate) {
+    int lane = threadIdx.x & 31;
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return;
+    const W* wr = w + (size_t) row * cols;
+    int chunks = (cols % 8) == 0 ? cols / 8 : 0;
+    float acc[T];
+#pragma unroll
+    for (int t = 0; t < T; t++) acc[t] = 0.f;
+    for (int base = lane; base < chunks; base += 32 * U) {
+        float wv[U][8];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int ch = base + 32 * u;
+            if (ch < chunks) load8(wr + ch * 8, wv[u]);
+            else {
+#pragma unroll
+                for (int e = 0; e < 8; e++) wv[u][e] = 0.f;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int ch = min(base + 32 * u, chunks - 1);  // past the end: weights are zero, any x will do
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                if (t < n) {
+                    const float* xp = x + (size_t) t * cols + ch * 8;
+                    float4 a = *reinterpret_cast<const float4*>(xp);
+                    float4 b = *reinterpret_cast<const float4*>(xp + 4);
+                    acc[t] += wv[u][0] * a.x + wv[u][1] * a.y + wv[u][2] * a.z + wv[u][3] * a.w
+                            + wv[u][4] * b.x + wv[u][5] * b.y + wv[u][6] * b.z + wv[u][7] * b.w;
+                }
+            }
+        }
+    }
+    for (int c = chunks * 8 + lane; c < cols; c += 32) {
+        float wv = to_float(wr[c]);
+#pragma unroll
+        for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
+    }
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+        float s = warp_sum(acc[t]);
+        if (lane == 0 && t < n) {
+            float* out = y + (size_t) t * rows + row;
+            *out = accumulate ? *out + s : s;
+        }
+    }
+}
+
+// Eight 16-bit weights (one uint4) as tf32 operand bits. bf16 and fp16 values are exact in tf32.
+__device__ __forceinline__ void tf32x8(uint4 u, const __nv_bfloat16*, uint32_t* o) {
+    uint32_t v[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) { o[2 * i] = v[i] << 16; o[2 * i + 1] = v[i] & 0xffff0000u; }
+}
+__device__ __forceinline__ void tf32x8(uint4 u, const __half*, uint32_t* o) {
+    const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; i++) { float2 f = __half22float2(h[i]); o[2 * i] = __float_as_uint(f.x); o[2 * i + 1] = __float_as_uint(f.y); }
+}
+__device__ __forceinline__ uint32_t to_tf32(float f) {
+    uint32_t r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
+    return r;
+}
+
+// Batched GEMM on the tensor cores (mma.sync m16n8k8, tf32 operands, fp32 accumulation), for
+// prefill and batched decode with 16-bit weights: y[t][r] (+)= sum_c W[r][c] x[t][c]. A warp owns
+// MT×16 weight rows and NT×8 tokens. Per 32 columns each lane loads 16 contiguous bytes of its
+// rows and 32 of its token's activations, fully coalesced; the four k-steps then take the columns
+// in the order the lanes hold them (a permutation of k applied to both operands, so the sum is the
+// same). Activations are rounded to tf32 (10-bit mantissa); weights enter exactly.
+// Requires cols % 32 == 0. blockDim = 128 (4 warps); grid = (ceil(rows / (4*MT*16)), ceil(n / (NT*8))).
+template <typename W, int MT, int NT>
+__device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+                          int rows, int cols, int n, int accumulate) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int g = lane >> 2, t = lane & 3;
+    int rowBase = (blockIdx.x * 4 + warp) * MT * 16;
+    int tokBase = blockIdx.y * NT * 8;
+    if (rowBase >= rows) return;
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+    const W* wp[MT][2];
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+        wp[i][0] = w + (size_t) min(rowBase + i * 16 + g, rows - 1) * cols + 8 * t;
+        wp[i][1] = w + (size_t) min(rowBase + i * 16 + g + 8, rows - 1) * cols + 8 * t;
+    }
+    const float* xp[NT];
+    bool live[NT];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+        int tok = tokBase + j * 8 + g;
+        live[j] = tok < n;
+        xp[j] = x + (size_t) min(tok, n - 1) * cols + 8 * t;
+    }
+    for (int c0 = 0; c0 < cols; c0 += 32) {
+        uint32_t a[MT][2][8];
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) tf32x8(__ldg(reinterpret_cast<const uint4*>(wp[i][h] + c0)), w, a[i][h]);
+        uint32_t b[NT][8];
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            float4 lo = __ldg(reinterpret_cast<const float4*>(xp[j] + c0));
+            float4 hi = __ldg(reinterpret_cast<const float4*>(xp[j] + c0 + 4));
+            float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+            for (int e = 0; e < 8; e++) b[j][e] = live[j] ? to_tf32(v[e]) : 0u;
+        }
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    asm volatile(
+                        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                        : "+f"(acc[i][j][0]), "+f"(acc[i][j][1]), "+f"(acc[i][j][2]), "+f"(acc[i][j][3])
+                        : "r"(a[i][0][2 * k]), "r"(a[i][1][2 * k]), "r"(a[i][0][2 * k + 1]), "r"(a[i][1][2 * k + 1]),
+                          "r"(b[j][2 * k]), "r"(b[j][2 * k + 1]));
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = rowBase + i * 16 + g + (e >= 2 ? 8 : 0);
+                int tok = tokBase + j * 8 + 2 * t + (e & 1);
+                if (row < rows && tok < n) {
+                    float* out = y + (size_t) tok * rows + row;
+                    *out = accumulate ? *out + acc[i][j][e] : acc[i][j][e];
+                }
+            }
+        }
+    }
+}
+
 // Gathers rows of an embedding table (or any row-major matrix) into fp32.
 template <typename W>
 __device__ void gather_rows(const W* __restrict__ table, const int* __restrict__ ids, float* __restrict__ out, int cols) {
@@ -133,6 +287,15 @@ extern "C" {
 __global__ void matmul_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<float, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
 __global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__nv_bfloat16, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
 __global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__half, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+
+// Decode: n <= 4 tokens. blockDim = 128; grid = ceil(rows / 4).
+__global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<float, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
+
+// Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 256), ceil(n / 32)).
+__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_tc<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_tc<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
 
 // grid = n tokens.
 __global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }

@@ -16,6 +16,11 @@ final class GpuForwardPass {
     private static final int MATMUL_WARPS = 4;
     /** Weight rows per warp in the matmul kernels (MATMUL_ROWS in kernels.cu). */
     static final int MATMUL_ROWS = 4;
+    /** Batches up to this many tokens take the GEMV kernel (T in kernels.cu's gemv_*). */
+    static final int GEMV_MAX_TOKENS = 4;
+    /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
+    static final int TC_ROWS = 256;
+    static final int TC_TOKENS = 32;
     private final ModelConfig c;
     private final GpuWeights w;
     private final PagedKvPool kv;
@@ -117,10 +122,23 @@ final class GpuForwardPass {
         return logits;
     }
 
+    /**
+     * out (+)= m · in for n activation rows, by the kernel that suits the batch: a pipelined GEMV for
+     * decode (n ≤ 4, bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights,
+     * and the CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     */
     private void matmul(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
-        int perBlock = MATMUL_WARPS * MATMUL_ROWS;
-        int grid = (m.rows() + perBlock - 1) / perBlock;
-        k.launch("matmul_" + m.dtype().kernelSuffix, grid, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, accumulate ? 1 : 0);
+        String sfx = m.dtype().kernelSuffix;
+        int acc = accumulate ? 1 : 0;
+        if (n <= GEMV_MAX_TOKENS) {
+            k.launch("gemv_" + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
+            k.launch("matmul_tc_" + sfx, (m.rows() + TC_ROWS - 1) / TC_ROWS, (n + TC_TOKENS - 1) / TC_TOKENS, 128, stream,
+                    m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        } else {
+            int perBlock = MATMUL_WARPS * MATMUL_ROWS;
+            k.launch("matmul_" + sfx, (m.rows() + perBlock - 1) / perBlock, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        }
     }
 
     private void bias(CUdeviceptr x, CUdeviceptr bias, int n, int d, CUstream stream) {

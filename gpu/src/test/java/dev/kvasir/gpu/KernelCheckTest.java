@@ -57,40 +57,90 @@ class KernelCheckTest {
         assertTrue(e < limit, what + ": relative error " + e + " over " + limit);
     }
 
+    /** A weight matrix drawn already rounded to {@code type}: its float values and its stored bits. */
+    private record Weights(float[] values, short[] bits) {
+        static Weights random(GpuDtype type, int count) {
+            float[] w = randoms(count);
+            short[] bits = new short[count];
+            for (int i = 0; i < count; i++) {
+                switch (type) {
+                    case BF16 -> { bits[i] = Quantizer.toBf16(w[i]); w[i] = Float.intBitsToFloat(bits[i] << 16); }
+                    case F16 -> { bits[i] = Float.floatToFloat16(w[i]); w[i] = Float.float16ToFloat(bits[i]); }
+                    case F32 -> { }
+                }
+            }
+            return new Weights(w, bits);
+        }
+    }
+
+    /**
+     * One matmul-family kernel on random inputs against float64, both as y = Wx (output poisoned)
+     * and y += Wx. {@code grid} gives the launch shape for (rows, n).
+     */
+    private static void checkMatmul(DeviceArrays a, String kernel, GpuDtype type, int rows, int cols, int n,
+                                    java.util.function.BiFunction<Integer, Integer, int[]> grid, double limit) {
+        for (int acc = 0; acc < 2; acc++) {
+            Weights w = Weights.random(type, rows * cols);
+            float[] x = randoms(n * cols);
+            float[] y0 = randoms(n * rows);
+            double[] ref = new double[n * rows];
+            for (int t = 0; t < n; t++) {
+                for (int r = 0; r < rows; r++) {
+                    double s = acc == 1 ? y0[t * rows + r] : 0;
+                    for (int c = 0; c < cols; c++) s += (double) w.values()[r * cols + c] * x[t * cols + c];
+                    ref[t * rows + r] = s;
+                }
+            }
+            CUdeviceptr wp = type == GpuDtype.F32 ? a.floats(w.values()) : a.shorts(w.bits());
+            CUdeviceptr xp = a.floats(x);
+            CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
+            int[] g = grid.apply(rows, n);
+            a.kernels.launch(kernel + type.kernelSuffix, g[0], g[1], 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
+            check(kernel + type + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, limit);
+        }
+    }
+
     @Test
-    void matmulInEveryWeightTypeAndBatch() {
+    void cudaCoreMatmulInEveryWeightTypeAndBatch() {
         d.call(() -> {
             try (DeviceArrays a = new DeviceArrays(d)) {
                 for (GpuDtype type : GpuDtype.values()) {
                     for (int[] shape : new int[][]{{67, 64}, {300, 172}, {1000, 4096}, {129, 1032}}) {
                         for (int n : new int[]{1, 3, 9, 32}) {
-                            for (int acc = 0; acc < 2; acc++) {
-                                int rows = shape[0], cols = shape[1];
-                                float[] w = randoms(rows * cols);
-                                short[] bits = new short[w.length];
-                                for (int i = 0; i < w.length; i++) {
-                                    switch (type) {
-                                        case BF16 -> { bits[i] = Quantizer.toBf16(w[i]); w[i] = Float.intBitsToFloat(bits[i] << 16); }
-                                        case F16 -> { bits[i] = Float.floatToFloat16(w[i]); w[i] = Float.float16ToFloat(bits[i]); }
-                                        case F32 -> { }
-                                    }
-                                }
-                                float[] x = randoms(n * cols);
-                                float[] y0 = randoms(n * rows);
-                                double[] ref = new double[n * rows];
-                                for (int t = 0; t < n; t++) {
-                                    for (int r = 0; r < rows; r++) {
-                                        double s = acc == 1 ? y0[t * rows + r] : 0;
-                                        for (int c = 0; c < cols; c++) s += (double) w[r * cols + c] * x[t * cols + c];
-                                        ref[t * rows + r] = s;
-                                    }
-                                }
-                                CUdeviceptr wp = type == GpuDtype.F32 ? a.floats(w) : a.shorts(bits);
-                                CUdeviceptr xp = a.floats(x);
-                                CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
-                                a.kernels.launch("matmul_" + type.kernelSuffix, (rows + 15) / 16, 1, 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
-                                check("matmul " + type + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, 1e-5);
-                            }
+                            checkMatmul(a, "matmul_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 15) / 16, 1}, 1e-5);
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void decodeGemvInEveryWeightType() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : GpuDtype.values()) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 172}, {1000, 4096}, {129, 1032}, {77, 14336}}) {
+                        for (int n = 1; n <= 4; n++) {
+                            checkMatmul(a, "gemv_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    /** tf32 tensor cores: activations rounded to a 10-bit mantissa, so about 3e-4 is expected. */
+    @Test
+    void tensorCoreMatmulFor16BitWeights() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : new GpuDtype[]{GpuDtype.BF16, GpuDtype.F16}) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 1056}, {1000, 4096}, {17, 32}}) {
+                        for (int n : new int[]{5, 8, 17, 32, 70}) {
+                            checkMatmul(a, "matmul_tc_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 255) / 256, (nn + 31) / 32}, 1e-3);
                         }
                     }
                 }
