@@ -192,11 +192,15 @@ __device__ __forceinline__ uint32_t to_tf32(float f) {
 // rows and 32 of its token's activations, fully coalesced; the four k-steps then take the columns
 // in the order the lanes hold them (a permutation of k applied to both operands, so the sum is the
 // same). Activations are rounded to tf32 (10-bit mantissa); weights enter exactly.
-// Requires cols % 32 == 0. blockDim = 128 (4 warps); grid = (ceil(rows / (4*MT*16)), ceil(n / (NT*8))).
+// Small matrices split K over grid.z so the card fills: split z covers columns [z*kPer, (z+1)*kPer)
+// and writes its partial sums to ws[z] (n × rows), which splitk_reduce then adds up in a fixed order
+// (deterministic, unlike atomics). With one split the kernel writes y directly.
+// Requires cols % 32 == 0, kPer % 32 == 0. blockDim = 128 (4 warps); grid = (ceil(rows / (4*MT*16)), ceil(n / (NT*8)), splits).
 template <typename W, int MT, int NT>
 __device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
-                          int rows, int cols, int n, int accumulate) {
+                          int rows, int cols, int n, int accumulate, float* __restrict__ ws, int kPer) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int kBegin = blockIdx.z * kPer, kEnd = min(cols, kBegin + kPer);
     int g = lane >> 2, t = lane & 3;
     int rowBase = (blockIdx.x * 4 + warp) * MT * 16;
     int tokBase = blockIdx.y * NT * 8;
@@ -222,7 +226,7 @@ __device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, 
         live[j] = tok < n;
         xp[j] = x + (size_t) min(tok, n - 1) * cols + 8 * t;
     }
-    for (int c0 = 0; c0 < cols; c0 += 32) {
+    for (int c0 = kBegin; c0 < kEnd; c0 += 32) {
         uint32_t a[MT][2][8];
 #pragma unroll
         for (int i = 0; i < MT; i++)
@@ -261,8 +265,12 @@ __device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, 
                 int row = rowBase + i * 16 + g + (e >= 2 ? 8 : 0);
                 int tok = tokBase + j * 8 + 2 * t + (e & 1);
                 if (row < rows && tok < n) {
-                    float* out = y + (size_t) tok * rows + row;
-                    *out = accumulate ? *out + acc[i][j][e] : acc[i][j][e];
+                    if (gridDim.z > 1) {
+                        ws[((size_t) blockIdx.z * n + tok) * rows + row] = acc[i][j][e];
+                    } else {
+                        float* out = y + (size_t) tok * rows + row;
+                        *out = accumulate ? *out + acc[i][j][e] : acc[i][j][e];
+                    }
                 }
             }
         }
@@ -293,9 +301,18 @@ __global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int
 __global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
 __global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
 
-// Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 256), ceil(n / 32)).
-__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_tc<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_tc<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
+// Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 128), ceil(n / 32), splits).
+__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { matmul_tc<__nv_bfloat16, 2, 4>(w, x, y, rows, cols, n, acc, ws, kPer); }
+__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { matmul_tc<__half, 2, 4>(w, x, y, rows, cols, n, acc, ws, kPer); }
+
+// y (+)= sum over z of ws[z], in order z = 0, 1, ... (count = n × rows).
+__global__ void splitk_reduce(const float* ws, float* y, size_t count, int splits, int accumulate) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    float s = 0.f;
+    for (int z = 0; z < splits; z++) s += ws[(size_t) z * count + i];
+    y[i] = accumulate ? y[i] + s : s;
+}
 
 // grid = n tokens.
 __global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }
@@ -322,13 +339,13 @@ __global__ void add_bias(float* x, const float* bias, int n, int d) {
     if (i < (size_t) n * d) x[i] += bias[i % d];
 }
 
-// gate = silu(gate) * up, in place.
-__global__ void silu_mul(float* gate, const float* up, size_t count) {
+// out[t][i] = silu(gu[t][i]) * gu[t][hidden + i]: SwiGLU over the stacked gate/up output.
+__global__ void swiglu(const float* gu, float* out, int n, int hidden) {
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < count) {
-        float g = gate[i];
-        gate[i] = g / (1.f + expf(-g)) * up[i];
-    }
+    if (i >= (size_t) n * hidden) return;
+    size_t t = i / hidden, j = i % hidden;
+    float g = gu[t * 2 * hidden + j];
+    out[i] = g / (1.f + expf(-g)) * gu[t * 2 * hidden + hidden + j];
 }
 
 // Rotates the first ropeDim dims of every head of each token's vector (stride floats apart) by its
@@ -355,11 +372,11 @@ __global__ void rope(float* vec, const int* positions, const float* invFreq, int
 }
 
 // ---- paged KV ----------------------------------------------------------------------------------
-// Writes each token's key and value rows (kvDim floats) into the layer's pool at slot[t]
-// (= block * blockSize + offset). grid = n tokens.
-__global__ void kv_write(const float* k, const float* v, float* keys, float* values, const int* slot, int kvDim) {
+// Writes each token's key and value rows (kvDim floats, srcStride apart from token to token) into
+// the layer's pool at slot[t] (= block * blockSize + offset). grid = n tokens.
+__global__ void kv_write(const float* k, const float* v, float* keys, float* values, const int* slot, int kvDim, int srcStride) {
     size_t dst = (size_t) slot[blockIdx.x] * kvDim;
-    size_t src = (size_t) blockIdx.x * kvDim;
+    size_t src = (size_t) blockIdx.x * srcStride;
     for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
         keys[dst + i] = k[src + i];
         values[dst + i] = v[src + i];
@@ -386,14 +403,14 @@ __global__ void kv_copy_blocks(float* pool, const int* pairs, size_t layerFloats
 #define ATT_MAXD 8
 __global__ void attention(const float* q, const float* keys, const float* values, float* out,
                           const int* positions, const int* seqOf, const int* tables, int tableStride,
-                          int heads, int kvHeads, int headDim, int blockSize, float scale) {
+                          int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
     int t = blockIdx.x, h = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvDim = kvHeads * headDim;
     int kvh = h / (heads / kvHeads);
     int len = positions[t] + 1;
     const int* table = tables + (size_t) seqOf[t] * tableStride;
-    const float* qh = q + (size_t) t * heads * headDim + h * headDim;
+    const float* qh = q + (size_t) t * qStride + h * headDim;
     float qv[ATT_MAXD], acc[ATT_MAXD];
 #pragma unroll
     for (int j = 0; j < ATT_MAXD; j++) {

@@ -28,9 +28,13 @@ public final class GpuWeights {
     private static final Logger log = LoggerFactory.getLogger(GpuWeights.class);
     private static final long STAGING = 64L << 20;
 
-    public record Layer(CUdeviceptr attnNorm, DeviceMatrix wq, DeviceMatrix wk, DeviceMatrix wv,
-                        CUdeviceptr bq, CUdeviceptr bk, CUdeviceptr bv, DeviceMatrix wo,
-                        CUdeviceptr ffnNorm, DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {
+    /**
+     * One layer on the device. q, k and v are stacked into one matrix (rows: q, then k, then v) and
+     * gate and up into another, so each takes one launch and the small k/v projections share the
+     * big one's parallelism. {@code bqkv} stacks the biases the same way, or is null.
+     */
+    public record Layer(CUdeviceptr attnNorm, DeviceMatrix wqkv, CUdeviceptr bqkv, DeviceMatrix wo,
+                        CUdeviceptr ffnNorm, DeviceMatrix gateUp, DeviceMatrix down) {
     }
 
     public final GpuDtype dtype;
@@ -61,9 +65,8 @@ public final class GpuWeights {
             DeviceMatrix output = w.tiedOutput() ? embedding : up.matrix(w.output());
             List<Layer> layers = new ArrayList<>();
             for (LayerWeights l : w.layers()) {
-                layers.add(new Layer(up.floats(l.attnNorm()), up.matrix(l.wq()), up.matrix(l.wk()), up.matrix(l.wv()),
-                        up.floats(l.bq()), up.floats(l.bk()), up.floats(l.bv()), up.matrix(l.wo()),
-                        up.floats(l.ffnNorm()), up.matrix(l.gate()), up.matrix(l.up()), up.matrix(l.down())));
+                layers.add(new Layer(up.floats(l.attnNorm()), up.stacked(l.wq(), l.wk(), l.wv()), up.floats(stackedBias(l, c)),
+                        up.matrix(l.wo()), up.floats(l.ffnNorm()), up.stacked(l.gate(), l.up()), up.matrix(l.down())));
             }
             CUdeviceptr norm = up.floats(w.outputNorm());
             CUdeviceptr freqs = up.floats(inverseFrequencies(c));
@@ -71,6 +74,16 @@ public final class GpuWeights {
             log.info("uploaded {} MiB of {} weights in {} ms", up.matrixBytes >> 20, dtype, (System.nanoTime() - t0) / 1_000_000);
             return new GpuWeights(dtype, embedding, output, norm, freqs, List.copyOf(layers), up.matrixBytes);
         }
+    }
+
+    /** q, k and v biases end to end (a missing one as zeros), or null when the model has none. */
+    private static float[] stackedBias(LayerWeights l, ModelConfig c) {
+        if (l.bq() == null && l.bk() == null && l.bv() == null) return null;
+        float[] b = new float[c.qDim() + 2 * c.kvDim()];
+        if (l.bq() != null) System.arraycopy(l.bq(), 0, b, 0, c.qDim());
+        if (l.bk() != null) System.arraycopy(l.bk(), 0, b, c.qDim(), c.kvDim());
+        if (l.bv() != null) System.arraycopy(l.bv(), 0, b, c.qDim() + c.kvDim(), c.kvDim());
+        return b;
     }
 
     /** Per rotated pair i: theta^(-2i/ropeDim), divided by the Llama 3 factor — as the CPU engine computes them. */
@@ -106,15 +119,31 @@ public final class GpuWeights {
         }
 
         DeviceMatrix matrix(WeightMatrix m) {
-            long bytes = (long) m.rows() * m.cols() * dtype.bytes;
+            return stacked(m);
+        }
+
+        /** Matrices with the same column count, one under the other in one allocation. */
+        DeviceMatrix stacked(WeightMatrix... parts) {
+            int cols = parts[0].cols();
+            int rows = 0;
+            for (WeightMatrix m : parts) {
+                if (m.cols() != cols) throw new IllegalArgumentException("stacked matrices differ in width: " + m.cols() + " vs " + cols);
+                rows += m.rows();
+            }
+            long bytes = (long) rows * cols * dtype.bytes;
             CUdeviceptr p = memory.allocate("weights", bytes);
             matrixBytes += bytes;
-            if (native_(m.type())) {
-                copy(m.data(), p);
-            } else {
-                convert(m, p);
+            long offset = 0;
+            for (WeightMatrix m : parts) {
+                CUdeviceptr dst = p.withByteOffset(offset);
+                if (native_(m.type())) {
+                    copy(m.data(), dst);
+                } else {
+                    convert(m, dst);
+                }
+                offset += (long) m.rows() * cols * dtype.bytes;
             }
-            return new DeviceMatrix(p, m.rows(), m.cols(), dtype);
+            return new DeviceMatrix(p, rows, cols, dtype);
         }
 
         boolean native_(GgmlType t) {

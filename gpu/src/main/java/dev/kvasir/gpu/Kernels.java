@@ -57,6 +57,11 @@ public final class Kernels implements AutoCloseable {
      * (null = a null pointer), Integer, Long, Float.
      */
     public void launch(String name, int gridX, int gridY, int block, CUstream stream, Object... args) {
+        launch3(name, gridX, gridY, 1, block, stream, args);
+    }
+
+    /** {@link #launch} with a three-dimensional grid. */
+    public void launch3(String name, int gridX, int gridY, int gridZ, int block, CUstream stream, Object... args) {
         dispatcher.checkThread();
         CUfunction f = functions.computeIfAbsent(name, n -> {
             CUfunction fn = new CUfunction();
@@ -74,7 +79,7 @@ public final class Kernels implements AutoCloseable {
                 default -> throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
             };
         }
-        cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, 0, stream, Pointer.to(params), null);
+        cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, 0, stream, Pointer.to(params), null);
     }
 
     @Override

@@ -79,6 +79,17 @@ class KernelCheckTest {
      */
     private static void checkMatmul(DeviceArrays a, String kernel, GpuDtype type, int rows, int cols, int n,
                                     java.util.function.BiFunction<Integer, Integer, int[]> grid, double limit) {
+        checkMatmul(a, kernel + type, type, rows, cols, n, limit, (wp, xp, yp, acc) -> {
+            int[] g = grid.apply(rows, n);
+            a.kernels.launch(kernel + type.kernelSuffix, g[0], g[1], 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
+        });
+    }
+
+    interface MatmulLaunch {
+        void run(CUdeviceptr w, CUdeviceptr x, CUdeviceptr y, int accumulate);
+    }
+
+    private static void checkMatmul(DeviceArrays a, String what, GpuDtype type, int rows, int cols, int n, double limit, MatmulLaunch launch) {
         for (int acc = 0; acc < 2; acc++) {
             Weights w = Weights.random(type, rows * cols);
             float[] x = randoms(n * cols);
@@ -94,9 +105,8 @@ class KernelCheckTest {
             CUdeviceptr wp = type == GpuDtype.F32 ? a.floats(w.values()) : a.shorts(w.bits());
             CUdeviceptr xp = a.floats(x);
             CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
-            int[] g = grid.apply(rows, n);
-            a.kernels.launch(kernel + type.kernelSuffix, g[0], g[1], 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
-            check(kernel + type + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, limit);
+            launch.run(wp, xp, yp, acc);
+            check(what + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, limit);
         }
     }
 
@@ -140,7 +150,19 @@ class KernelCheckTest {
                 for (GpuDtype type : new GpuDtype[]{GpuDtype.BF16, GpuDtype.F16}) {
                     for (int[] shape : new int[][]{{67, 64}, {300, 1056}, {1000, 4096}, {17, 32}}) {
                         for (int n : new int[]{5, 8, 17, 32, 70}) {
-                            checkMatmul(a, "matmul_tc_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 255) / 256, (nn + 31) / 32}, 1e-3);
+                            for (int wanted : new int[]{1, 3}) {
+                                int rows = shape[0], cols = shape[1];
+                                int kPer = ((cols / 32 + wanted - 1) / wanted) * 32;
+                                int splits = (cols + kPer - 1) / kPer;
+                                CUdeviceptr ws = a.poisoned(splits * n * rows);
+                                checkMatmul(a, "matmul_tc_" + type + " splits " + splits, type, rows, cols, n, 1e-3, (wp, xp, yp, acc) -> {
+                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 127) / 128, (n + 31) / 32, splits, 128, d.stream(),
+                                            wp, xp, yp, rows, cols, n, acc, splits > 1 ? ws : null, kPer);
+                                    if (splits > 1) {
+                                        a.kernels.launch("splitk_reduce", (n * rows + 255) / 256, 1, 256, d.stream(), ws, yp, (long) n * rows, splits, acc);
+                                    }
+                                });
+                            }
                         }
                     }
                 }
@@ -266,7 +288,7 @@ class KernelCheckTest {
                     }
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
                     a.kernels.launch("attention", n, heads, 128, d.stream(), a.floats(q), a.floats(keys), a.floats(values), out,
-                            a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale);
+                            a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
                     check("paged attention " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                 }
             }
@@ -284,7 +306,7 @@ class KernelCheckTest {
                 int[] slot = {3, 17, 16, 63, 0};
                 CUdeviceptr keys = a.poisoned(slots * kvDim);
                 CUdeviceptr values = a.poisoned(slots * kvDim);
-                a.kernels.launch("kv_write", n, 1, 256, d.stream(), a.floats(k), a.floats(v), keys, values, a.ints(slot), kvDim);
+                a.kernels.launch("kv_write", n, 1, 256, d.stream(), a.floats(k), a.floats(v), keys, values, a.ints(slot), kvDim, kvDim);
                 float[] ko = a.readFloats(keys, slots * kvDim);
                 float[] vo = a.readFloats(values, slots * kvDim);
                 for (int t = 0; t < n; t++) {

@@ -5,6 +5,7 @@ import dev.kvasir.gpu.GpuDevices;
 import dev.kvasir.gpu.GpuDispatcher;
 import dev.kvasir.gpu.GpuOptions;
 import dev.kvasir.gpu.GpuStepExecutor;
+import dev.kvasir.gpu.KernelBench;
 import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
@@ -38,6 +39,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * Measurements on a GPU machine, run from the bundle ({@code bin/gpu-bench}):
  * <ul>
  *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
+ *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D]}: decode tokens/s</li>
@@ -64,6 +66,14 @@ public final class GpuBench {
         Map<String, String> opts = options(args);
         switch (args[0]) {
             case "bandwidth" -> bandwidth();
+            case "kernels" -> {
+                try (GpuDispatcher d = GpuDispatcher.open(0)) {
+                    for (KernelBench.Result r : KernelBench.run(d)) {
+                        out.printf("{\"bench\":\"matmul_bf16\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
+                                r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                    }
+                }
+            }
             case "logits" -> logits(Path.of(args[1]), Path.of(args[2]), opts);
             case "decode" -> decode(Path.of(args[1]), opts);
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
