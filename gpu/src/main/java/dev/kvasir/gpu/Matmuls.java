@@ -15,7 +15,7 @@ final class Matmuls {
     /** Batches up to this many tokens take the GEMV kernel (T in kernels.cu's gemv_*). */
     static final int GEMV_MAX_TOKENS = 4;
     /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
-    static final int TC_ROWS = 128;
+    static final int TC_ROWS = 256;
     static final int TC_TOKENS = 32;
     /** Blocks a tensor-core launch should reach (about four per SM on an H100/H200) before K is split. */
     static final int TC_TARGET_BLOCKS = 528;

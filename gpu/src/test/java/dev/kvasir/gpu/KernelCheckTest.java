@@ -156,7 +156,7 @@ class KernelCheckTest {
                                 int splits = (cols + kPer - 1) / kPer;
                                 CUdeviceptr ws = a.poisoned(splits * n * rows);
                                 checkMatmul(a, "matmul_tc_" + type + " splits " + splits, type, rows, cols, n, 1e-3, (wp, xp, yp, acc) -> {
-                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 127) / 128, (n + 31) / 32, splits, 128, d.stream(),
+                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 255) / 256, (n + 31) / 32, splits, 128, d.stream(),
                                             wp, xp, yp, rows, cols, n, acc, splits > 1 ? ws : null, kPer);
                                     if (splits > 1) {
                                         a.kernels.launch("splitk_reduce", (n * rows + 255) / 256, 1, 256, d.stream(), ws, yp, (long) n * rows, splits, acc);
