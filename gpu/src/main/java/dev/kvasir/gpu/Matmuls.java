@@ -14,8 +14,10 @@ final class Matmuls {
     static final int MATMUL_ROWS = 4;
     /** Batches up to this many tokens take the GEMV kernel (T in kernels.cu's gemv_*). */
     static final int GEMV_MAX_TOKENS = 4;
+    /** From this many rows the GEMV with 16 loads in flight per lane wins (measured on an H200). */
+    static final int GEMV_WIDE_ROWS = 16384;
     /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
-    static final int TC_ROWS = 256;
+    static final int TC_ROWS = 128;
     static final int TC_TOKENS = 32;
     /** Blocks a tensor-core launch should reach (about four per SM on an H100/H200) before K is split. */
     static final int TC_TARGET_BLOCKS = 528;
@@ -45,7 +47,8 @@ final class Matmuls {
         String sfx = m.dtype().kernelSuffix;
         int acc = accumulate ? 1 : 0;
         if (n <= GEMV_MAX_TOKENS) {
-            k.launch("gemv_" + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+            String kernel = m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
+            k.launch(kernel + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
         } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
             int rowBlocks = (m.rows() + TC_ROWS - 1) / TC_ROWS;
             int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;

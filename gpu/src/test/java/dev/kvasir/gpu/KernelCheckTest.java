@@ -134,6 +134,7 @@ class KernelCheckTest {
                     for (int[] shape : new int[][]{{67, 64}, {300, 172}, {1000, 4096}, {129, 1032}, {77, 14336}}) {
                         for (int n = 1; n <= 4; n++) {
                             checkMatmul(a, "gemv_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
+                            checkMatmul(a, "gemv_wide_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
                         }
                     }
                 }
@@ -156,7 +157,7 @@ class KernelCheckTest {
                                 int splits = (cols + kPer - 1) / kPer;
                                 CUdeviceptr ws = a.poisoned(splits * n * rows);
                                 checkMatmul(a, "matmul_tc_" + type + " splits " + splits, type, rows, cols, n, 1e-3, (wp, xp, yp, acc) -> {
-                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 255) / 256, (n + 31) / 32, splits, 128, d.stream(),
+                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 127) / 128, (n + 31) / 32, splits, 128, d.stream(),
                                             wp, xp, yp, rows, cols, n, acc, splits > 1 ? ws : null, kPer);
                                     if (splits > 1) {
                                         a.kernels.launch("splitk_reduce", (n * rows + 255) / 256, 1, 256, d.stream(), ws, yp, (long) n * rows, splits, acc);

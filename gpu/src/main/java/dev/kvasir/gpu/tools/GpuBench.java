@@ -159,7 +159,7 @@ public final class GpuBench {
             ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);
             bb.asFloatBuffer().put(logits);
             Files.write(dir.resolve("logits.bin"), bb.array());
-            int[][] greedy = new BatchGreedy(e).generate(prompts, steps);
+            int[][] greedy = new BatchGeneration(e).generate(prompts, steps);
             StringBuilder j = new StringBuilder("{\"vocab\":" + vocab + ",\"block_size\":" + bs + ",\"prefill_ms\":" + (t1 - t0) / 1e6 + ",\"prompts\":[");
             j.append(prompts.stream().map(Arrays::toString).collect(Collectors.joining(","))).append("],\"greedy\":[");
             j.append(Arrays.stream(greedy).map(Arrays::toString).collect(Collectors.joining(","))).append("]}");
@@ -181,8 +181,8 @@ public final class GpuBench {
                 int[] lengths = new int[batch];
                 Arrays.fill(lengths, promptLen);
                 List<int[]> prompts = prompts(lengths, w.config().vocabSize(), 3);
-                new BatchGreedy(e).generate(prompts, 4); // warm-up
-                BatchGreedy g = new BatchGreedy(e);
+                new BatchGeneration(e).generate(prompts, 4); // warm-up
+                BatchGeneration g = new BatchGeneration(e);
                 g.generate(prompts, steps);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
                 out.printf("{\"bench\":\"decode\",\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"

@@ -12,18 +12,27 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Greedy generation of several sequences as one batch through any {@link StepExecutor}, the way the
+ * Generation of several sequences as one batch through any {@link StepExecutor} (greedy unless
+ * given other sampling parameters; sequence s samples with seed {@code seed + s}), the way the
  * router drives it: one prefill step for all prompts, then one step per token with one token per
  * sequence. Each sequence gets its own blocks, shuffled over the pool so block tables are not
  * contiguous. Records the wall time of the decode steps.
  */
-public final class BatchGreedy {
+public final class BatchGeneration {
     private final StepExecutor executor;
+    private final SamplingParams params;
+    private final long seed;
     private long decodeNanos;
     private int decodeSteps;
 
-    public BatchGreedy(StepExecutor executor) {
+    public BatchGeneration(StepExecutor executor) {
+        this(executor, SamplingParams.greedy(), 0);
+    }
+
+    public BatchGeneration(StepExecutor executor, SamplingParams params, long seed) {
         this.executor = executor;
+        this.params = params;
+        this.seed = seed;
     }
 
     /** Generates {@code steps} tokens after each prompt; returns them per prompt. */
@@ -57,11 +66,10 @@ public final class BatchGreedy {
             history[s] = new int[prompts.get(s).length + steps];
             System.arraycopy(prompts.get(s), 0, history[s], 0, prompts.get(s).length);
         }
-        SamplingParams greedy = SamplingParams.greedy();
         List<SequenceWork> work = new ArrayList<>();
         for (int s = 0; s < seqs; s++) {
             int[] p = prompts.get(s);
-            work.add(new SequenceWork(s, p, 0, tables[s], new SamplingRequest(greedy, 0, history[s], p.length, p.length, false, 0)));
+            work.add(new SequenceWork(s, p, 0, tables[s], new SamplingRequest(params, seed + s, history[s], p.length, p.length, false, 0)));
         }
         List<SampledToken> tokens = executor.execute(new Step(work, List.of()));
         for (int step = 0; step < steps; step++) {
@@ -74,7 +82,7 @@ public final class BatchGreedy {
             for (int s = 0; s < seqs; s++) {
                 int len = prompts.get(s).length + step + 1;
                 work.add(new SequenceWork(s, new int[]{out[s][step]}, len - 1, tables[s],
-                        new SamplingRequest(greedy, 0, history[s], len, prompts.get(s).length, false, 0)));
+                        new SamplingRequest(params, seed + s, history[s], len, prompts.get(s).length, false, 0)));
             }
             long t0 = System.nanoTime();
             tokens = executor.execute(new Step(work, List.of()));
