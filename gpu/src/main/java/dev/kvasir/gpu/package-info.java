@@ -1,7 +1,8 @@
 /**
- * The JCuda backend (issue: GPU backend): device discovery, one dispatcher thread per device that
- * owns its CUDA context and makes every CUDA call, memory pools, streams/events/CUDA graphs, kernels
- * compiled by nvcc into a fatbin resource, pinned host buffers. Nothing here yet: the CPU engine in
- * {@code dev.kvasir.model.cpu} is the reference the GPU executor will be checked against.
+ * The CUDA backend through JCuda's driver API: device discovery, one dispatcher thread per device
+ * that owns its context and makes every CUDA call, device memory accounting and pinned host buffers,
+ * kernels compiled by nvcc at build time into a fatbin resource, and {@link dev.kvasir.gpu.GpuStepExecutor},
+ * the GPU implementation of the executor interface. The CPU engine in {@code dev.kvasir.model.cpu}
+ * is the reference it is checked against (GPU tests, tagged {@code gpu}, run from the bundle).
  */
 package dev.kvasir.gpu;

@@ -1,11 +1,14 @@
 package dev.kvasir.cluster.cli;
 
+import dev.kvasir.gpu.GpuOptions;
+import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.model.LoadedModel;
 import dev.kvasir.model.cpu.ComputePool;
 import dev.kvasir.model.cpu.LlamaCpuModel;
 import dev.kvasir.model.generate.GenerationRequest;
 import dev.kvasir.model.generate.GenerationResult;
 import dev.kvasir.model.generate.Generator;
+import dev.kvasir.model.generate.StepGenerator;
 import dev.kvasir.model.generate.TokenSink;
 import dev.kvasir.model.sampling.SamplingParams;
 import picocli.CommandLine.Command;
@@ -66,24 +69,27 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "compute threads (default: all cores)")
     Integer threads;
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "cpu (gpu arrives with the GPU backend)")
+    @Option(names = "--backend", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE})")
     String backend;
+
+    @Option(names = "--dtype", defaultValue = "auto", description = "GPU weight type: auto, f32, bf16, f16 (default ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = "--device", defaultValue = "0", description = "GPU ordinal (default ${DEFAULT-VALUE})")
+    int device;
 
     @Option(names = "--json", description = "print one JSON object instead of the text")
     boolean json;
 
     @Override
     public Integer call() {
-        if (!backend.equals("cpu")) throw new IllegalArgumentException("backend '" + backend + "' is not available in this build (cpu is)");
+        if (!backend.equals("cpu") && !backend.equals("gpu")) throw new IllegalArgumentException("unknown backend '" + backend + "' (cpu, gpu)");
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, repeatPenalty,
                 SamplingParams.DEFAULT_PENALTY_LAST_N, presencePenalty, frequencyPenalty, seed);
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel loaded = LoadedModel.open(model);
-             ComputePool pool = threads != null ? new ComputePool(threads) : ComputePool.ofAvailableCores()) {
-            LlamaCpuModel cpu = new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool);
-            Generator generator = new Generator(cpu, loaded.tokenizer());
-            int[] promptTokens = generator.encodePrompt(prompt);
+        try (LoadedModel loaded = LoadedModel.open(model)) {
+            int[] promptTokens = loaded.tokenizer().encode(prompt, loaded.tokenizer().addBosByDefault(), false);
             GenerationRequest request = new GenerationRequest(promptTokens, maxTokens, sampling, stop);
             TokenSink sink = json ? TokenSink.NONE : new TokenSink() {
                 @Override
@@ -97,7 +103,18 @@ final class GenerateCommand implements Callable<Integer> {
                     out.print(text);
                 }
             };
-            GenerationResult result = generator.generate(request, sink);
+            GenerationResult result;
+            if (backend.equals("gpu")) {
+                GpuOptions options = new GpuOptions(device, dtype, 0.9, 16, 0);
+                try (GpuStepExecutor gpu = GpuStepExecutor.create(loaded.weights(), options)) {
+                    result = new StepGenerator(gpu, loaded.tokenizer()).generate(request, sink);
+                }
+            } else {
+                try (ComputePool pool = threads != null ? new ComputePool(threads) : ComputePool.ofAvailableCores()) {
+                    LlamaCpuModel cpu = new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool);
+                    result = new Generator(cpu, loaded.tokenizer()).generate(request, sink);
+                }
+            }
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("prompt_tokens", result.promptTokens());

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# What one call on the GPU machine runs (device tool): unpack the bundle, GPU tests, checks against
+# transformers and throughput. Everything it measures lands in $OUT.
+#   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B) | all
+set -uo pipefail
+C="$(cd "$1" && pwd)"; PHASE="$2"
+OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+B=/tmp/kvasir-bundle
+[[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
+step() { echo "=== $* ($(date +%T))"; }
+if [[ "$PHASE" == small || "$PHASE" == all ]]; then
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" | head -40
+  step generate
+  $B/bin/kvasir generate --backend gpu --model "$C/shared/models/stories260K/stories260K-f32.gguf" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -2
+  step bandwidth
+  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  step synth 1b
+  $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
+  step kvasir logits 1b
+  $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/k1b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -3
+  step transformers 1b
+  python3 $B/python/hf_compare.py /tmp/l1b.gguf /tmp/k1b --out "$OUT/hf_1b.json" --safetensors /tmp/l1b-hf --bench 1,32 2>&1 | grep -v Warning | tail -12
+  step decode 1b
+  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_1b.json"
+fi
+if [[ "$PHASE" == big || "$PHASE" == all ]]; then
+  step bandwidth
+  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  step kernels
+  $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  step decode 8b
+  $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
+  step kvasir logits 8b
+  $B/bin/gpu-bench logits /tmp/l8b.gguf /tmp/k8b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -2
+  step transformers 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 1,32 2>&1 | grep -v Warning | tail -12
+fi
+step done

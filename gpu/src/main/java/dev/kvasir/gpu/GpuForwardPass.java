@@ -1,0 +1,121 @@
+package dev.kvasir.gpu;
+
+import dev.kvasir.model.arch.ModelConfig;
+import dev.kvasir.model.arch.RopeLayout;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
+ * dispatcher's stream: embedding gather, then per layer RMSNorm → q/k/v GEMV-GEMM → RoPE → K/V
+ * writes into the paged pool → paged attention → output projection with the residual add fused →
+ * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
+ * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
+ */
+final class GpuForwardPass {
+    private final ModelConfig c;
+    private final GpuWeights w;
+    private final PagedKvPool kv;
+    private final Kernels k;
+    private final DeviceMemory memory;
+    private final Matmuls matmuls;
+    private int capacity;
+    private int logitCapacity;
+    /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
+    private int generation;
+    private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
+
+    GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
+        this.c = c;
+        this.w = w;
+        this.kv = kv;
+        this.k = k;
+        this.memory = memory;
+        this.matmuls = new Matmuls(k, memory);
+    }
+
+    /** Bytes of activations for a step of {@code tokens} tokens and {@code rows} logit rows. */
+    static long activationBytes(ModelConfig c, int tokens, int rows) {
+        long perToken = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 3L * c.hiddenDim();
+        return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize()));
+    }
+
+    int generation() {
+        return generation;
+    }
+
+    /** Sizes the activation buffers for a step (before a graph capture, where allocating is not allowed). */
+    void ensure(int tokens, int rows) {
+        matmuls.ensureWorkspace();
+        if (tokens > capacity) {
+            generation++;
+            int n = Math.max(tokens, Math.max(64, capacity * 2));
+            if (capacity > 0) for (CUdeviceptr p : new CUdeviceptr[]{x, xb, qkv, att, gateUp, hidden}) memory.free("activations", p, 0);
+            x = f(n * (long) c.dim());
+            xb = f(n * (long) c.dim());
+            qkv = f(n * (long) (c.qDim() + 2 * c.kvDim()));
+            att = f(n * (long) c.qDim());
+            gateUp = f(n * 2L * c.hiddenDim());
+            hidden = f(n * (long) c.hiddenDim());
+            capacity = n;
+        }
+        if (rows > logitCapacity) {
+            generation++;
+            int n = Math.max(rows, Math.max(8, logitCapacity * 2));
+            if (logitCapacity > 0) {
+                memory.free("activations", last, 0);
+                memory.free("activations", logits, 0);
+            }
+            last = f(n * (long) c.dim());
+            logits = f(n * (long) c.vocabSize());
+            logitCapacity = n;
+        }
+    }
+
+    private CUdeviceptr f(long floats) {
+        return memory.allocate("activations", floats * 4);
+    }
+
+    /**
+     * Queues the forward pass of a step whose int metadata already sits on the device; returns the
+     * device buffer of {@code rows × vocab} logits (valid once the stream reaches this point).
+     */
+    CUdeviceptr run(StepLayout s, CUstream stream) {
+        int n = s.tokens();
+        ensure(n, s.rows());
+        int dim = c.dim();
+        String sfx = w.dtype.kernelSuffix;
+        k.launch("embed_" + sfx, n, 1, 256, stream, w.embedding.ptr(), s.tokenIds(), x, dim);
+        int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
+        float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        int qkvDim = c.qDim() + 2 * c.kvDim();
+        CUdeviceptr keys = qkv.withByteOffset(4L * c.qDim());
+        CUdeviceptr values = qkv.withByteOffset(4L * (c.qDim() + c.kvDim()));
+        for (int l = 0; l < c.layers(); l++) {
+            GpuWeights.Layer lw = w.layers.get(l);
+            k.launch("rmsnorm", n, 1, 256, stream, x, null, lw.attnNorm(), xb, dim, c.rmsEps());
+            matmuls.run(lw.wqkv(), xb, qkv, n, false, stream);
+            bias(qkv, lw.bqkv(), n, qkvDim, stream);
+            // the k heads follow the q heads in each token's row: one launch rotates both
+            k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
+            k.launch("kv_write", n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), s.slots(), c.kvDim(), qkvDim);
+            k.launch("attention", n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(), s.sequenceOf(),
+                    s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            matmuls.run(lw.wo(), att, x, n, true, stream);
+            k.launch("rmsnorm", n, 1, 256, stream, x, null, lw.ffnNorm(), xb, dim, c.rmsEps());
+            matmuls.run(lw.gateUp(), xb, gateUp, n, false, stream);
+            long count = (long) n * c.hiddenDim();
+            k.launch("swiglu", (int) ((count + 255) / 256), 1, 256, stream, gateUp, hidden, n, c.hiddenDim());
+            matmuls.run(lw.down(), hidden, x, n, true, stream);
+        }
+        k.launch("rmsnorm", s.rows(), 1, 256, stream, x, s.logitRows(), w.outputNorm, last, dim, c.rmsEps());
+        matmuls.run(w.output, last, logits, s.rows(), false, stream);
+        return logits;
+    }
+
+    private void bias(CUdeviceptr x, CUdeviceptr bias, int n, int d, CUstream stream) {
+        if (bias == null) return;
+        long count = (long) n * d;
+        k.launch("add_bias", (int) ((count + 255) / 256), 1, 256, stream, x, bias, n, d);
+    }
+}

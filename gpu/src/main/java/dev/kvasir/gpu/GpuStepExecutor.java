@@ -1,0 +1,430 @@
+package dev.kvasir.gpu;
+
+import dev.kvasir.model.arch.ModelConfig;
+import dev.kvasir.model.exec.BlockCopy;
+import dev.kvasir.model.exec.HostKvBlock;
+import dev.kvasir.model.exec.KvGeometry;
+import dev.kvasir.model.exec.SampledToken;
+import dev.kvasir.model.exec.SamplingRequest;
+import dev.kvasir.model.exec.SequenceWork;
+import dev.kvasir.model.exec.Step;
+import dev.kvasir.model.exec.StepExecutor;
+import dev.kvasir.model.sampling.Logprobs;
+import dev.kvasir.model.sampling.Sampler;
+import dev.kvasir.model.weights.ModelWeights;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.CUstream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+/**
+ * The GPU engine behind the executor interface. All device work happens on the device's
+ * {@link GpuDispatcher} thread: the caller's thread only packs the step and waits. One step is one
+ * metadata copy, the forward pass's launches, greedy sampling on the device and a copy of one int
+ * per sequence back, completed through an event. Sequences that sample with a temperature, or ask
+ * for log-probabilities, have their logits row copied back and go through the CPU {@link Sampler},
+ * so draws equal the CPU engine's for the same (seed, index).
+ */
+public final class GpuStepExecutor implements StepExecutor {
+    private static final Logger log = LoggerFactory.getLogger(GpuStepExecutor.class);
+    /** Device memory kept free for activation buffers and the driver's own needs. */
+    private static final long RESERVE = 1L << 30;
+
+    private final ModelConfig config;
+    private final GpuDispatcher dispatcher;
+    private final DeviceMemory memory;
+    private final Kernels kernels;
+    private final GpuWeights weights;
+    private final PagedKvPool kv;
+    private final KvGeometry geometry;
+    private final GpuForwardPass forward;
+    private final CUevent done = new CUevent();
+    private PinnedBuffer hostInts;
+    private CUdeviceptr deviceInts;
+    private long deviceIntsBytes;
+    private PinnedBuffer hostLogits;
+    private CUdeviceptr sampled;
+    private int intsGeneration;
+    private boolean graphs = !"false".equals(System.getProperty("kvasir.gpu.graphs"));
+    private final Map<Long, Graph> graphCache = new HashMap<>();
+
+    /** A decode step's forward pass captured once and replayed: one launch instead of hundreds. */
+    private record Graph(CUgraphExec exec, int forwardGeneration, int intsGeneration, CUdeviceptr logits) {
+    }
+
+    private GpuStepExecutor(ModelConfig config, GpuDispatcher dispatcher, DeviceMemory memory, Kernels kernels, GpuWeights weights,
+                            PagedKvPool kv) {
+        this.config = config;
+        this.dispatcher = dispatcher;
+        this.memory = memory;
+        this.kernels = kernels;
+        this.weights = weights;
+        this.kv = kv;
+        this.geometry = new KvGeometry(kv.blockSize(), kv.numBlocks());
+        this.forward = new GpuForwardPass(config, weights, kv, kernels, memory);
+    }
+
+    /** Starts a dispatcher on {@code options.device()}, uploads the weights and sizes the KV pool. */
+    public static GpuStepExecutor create(ModelWeights model, GpuOptions options) {
+        String reason = GpuDevices.unavailableReason();
+        if (reason != null) throw new IllegalStateException("GPU backend unavailable: " + reason);
+        GpuDispatcher dispatcher = GpuDispatcher.open(options.device());
+        try {
+            return dispatcher.call(() -> {
+                ModelConfig c = model.config();
+                DeviceMemory memory = new DeviceMemory(dispatcher);
+                Kernels kernels = Kernels.load(dispatcher);
+                GpuDtype dtype = GpuDtype.parse(options.dtype(), model.weights());
+                GpuWeights w = GpuWeights.upload(c, model.weights(), dtype, memory, dispatcher.stream());
+                long budget = memory.kvBudget(options.memoryFraction(), RESERVE);
+                long perBlock = PagedKvPool.bytesPerBlock(c, options.blockSize());
+                long maxUseful = (long) c.contextLength() * 256 / options.blockSize() + 1;
+                long blocks = Math.min(budget / perBlock, maxUseful);
+                if (options.maxKvBlocks() > 0) blocks = Math.min(blocks, options.maxKvBlocks());
+                blocks = Math.min(blocks, (Integer.MAX_VALUE - 1L) / options.blockSize());
+                if (blocks < 1) throw new IllegalStateException("no device memory left for the KV cache (budget " + (budget >> 20) + " MiB)");
+                CUdeviceptr pool = memory.allocate("kv", blocks * perBlock);
+                PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvDim());
+                GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv);
+                cuEventCreate(e.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+                log.info("cuda:{} ready: {} weights ({} MiB), KV pool of {} blocks × {} ({} MiB)", options.device(), dtype,
+                        w.matrixBytes >> 20, blocks, options.blockSize(), (blocks * perBlock) >> 20);
+                return e;
+            });
+        } catch (RuntimeException e) {
+            dispatcher.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public KvGeometry kvGeometry() {
+        return geometry;
+    }
+
+    /** Bytes of weight matrices on the device: what one decode step must stream. */
+    public long weightBytes() {
+        return weights.matrixBytes;
+    }
+
+    public GpuDispatcher dispatcher() {
+        return dispatcher;
+    }
+
+    @Override
+    public List<SampledToken> execute(Step step) {
+        return dispatcher.call(() -> run(step));
+    }
+
+    /**
+     * Runs the forward pass and returns the logits of the sampled rows ({@code rows × vocab}) without
+     * sampling: for checks against other implementations.
+     */
+    public float[] logits(Step step) {
+        return dispatcher.call(() -> {
+            StepLayout s = upload(step, 0);
+            CUdeviceptr logits = forward.run(s, dispatcher.stream());
+            long floats = (long) s.rows() * config.vocabSize();
+            float[] out = new float[(int) floats];
+            PinnedBuffer host = hostLogits(floats * 4);
+            host.fromDevice(logits, floats * 4, dispatcher.stream());
+            cuStreamSynchronize(dispatcher.stream());
+            MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
+            return out;
+        });
+    }
+
+    private List<SampledToken> run(Step step) {
+        CUstream stream = dispatcher.stream();
+        copyBlocks(step.copies(), stream);
+        List<SequenceWork> seqs = step.sequences();
+        if (seqs.isEmpty()) {
+            cuStreamSynchronize(stream);
+            return List.of();
+        }
+        boolean decode = graphs;
+        int stride = 1;
+        for (SequenceWork w : seqs) {
+            if (w.tokens().length != 1 || w.sampling() == null) decode = false;
+            stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
+        }
+        StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0);
+        CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
+        int rows = s.rows();
+        int vocab = config.vocabSize();
+        boolean hostSampling = false;
+        for (SequenceWork w : seqs) {
+            SamplingRequest r = w.sampling();
+            if (r != null && (!r.params().isGreedy() || r.params().hasPenalties() || r.logprobs())) hostSampling = true;
+        }
+        if (sampled == null) sampled = memory.allocate("activations", 4L * 4096);
+        if (rows > 4096) throw new IllegalArgumentException("at most 4096 sequences may sample in one step");
+        kernels.launch("argmax_rows", rows, 1, 1024, stream, logits, vocab, sampled);
+        // the int area of the pinned buffer is free again once the metadata copy ran: reuse it for the ids
+        hostInts.fromDevice(sampled, 4L * rows, stream);
+        PinnedBuffer host = null;
+        if (hostSampling) {
+            host = hostLogits(4L * rows * vocab);
+            host.fromDevice(logits, 4L * rows * vocab, stream);
+        }
+        cuEventRecord(done, stream);
+        cuEventSynchronize(done);
+        List<SampledToken> out = new ArrayList<>(rows);
+        int r = 0;
+        for (SequenceWork w : seqs) {
+            SamplingRequest sr = w.sampling();
+            if (sr == null) continue;
+            int token = hostInts.segment().getAtIndex(ValueLayout.JAVA_INT, r);
+            float logprob = Float.NaN;
+            int[] topTokens = null;
+            float[] topLogprobs = null;
+            boolean needsRow = !sr.params().isGreedy() || sr.params().hasPenalties() || sr.logprobs();
+            if (needsRow) {
+                float[] row = new float[vocab];
+                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 4L * r * vocab, row, 0, vocab);
+                if (!sr.params().isGreedy() || sr.params().hasPenalties()) {
+                    token = new Sampler(sr.params().withSeed(sr.seed())).sample(row, sr.history(), sr.historyLength(), sr.generatedFrom());
+                }
+                if (sr.logprobs()) {
+                    Logprobs lp = new Logprobs(row, 0, vocab);
+                    logprob = lp.of(token);
+                    if (sr.topLogprobs() > 0) {
+                        topTokens = lp.top(sr.topLogprobs());
+                        topLogprobs = new float[topTokens.length];
+                        for (int i = 0; i < topTokens.length; i++) topLogprobs[i] = lp.of(topTokens[i]);
+                    }
+                }
+            }
+            out.add(new SampledToken(w.sequenceId(), token, logprob, topTokens, topLogprobs));
+            r++;
+        }
+        return out;
+    }
+
+    /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
+    public void useGraphs(boolean on) {
+        dispatcher.call(() -> {
+            graphs = on;
+            return null;
+        });
+    }
+
+    /**
+     * Runs a decode step's forward pass as a CUDA graph, captured on first use for this (batch, table
+     * width) and replayed after: the step's metadata always lies at the same device addresses, so
+     * the kernels' arguments do not change. A capture that fails turns graphs off.
+     */
+    private CUdeviceptr replay(StepLayout s, CUstream stream) {
+        forward.ensure(s.tokens(), s.rows());
+        long key = ((long) s.tokens() << 32) | s.tableStride();
+        Graph g = graphCache.get(key);
+        if (g == null || g.forwardGeneration() != forward.generation() || g.intsGeneration() != intsGeneration) {
+            if (g != null) cuGraphExecDestroy(g.exec());
+            graphCache.remove(key);
+            CUgraph graph = new CUgraph();
+            CUdeviceptr logits;
+            try {
+                cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+                try {
+                    logits = forward.run(s, stream);
+                } finally {
+                    cuStreamEndCapture(stream, graph);
+                }
+                CUgraphExec exec = new CUgraphExec();
+                cuGraphInstantiate(exec, graph, 0);
+                cuGraphDestroy(graph);
+                g = new Graph(exec, forward.generation(), intsGeneration, logits);
+                graphCache.put(key, g);
+                log.debug("captured the decode graph for {} sequences, table width {}", s.tokens(), s.tableStride());
+            } catch (RuntimeException e) {
+                log.warn("CUDA graph capture failed, running decode without graphs: {}", e.toString());
+                graphs = false;
+                return forward.run(s, stream);
+            }
+        }
+        cuGraphLaunch(g.exec(), stream);
+        return g.logits();
+    }
+
+    /**
+     * Packs the step's ids, positions, slots, rows and block tables (each {@code minStride} entries
+     * wide at least) and queues one copy to the device.
+     */
+    private StepLayout upload(Step step, int minStride) {
+        List<SequenceWork> seqs = step.sequences();
+        int n = step.tokenCount();
+        int rows = 0;
+        int stride = Math.max(1, minStride);
+        for (SequenceWork w : seqs) {
+            if (w.sampling() != null) rows++;
+            int needed = geometry.blocksFor(w.startPosition() + w.tokens().length);
+            if (w.blockTable().length < needed) {
+                throw new IllegalArgumentException("sequence " + w.sequenceId() + ": block table of " + w.blockTable().length
+                        + " blocks cannot hold " + (w.startPosition() + w.tokens().length) + " positions");
+            }
+            stride = Math.max(stride, needed);
+        }
+        long ints = 4L * n + Math.max(rows, 1) + (long) seqs.size() * stride;
+        PinnedBuffer host = hostInts(Math.max(ints * 4, 4L * 4096));
+        MemorySegment m = host.segment();
+        int bs = geometry.blockSize();
+        int t = 0;
+        int r = 0;
+        long rowBase = 4L * n;
+        long tableBase = rowBase + Math.max(rows, 1);
+        for (int si = 0; si < seqs.size(); si++) {
+            SequenceWork w = seqs.get(si);
+            int[] table = w.blockTable();
+            for (int i = 0; i < w.tokens().length; i++) {
+                int id = w.tokens()[i];
+                if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
+                int pos = w.startPosition() + i;
+                if (pos >= config.contextLength()) throw new IllegalArgumentException("position " + pos + " outside the context window of " + config.contextLength());
+                int block = table[pos / bs];
+                if (block < 0 || block >= geometry.numBlocks()) throw new IllegalArgumentException("KV block " + block + " outside the pool of " + geometry.numBlocks());
+                m.setAtIndex(ValueLayout.JAVA_INT, t, id);
+                m.setAtIndex(ValueLayout.JAVA_INT, n + t, pos);
+                m.setAtIndex(ValueLayout.JAVA_INT, 2L * n + t, si);
+                m.setAtIndex(ValueLayout.JAVA_INT, 3L * n + t, block * bs + pos % bs);
+                t++;
+            }
+            if (w.sampling() != null) m.setAtIndex(ValueLayout.JAVA_INT, rowBase + r++, t - 1);
+            int needed = geometry.blocksFor(w.startPosition() + w.tokens().length);
+            for (int b = 0; b < stride; b++) m.setAtIndex(ValueLayout.JAVA_INT, tableBase + (long) si * stride + b, b < needed ? table[b] : 0);
+        }
+        CUdeviceptr d = deviceInts(ints * 4);
+        host.toDevice(d, ints * 4, dispatcher.stream());
+        return new StepLayout(n, rows, stride, d, d.withByteOffset(4L * n), d.withByteOffset(8L * n), d.withByteOffset(12L * n),
+                d.withByteOffset(4 * rowBase), d.withByteOffset(4 * tableBase));
+    }
+
+    private void copyBlocks(List<BlockCopy> copies, CUstream stream) {
+        if (copies.isEmpty()) return;
+        long bytes = 8L * copies.size();
+        PinnedBuffer host = hostInts(Math.max(bytes, 4L * 4096));
+        for (int i = 0; i < copies.size(); i++) {
+            host.segment().setAtIndex(ValueLayout.JAVA_INT, 2L * i, copies.get(i).source());
+            host.segment().setAtIndex(ValueLayout.JAVA_INT, 2L * i + 1, copies.get(i).target());
+        }
+        CUdeviceptr d = deviceInts(bytes);
+        host.toDevice(d, bytes, stream);
+        kernels.launch("kv_copy_blocks", copies.size(), config.layers(), 256, stream, kv.base(), d, 2 * kv.sideFloats(), kv.blockFloats());
+        // the pinned buffer is rewritten by the next upload: wait until this copy has read it
+        cuStreamSynchronize(stream);
+    }
+
+    private PinnedBuffer hostInts(long bytes) {
+        if (hostInts == null || hostInts.bytes() < bytes) {
+            if (hostInts != null) hostInts.close();
+            hostInts = new PinnedBuffer(Math.max(bytes, 2 * (hostInts == null ? 0 : hostInts.bytes())));
+        }
+        return hostInts;
+    }
+
+    private CUdeviceptr deviceInts(long bytes) {
+        if (deviceInts == null || deviceIntsBytes < bytes) {
+            if (deviceInts != null) memory.free("activations", deviceInts, deviceIntsBytes);
+            intsGeneration++;
+            deviceIntsBytes = Math.max(bytes, Math.max(1L << 20, 2 * deviceIntsBytes));
+            deviceInts = memory.allocate("activations", deviceIntsBytes);
+        }
+        return deviceInts;
+    }
+
+    private PinnedBuffer hostLogits(long bytes) {
+        if (hostLogits == null || hostLogits.bytes() < bytes) {
+            if (hostLogits != null) hostLogits.close();
+            hostLogits = new PinnedBuffer(bytes);
+        }
+        return hostLogits;
+    }
+
+    @Override
+    public HostKvBlock swapOut(int block) {
+        return dispatcher.call(() -> {
+            long blockBytes = kv.blockFloats() * 4;
+            float[] data = new float[(int) (2 * config.layers() * kv.blockFloats())];
+            PinnedBuffer host = hostLogits(blockBytes * 2 * config.layers());
+            for (int l = 0; l < config.layers(); l++) {
+                host.fromDevice(kv.keys(l).withByteOffset(block * blockBytes), blockBytes, dispatcher.stream());
+                // fromDevice copies to the buffer's start: use a slice per layer instead
+                cuStreamSynchronize(dispatcher.stream());
+                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 0, data, (int) (2L * l * kv.blockFloats()), (int) kv.blockFloats());
+                host.fromDevice(kv.values(l).withByteOffset(block * blockBytes), blockBytes, dispatcher.stream());
+                cuStreamSynchronize(dispatcher.stream());
+                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 0, data, (int) ((2L * l + 1) * kv.blockFloats()), (int) kv.blockFloats());
+            }
+            return new HostKvBlock(data);
+        });
+    }
+
+    @Override
+    public void swapIn(HostKvBlock data, int block) {
+        dispatcher.call(() -> {
+            long blockBytes = kv.blockFloats() * 4;
+            PinnedBuffer host = hostLogits(blockBytes);
+            for (int l = 0; l < config.layers(); l++) {
+                for (int side = 0; side < 2; side++) {
+                    cuStreamSynchronize(dispatcher.stream());
+                    MemorySegment.copy(data.data(), (int) ((2L * l + side) * kv.blockFloats()), host.segment(), ValueLayout.JAVA_FLOAT, 0, (int) kv.blockFloats());
+                    CUdeviceptr dst = (side == 0 ? kv.keys(l) : kv.values(l)).withByteOffset(block * blockBytes);
+                    host.toDevice(dst, blockBytes, dispatcher.stream());
+                }
+            }
+            cuStreamSynchronize(dispatcher.stream());
+            return null;
+        });
+    }
+
+    @Override
+    public String device() {
+        return "cuda:" + dispatcher.ordinal();
+    }
+
+    @Override
+    public void close() {
+        try {
+            dispatcher.call(() -> {
+                cuStreamSynchronize(dispatcher.stream());
+                cuEventDestroy(done);
+                for (Graph g : graphCache.values()) cuGraphExecDestroy(g.exec());
+                if (hostInts != null) hostInts.close();
+                if (hostLogits != null) hostLogits.close();
+                kernels.close();
+                memory.close();
+                return null;
+            });
+        } finally {
+            dispatcher.close();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.kvasir.gpu;
+
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
+ * pipelined GEMV for decode, the tensor-core GEMM (split over K when the matrix alone would not
+ * fill the card) for larger batches of 16-bit weights, the CUDA-core kernel otherwise.
+ */
+final class Matmuls {
+    private static final int MATMUL_WARPS = 4;
+    /** Weight rows per warp in the matmul kernels (MATMUL_ROWS in kernels.cu). */
+    static final int MATMUL_ROWS = 4;
+    /** Batches up to this many tokens take the GEMV kernel (T in kernels.cu's gemv_*). */
+    static final int GEMV_MAX_TOKENS = 4;
+    /** From this many rows the GEMV with 16 loads in flight per lane wins (measured on an H200). */
+    static final int GEMV_WIDE_ROWS = 16384;
+    /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
+    static final int TC_ROWS = 128;
+    static final int TC_TOKENS = 32;
+    /** Blocks a tensor-core launch should reach (about four per SM on an H100/H200) before K is split. */
+    static final int TC_TARGET_BLOCKS = 528;
+    /** Floats of the split-K workspace: bounds splits × tokens × rows. */
+    private final long splitWorkspaceFloats = 16L << 20;
+    private CUdeviceptr splitWorkspace;
+    private final Kernels k;
+    private final DeviceMemory memory;
+
+    Matmuls(Kernels k, DeviceMemory memory) {
+        this.k = k;
+        this.memory = memory;
+    }
+
+    /** Allocates the split-K workspace (before any graph capture, where allocating is not allowed). */
+    void ensureWorkspace() {
+        if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
+    }
+
+    /**
+     * out (+)= m · in for n activation rows, by the kernel that suits the batch: a pipelined GEMV for
+     * decode (n ≤ 4, bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights,
+     * and the CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     */
+    void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+        ensureWorkspace();
+        String sfx = m.dtype().kernelSuffix;
+        int acc = accumulate ? 1 : 0;
+        if (n <= GEMV_MAX_TOKENS) {
+            String kernel = m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
+            k.launch(kernel + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
+            int rowBlocks = (m.rows() + TC_ROWS - 1) / TC_ROWS;
+            int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;
+            // split K until the grid has a few blocks per SM, each split at least 256 columns long
+            int splits = Math.max(1, Math.min(TC_TARGET_BLOCKS / (rowBlocks * tokenBlocks), m.cols() / 256));
+            splits = (int) Math.max(1, Math.min(splits, splitWorkspaceFloats / ((long) n * m.rows())));
+            int kPer = ((m.cols() / 32 + splits - 1) / splits) * 32;
+            splits = (m.cols() + kPer - 1) / kPer;
+            if (splits <= 1) {
+                k.launch3("matmul_tc_" + sfx, rowBlocks, tokenBlocks, 1, 128, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc, null, m.cols());
+            } else {
+                k.launch3("matmul_tc_" + sfx, rowBlocks, tokenBlocks, splits, 128, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc, splitWorkspace, kPer);
+                long count = (long) n * m.rows();
+                k.launch("splitk_reduce", (int) ((count + 255) / 256), 1, 256, stream, splitWorkspace, out, count, splits, acc);
+            }
+        } else {
+            int perBlock = MATMUL_WARPS * MATMUL_ROWS;
+            k.launch("matmul_" + sfx, (m.rows() + perBlock - 1) / perBlock, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        }
+    }
+
+}

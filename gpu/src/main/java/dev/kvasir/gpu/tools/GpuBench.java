@@ -1,0 +1,194 @@
+package dev.kvasir.gpu.tools;
+
+import dev.kvasir.gpu.DeviceMemory;
+import dev.kvasir.gpu.GpuDevices;
+import dev.kvasir.gpu.GpuDispatcher;
+import dev.kvasir.gpu.GpuOptions;
+import dev.kvasir.gpu.GpuStepExecutor;
+import dev.kvasir.gpu.KernelBench;
+import dev.kvasir.model.exec.SamplingRequest;
+import dev.kvasir.model.exec.SequenceWork;
+import dev.kvasir.model.exec.Step;
+import dev.kvasir.model.sampling.SamplingParams;
+import dev.kvasir.model.weights.ModelLoader;
+import dev.kvasir.model.weights.ModelWeights;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Collectors;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+
+/**
+ * Measurements on a GPU machine, run from the bundle ({@code bin/gpu-bench}):
+ * <ul>
+ *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
+ *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
+ *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
+ *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
+ *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D]}: decode tokens/s</li>
+ * </ul>
+ * A command-line tool: it prints to standard output.
+ */
+public final class GpuBench {
+    private static final PrintStream out = System.out;
+
+    private GpuBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0) {
+            out.println("usage: gpu-bench bandwidth | logits MODEL OUTDIR [...] | decode MODEL [...]");
+            System.exit(2);
+        }
+        String reason = GpuDevices.unavailableReason();
+        if (reason != null) {
+            out.println("no GPU: " + reason);
+            System.exit(3);
+        }
+        out.println("devices: " + GpuDevices.list());
+        Map<String, String> opts = options(args);
+        switch (args[0]) {
+            case "bandwidth" -> bandwidth();
+            case "kernels" -> {
+                try (GpuDispatcher d = GpuDispatcher.open(0)) {
+                    for (KernelBench.Result r : KernelBench.run(d)) {
+                        out.printf("{\"bench\":\"matmul_bf16\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
+                                r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                    }
+                }
+            }
+            case "logits" -> logits(Path.of(args[1]), Path.of(args[2]), opts);
+            case "decode" -> decode(Path.of(args[1]), opts);
+            default -> throw new IllegalArgumentException("unknown command " + args[0]);
+        }
+        System.exit(0);
+    }
+
+    private static Map<String, String> options(String[] args) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < args.length - 1; i++) if (args[i].startsWith("--")) m.put(args[i].substring(2), args[i + 1]);
+        return m;
+    }
+
+    private static int[] ints(String csv) {
+        return Arrays.stream(csv.split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    static double bandwidth() {
+        try (GpuDispatcher d = GpuDispatcher.open(0)) {
+            double gbs = d.call(() -> {
+                DeviceMemory mem = new DeviceMemory(d);
+                long bytes = 2L << 30;
+                CUdeviceptr a = mem.allocate("bench", bytes);
+                CUdeviceptr b = mem.allocate("bench", bytes);
+                CUevent start = new CUevent();
+                CUevent stop = new CUevent();
+                cuEventCreate(start, 0);
+                cuEventCreate(stop, 0);
+                for (int i = 0; i < 3; i++) cuMemcpyDtoDAsync(b, a, bytes, d.stream());
+                int reps = 20;
+                cuEventRecord(start, d.stream());
+                for (int i = 0; i < reps; i++) cuMemcpyDtoDAsync(i % 2 == 0 ? b : a, i % 2 == 0 ? a : b, bytes, d.stream());
+                cuEventRecord(stop, d.stream());
+                cuEventSynchronize(stop);
+                float[] ms = new float[1];
+                cuEventElapsedTime(ms, start, stop);
+                mem.close();
+                return 2.0 * bytes * reps / (ms[0] / 1e3) / 1e9;
+            });
+            out.printf("{\"bench\":\"copy_bandwidth\",\"gb_per_s\":%.1f}%n", gbs);
+            return gbs;
+        }
+    }
+
+    /** Seeded random prompts: BOS then ids drawn from the ordinary vocabulary. */
+    static List<int[]> prompts(int[] lengths, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<int[]> out = new ArrayList<>();
+        for (int len : lengths) {
+            int[] p = new int[len];
+            p[0] = 1;
+            for (int i = 1; i < len; i++) p[i] = 259 + r.nextInt(vocab - 259);
+            out.add(p);
+        }
+        return out;
+    }
+
+    private static GpuStepExecutor open(Path model, ModelWeights w, Map<String, String> opts, int maxBlocks) {
+        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto")).withMaxKvBlocks(maxBlocks);
+        return GpuStepExecutor.create(w, o);
+    }
+
+    private static void logits(Path model, Path dir, Map<String, String> opts) throws IOException {
+        int[] lengths = ints(opts.getOrDefault("lengths", "7,33,100"));
+        int steps = Integer.parseInt(opts.getOrDefault("steps", "24"));
+        Files.createDirectories(dir);
+        try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 4096)) {
+            int vocab = w.config().vocabSize();
+            List<int[]> prompts = prompts(lengths, vocab, Long.parseLong(opts.getOrDefault("seed", "1")));
+            List<SequenceWork> work = new ArrayList<>();
+            int next = 0;
+            int bs = e.kvGeometry().blockSize();
+            for (int s = 0; s < prompts.size(); s++) {
+                int[] p = prompts.get(s);
+                int need = e.kvGeometry().blocksFor(p.length);
+                int[] table = new int[need];
+                for (int b = 0; b < need; b++) table[b] = next++;
+                work.add(new SequenceWork(s, p, 0, table, new SamplingRequest(SamplingParams.greedy(), 0, p, p.length, p.length, false, 0)));
+            }
+            long t0 = System.nanoTime();
+            float[] logits = e.logits(new Step(work, List.of()));
+            long t1 = System.nanoTime();
+            ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            bb.asFloatBuffer().put(logits);
+            Files.write(dir.resolve("logits.bin"), bb.array());
+            int[][] greedy = new BatchGeneration(e).generate(prompts, steps);
+            StringBuilder j = new StringBuilder("{\"vocab\":" + vocab + ",\"block_size\":" + bs + ",\"prefill_ms\":" + (t1 - t0) / 1e6 + ",\"prompts\":[");
+            j.append(prompts.stream().map(Arrays::toString).collect(Collectors.joining(","))).append("],\"greedy\":[");
+            j.append(Arrays.stream(greedy).map(Arrays::toString).collect(Collectors.joining(","))).append("]}");
+            Files.writeString(dir.resolve("kvasir.json"), j.toString());
+            out.println("wrote " + dir.resolve("logits.bin") + " and kvasir.json; greedy[0] = " + Arrays.toString(greedy[0]));
+        }
+    }
+
+    private static void decode(Path model, Map<String, String> opts) {
+        int[] batches = ints(opts.getOrDefault("batch", "1,32"));
+        int promptLen = Integer.parseInt(opts.getOrDefault("prompt", "16"));
+        int steps = Integer.parseInt(opts.getOrDefault("steps", "64"));
+        double bw = opts.containsKey("bandwidth") ? Double.parseDouble(opts.get("bandwidth")) : 0;
+        try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
+            String graphMode = opts.getOrDefault("graphs", "both");
+            for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
+                if (graphMode.equals(graphs ? "off" : "on")) continue;
+                e.useGraphs(graphs);
+                int[] lengths = new int[batch];
+                Arrays.fill(lengths, promptLen);
+                List<int[]> prompts = prompts(lengths, w.config().vocabSize(), 3);
+                new BatchGeneration(e).generate(prompts, 4); // warm-up
+                BatchGeneration g = new BatchGeneration(e);
+                g.generate(prompts, steps);
+                double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
+                out.printf("{\"bench\":\"decode\",\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
+                                + "\"weight_bytes\":%d,\"floor_step_ms\":%.3f}%n",
+                        model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
+            }
+        }
+    }
+}

@@ -1,0 +1,340 @@
+package dev.kvasir.gpu;
+
+import dev.kvasir.model.tensor.Quantizer;
+import jcuda.driver.CUdeviceptr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Each kernel against a float64 reference on fresh random inputs, outputs poisoned with NaN before
+ * every run (an unwritten element fails the check). Weights are drawn already rounded to their
+ * device type, so the only error left is fp32 arithmetic.
+ */
+@GpuTest
+class KernelCheckTest {
+    private static final Logger log = LoggerFactory.getLogger(KernelCheckTest.class);
+    private static GpuDispatcher d;
+    private static final SplittableRandom random = new SplittableRandom(System.nanoTime());
+
+    @BeforeAll
+    static void open() {
+        Gpu.assume();
+        d = GpuDispatcher.open(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (d != null) d.close();
+    }
+
+    private static float[] randoms(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (random.nextDouble() * 2 - 1);
+        return v;
+    }
+
+    static double relativeError(float[] out, double[] ref) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < out.length; i++) {
+            if (!Float.isFinite(out[i])) return Double.POSITIVE_INFINITY;
+            diff += (out[i] - ref[i]) * (out[i] - ref[i]);
+            norm += ref[i] * ref[i];
+        }
+        return Math.sqrt(diff / norm);
+    }
+
+    private static void check(String what, float[] out, double[] ref, double limit) {
+        double e = relativeError(out, ref);
+        log.info("{}: relative error {}", what, e);
+        assertTrue(e < limit, what + ": relative error " + e + " over " + limit);
+    }
+
+    /** A weight matrix drawn already rounded to {@code type}: its float values and its stored bits. */
+    private record Weights(float[] values, short[] bits) {
+        static Weights random(GpuDtype type, int count) {
+            float[] w = randoms(count);
+            short[] bits = new short[count];
+            for (int i = 0; i < count; i++) {
+                switch (type) {
+                    case BF16 -> { bits[i] = Quantizer.toBf16(w[i]); w[i] = Float.intBitsToFloat(bits[i] << 16); }
+                    case F16 -> { bits[i] = Float.floatToFloat16(w[i]); w[i] = Float.float16ToFloat(bits[i]); }
+                    case F32 -> { }
+                }
+            }
+            return new Weights(w, bits);
+        }
+    }
+
+    /**
+     * One matmul-family kernel on random inputs against float64, both as y = Wx (output poisoned)
+     * and y += Wx. {@code grid} gives the launch shape for (rows, n).
+     */
+    private static void checkMatmul(DeviceArrays a, String kernel, GpuDtype type, int rows, int cols, int n,
+                                    java.util.function.BiFunction<Integer, Integer, int[]> grid, double limit) {
+        checkMatmul(a, kernel + type, type, rows, cols, n, limit, (wp, xp, yp, acc) -> {
+            int[] g = grid.apply(rows, n);
+            a.kernels.launch(kernel + type.kernelSuffix, g[0], g[1], 128, d.stream(), wp, xp, yp, rows, cols, n, acc);
+        });
+    }
+
+    interface MatmulLaunch {
+        void run(CUdeviceptr w, CUdeviceptr x, CUdeviceptr y, int accumulate);
+    }
+
+    private static void checkMatmul(DeviceArrays a, String what, GpuDtype type, int rows, int cols, int n, double limit, MatmulLaunch launch) {
+        for (int acc = 0; acc < 2; acc++) {
+            Weights w = Weights.random(type, rows * cols);
+            float[] x = randoms(n * cols);
+            float[] y0 = randoms(n * rows);
+            double[] ref = new double[n * rows];
+            for (int t = 0; t < n; t++) {
+                for (int r = 0; r < rows; r++) {
+                    double s = acc == 1 ? y0[t * rows + r] : 0;
+                    for (int c = 0; c < cols; c++) s += (double) w.values()[r * cols + c] * x[t * cols + c];
+                    ref[t * rows + r] = s;
+                }
+            }
+            CUdeviceptr wp = type == GpuDtype.F32 ? a.floats(w.values()) : a.shorts(w.bits());
+            CUdeviceptr xp = a.floats(x);
+            CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
+            launch.run(wp, xp, yp, acc);
+            check(what + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, limit);
+        }
+    }
+
+    @Test
+    void cudaCoreMatmulInEveryWeightTypeAndBatch() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : GpuDtype.values()) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 172}, {1000, 4096}, {129, 1032}}) {
+                        for (int n : new int[]{1, 3, 9, 32}) {
+                            checkMatmul(a, "matmul_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 15) / 16, 1}, 1e-5);
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void decodeGemvInEveryWeightType() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : GpuDtype.values()) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 172}, {1000, 4096}, {129, 1032}, {77, 14336}}) {
+                        for (int n = 1; n <= 4; n++) {
+                            checkMatmul(a, "gemv_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
+                            checkMatmul(a, "gemv_wide_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    /** tf32 tensor cores: activations rounded to a 10-bit mantissa, so about 3e-4 is expected. */
+    @Test
+    void tensorCoreMatmulFor16BitWeights() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : new GpuDtype[]{GpuDtype.BF16, GpuDtype.F16}) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 1056}, {1000, 4096}, {17, 32}}) {
+                        for (int n : new int[]{5, 8, 17, 32, 70}) {
+                            for (int wanted : new int[]{1, 3}) {
+                                int rows = shape[0], cols = shape[1];
+                                int kPer = ((cols / 32 + wanted - 1) / wanted) * 32;
+                                int splits = (cols + kPer - 1) / kPer;
+                                CUdeviceptr ws = a.poisoned(splits * n * rows);
+                                checkMatmul(a, "matmul_tc_" + type + " splits " + splits, type, rows, cols, n, 1e-3, (wp, xp, yp, acc) -> {
+                                    a.kernels.launch3("matmul_tc_" + type.kernelSuffix, (rows + 127) / 128, (n + 31) / 32, splits, 128, d.stream(),
+                                            wp, xp, yp, rows, cols, n, acc, splits > 1 ? ws : null, kPer);
+                                    if (splits > 1) {
+                                        a.kernels.launch("splitk_reduce", (n * rows + 255) / 256, 1, 256, d.stream(), ws, yp, (long) n * rows, splits, acc);
+                                    }
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void rmsnormWithAndWithoutRowGather() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (int dim : new int[]{64, 2048, 4096}) {
+                    int n = 7;
+                    float[] x = randoms(n * dim);
+                    float[] w = randoms(dim);
+                    int[] rows = {6, 0, 3};
+                    for (boolean gather : new boolean[]{false, true}) {
+                        int outRows = gather ? rows.length : n;
+                        double[] ref = new double[outRows * dim];
+                        for (int r = 0; r < outRows; r++) {
+                            int src = gather ? rows[r] : r;
+                            double ss = 0;
+                            for (int i = 0; i < dim; i++) ss += (double) x[src * dim + i] * x[src * dim + i];
+                            double scale = 1 / Math.sqrt(ss / dim + 1e-5);
+                            for (int i = 0; i < dim; i++) ref[r * dim + i] = x[src * dim + i] * scale * w[i];
+                        }
+                        CUdeviceptr out = a.poisoned(outRows * dim);
+                        a.kernels.launch("rmsnorm", outRows, 1, 256, d.stream(), a.floats(x), gather ? a.ints(rows) : null, a.floats(w), out, dim, 1e-5f);
+                        check("rmsnorm dim " + dim + (gather ? " gathered" : ""), a.readFloats(out, outRows * dim), ref, 1e-5);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void ropeInBothLayouts() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                int heads = 4, headDim = 64, n = 5;
+                float[] inv = new float[headDim / 2];
+                for (int i = 0; i < inv.length; i++) inv[i] = (float) (Math.pow(500000, -2.0 * i / headDim) / (1 + i % 3));
+                int[] pos = {0, 1, 17, 300, 8191};
+                for (int interleaved = 0; interleaved < 2; interleaved++) {
+                    float[] v = randoms(n * heads * headDim);
+                    double[] ref = new double[v.length];
+                    for (int t = 0; t < n; t++) {
+                        for (int h = 0; h < heads; h++) {
+                            int base = t * heads * headDim + h * headDim;
+                            for (int i = 0; i < headDim / 2; i++) {
+                                int i0 = interleaved == 1 ? base + 2 * i : base + i;
+                                int i1 = interleaved == 1 ? i0 + 1 : i0 + headDim / 2;
+                                double ang = pos[t] * (double) inv[i];
+                                ref[i0] = v[i0] * Math.cos(ang) - v[i1] * Math.sin(ang);
+                                ref[i1] = v[i0] * Math.sin(ang) + v[i1] * Math.cos(ang);
+                            }
+                        }
+                    }
+                    CUdeviceptr p = a.floats(v);
+                    a.kernels.launch("rope", n, 1, 128, d.stream(), p, a.ints(pos), a.floats(inv), heads, headDim, headDim, interleaved, heads * headDim);
+                    check("rope " + (interleaved == 1 ? "interleaved" : "neox"), a.readFloats(p, v.length), ref, 1e-6);
+                }
+            }
+            return null;
+        });
+    }
+
+    /** Paged attention over shuffled block tables, lengths on both sides of block boundaries. */
+    @Test
+    void pagedAttentionAcrossBlockBoundaries() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (int[] shape : new int[][]{{8, 4, 8}, {32, 8, 64}, {32, 8, 128}}) {
+                    int heads = shape[0], kvHeads = shape[1], headDim = shape[2];
+                    int bs = 16, blocks = 64, kvDim = kvHeads * headDim;
+                    int[] lengths = {1, 15, 16, 17, 40, 100, 257};
+                    float[] keys = randoms(blocks * bs * kvDim);
+                    float[] values = randoms(blocks * bs * kvDim);
+                    int[] perm = new int[blocks];
+                    for (int i = 0; i < blocks; i++) perm[i] = i;
+                    for (int i = blocks - 1; i > 0; i--) {
+                        int j = random.nextInt(i + 1);
+                        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+                    }
+                    int stride = (257 + bs - 1) / bs;
+                    int seqs = lengths.length;
+                    int[] tables = new int[seqs * stride];
+                    for (int s = 0; s < seqs; s++) for (int b = 0; b < stride; b++) tables[s * stride + b] = perm[(s * 5 + b) % blocks];
+                    // queries: the last position of each sequence and one in its middle
+                    int n = 2 * seqs;
+                    int[] positions = new int[n];
+                    int[] seqOf = new int[n];
+                    for (int s = 0; s < seqs; s++) {
+                        positions[2 * s] = lengths[s] - 1;
+                        positions[2 * s + 1] = (lengths[s] - 1) / 2;
+                        seqOf[2 * s] = seqOf[2 * s + 1] = s;
+                    }
+                    float[] q = randoms(n * heads * headDim);
+                    float scale = (float) (1 / Math.sqrt(headDim));
+                    double[] ref = new double[n * heads * headDim];
+                    for (int t = 0; t < n; t++) {
+                        for (int h = 0; h < heads; h++) {
+                            int kvh = h / (heads / kvHeads);
+                            int len = positions[t] + 1;
+                            double[] sc = new double[len];
+                            double max = Double.NEGATIVE_INFINITY;
+                            for (int p = 0; p < len; p++) {
+                                int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
+                                double dot = 0;
+                                for (int i = 0; i < headDim; i++) dot += (double) q[(t * heads + h) * headDim + i] * keys[off + i];
+                                sc[p] = dot * scale;
+                                max = Math.max(max, sc[p]);
+                            }
+                            double sum = 0;
+                            for (int p = 0; p < len; p++) sum += sc[p] = Math.exp(sc[p] - max);
+                            for (int p = 0; p < len; p++) {
+                                int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
+                                for (int i = 0; i < headDim; i++) ref[(t * heads + h) * headDim + i] += sc[p] / sum * values[off + i];
+                            }
+                        }
+                    }
+                    CUdeviceptr out = a.poisoned(n * heads * headDim);
+                    a.kernels.launch("attention", n, heads, 128, d.stream(), a.floats(q), a.floats(keys), a.floats(values), out,
+                            a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
+                    check("paged attention " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void kvWritesLandInTheirSlots() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                int kvDim = 256, slots = 64, n = 5;
+                float[] k = randoms(n * kvDim);
+                float[] v = randoms(n * kvDim);
+                int[] slot = {3, 17, 16, 63, 0};
+                CUdeviceptr keys = a.poisoned(slots * kvDim);
+                CUdeviceptr values = a.poisoned(slots * kvDim);
+                a.kernels.launch("kv_write", n, 1, 256, d.stream(), a.floats(k), a.floats(v), keys, values, a.ints(slot), kvDim, kvDim);
+                float[] ko = a.readFloats(keys, slots * kvDim);
+                float[] vo = a.readFloats(values, slots * kvDim);
+                for (int t = 0; t < n; t++) {
+                    for (int i = 0; i < kvDim; i++) {
+                        assertTrue(ko[slot[t] * kvDim + i] == k[t * kvDim + i] && vo[slot[t] * kvDim + i] == v[t * kvDim + i], "kv slot " + slot[t]);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void argmaxTakesTheLowestIdAmongTies() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                int vocab = 128256, rows = 4;
+                float[] l = randoms(rows * vocab);
+                int[] expected = {77_000, 5, 128_255, 0};
+                for (int r = 0; r < rows; r++) l[r * vocab + expected[r]] = 3f;
+                l[vocab + 90_000] = 3f; // a tie above the expected id in row 1
+                l[3 * vocab + 1] = 3f;  // and in row 3
+                CUdeviceptr out = a.ints(new int[rows]);
+                a.kernels.launch("argmax_rows", rows, 1, 1024, d.stream(), a.floats(l), vocab, out);
+                assertArrayEquals(expected, a.readInts(out, rows));
+            }
+            return null;
+        });
+    }
+}

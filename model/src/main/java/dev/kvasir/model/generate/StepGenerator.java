@@ -1,0 +1,80 @@
+package dev.kvasir.model.generate;
+
+import dev.kvasir.model.exec.SampledToken;
+import dev.kvasir.model.exec.SamplingRequest;
+import dev.kvasir.model.exec.SequenceWork;
+import dev.kvasir.model.exec.Step;
+import dev.kvasir.model.exec.StepExecutor;
+import dev.kvasir.model.sampling.Sampler;
+import dev.kvasir.model.tokenizer.StreamingDetokenizer;
+import dev.kvasir.model.tokenizer.Tokenizer;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Generates one sequence through any {@link StepExecutor} (the GPU one, say): the prompt as one
+ * prefill step, then one step per token, sampling inside the executor. Same stopping rules as
+ * {@link Generator}; blocks 0.. of the executor's pool hold the sequence.
+ */
+public final class StepGenerator {
+    private final StepExecutor executor;
+    private final Tokenizer tokenizer;
+
+    public StepGenerator(StepExecutor executor, Tokenizer tokenizer) {
+        this.executor = executor;
+        this.tokenizer = tokenizer;
+    }
+
+    public GenerationResult generate(GenerationRequest request, TokenSink sink) {
+        int[] prompt = request.promptTokens();
+        int context = executor.config().contextLength();
+        if (prompt.length > context) throw new PromptTooLongException(prompt.length, context);
+        int budget = Math.min(request.maxTokens(), context - prompt.length);
+        int blocks = executor.kvGeometry().blocksFor(prompt.length + budget);
+        if (blocks > executor.kvGeometry().numBlocks()) {
+            throw new IllegalArgumentException("prompt plus max_tokens need " + blocks + " KV blocks, the device holds " + executor.kvGeometry().numBlocks());
+        }
+        int[] table = new int[blocks];
+        for (int i = 0; i < blocks; i++) table[i] = i;
+        int[] history = Arrays.copyOf(prompt, prompt.length + budget);
+        int length = prompt.length;
+        // a fixed seed for the whole sequence: the n-th draw depends on (seed, n) only
+        long seed = new Sampler(request.sampling()).seed();
+        StreamingDetokenizer detok = tokenizer.streamingDetokenizer();
+        StopStrings stops = new StopStrings(request.stop());
+
+        long t0 = System.nanoTime();
+        int token = budget > 0 ? run(prompt, 0, table, request, seed, history, length, prompt.length) : -1;
+        long t1 = System.nanoTime();
+        FinishReason reason = FinishReason.LENGTH;
+        int generated = 0;
+        while (generated < budget) {
+            if (tokenizer.isEndOfGeneration(token)) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            history[length++] = token;
+            String visible = stops.append(detok.push(token));
+            sink.accept(generated, token, visible);
+            generated++;
+            if (stops.matched()) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            if (generated < budget) token = run(new int[]{token}, length - 1, table, request, seed, history, length, prompt.length);
+        }
+        if (!stops.matched()) {
+            String tail = stops.append(detok.flush()) + stops.finish();
+            if (!tail.isEmpty()) sink.flush(tail);
+        }
+        long t2 = System.nanoTime();
+        return new GenerationResult(prompt, Arrays.copyOfRange(history, prompt.length, length), stops.text(), reason, t1 - t0, t2 - t1);
+    }
+
+    private int run(int[] tokens, int start, int[] table, GenerationRequest request, long seed, int[] history, int length, int generatedFrom) {
+        SamplingRequest sr = new SamplingRequest(request.sampling(), seed, history, length, generatedFrom, false, 0);
+        List<SampledToken> out = executor.execute(new Step(List.of(new SequenceWork(0, tokens, start, table, sr)), List.of()));
+        return out.get(0).token();
+    }
+}
