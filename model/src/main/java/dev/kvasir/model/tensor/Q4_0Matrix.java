@@ -5,12 +5,15 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.kvasir.model.tensor.Blocks.F8;
 import static dev.kvasir.model.tensor.Blocks.I8;
+import static dev.kvasir.model.tensor.Blocks.S16;
+import static dev.kvasir.model.tensor.Blocks.pairSums;
 import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsInts;
 import static dev.kvasir.model.tensor.Blocks.f16;
@@ -93,46 +96,52 @@ final class Q4_0Matrix extends BlockMatrix {
     }
 
     /**
-     * llama.cpp's {@code ggml_vec_dot_q4_0_q8_0}: per block the integer products of nibbles and
-     * Q8_0 activations, scaled by both scales. The integer sums run in float lanes, where they are
-     * exact (integers below 2^24) and faster than the Vector API's integer multiply.
+     * llama.cpp's {@code ggml_vec_dot_q4_0_q8_0}: per block, lane j of eight takes the integer sum
+     * of the products of elements 4j..4j+3 (ggml's mul_sum_i8_pairs_float grouping), converted to
+     * float and added into the accumulator scaled by both scales, block after block. The integer
+     * sums are exact however they are formed, so they are formed in 16-bit lanes (see
+     * {@link #blockSums}); two blocks per iteration, as in {@link Q8_0Matrix}.
      */
     private float dotQ8(int row, Q8Activations a, int b) {
-        float[] xq = a.values;
+        short[] xs = a.pairs;
         float[] scales = a.scales;
-        int xd = b * (cols / BLOCK);
+        int blocks = cols / BLOCK;
+        int xd = b * blocks;
+        int i = b * cols;
         long o = row * rowBytes;
+        MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            // lane j of group t must hold element 4j + t (ggml's mul_sum_i8_pairs_float grouping):
-            // the low nibble of byte 4j + t for j < 4, the high nibble of byte 4(j-4) + t after.
-            // Read the 16 bytes as 4 ints, twice over (int k = bytes 4k..4k+3), and shift per lane.
-            IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
-            FloatVector s = nibble(q, 0).mul(FloatVector.fromArray(F8, xq, i));
-            s = nibble(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = nibble(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = nibble(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
+        for (int end = i + (blocks & ~1) * BLOCK; i < end; i += 2 * BLOCK, o += 2 * BLOCK_BYTES, xd += 2) {
+            FloatVector s0 = blockSums(data, o + QS, xs, i);
+            FloatVector s1 = blockSums(data, o + BLOCK_BYTES + QS, xs, i + BLOCK);
+            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            acc = s1.fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
+        }
+        if ((blocks & 1) != 0) {
+            acc = blockSums(data, o + QS, xs, i).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
     }
 
+    /**
+     * The eight lane sums of the block whose nibbles start at {@code qs}: the 16 bytes read twice
+     * into one 256-bit vector, the upper copy shifted down a nibble, masked, so that byte k holds
+     * element k (low nibbles are elements 0..15, high nibbles 16..31); then as in
+     * {@link Q8_0Matrix}: even and odd bytes as 16-bit lanes, less 8, times the even and odd
+     * activations, adjacent pairs added into 32-bit lanes (lane j = elements 4j..4j+3).
+     */
+    private static FloatVector blockSums(MemorySegment data, long qs, short[] xs, int i) {
+        IntVector twice = ((IntVector) IntVector.fromMemorySegment(I4, data, qs, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+        ShortVector q = twice.lanewise(VectorOperators.LSHR, HIGH_HALF).and(0x0F0F0F0F).reinterpretAsShorts();
+        ShortVector even = q.and((short) 0xFF).sub((short) 8);
+        ShortVector odd = q.lanewise(VectorOperators.LSHR, 8).sub((short) 8);
+        return pairSums(even.mul(ShortVector.fromArray(S16, xs, i)).add(odd.mul(ShortVector.fromArray(S16, xs, i + 16))));
+    }
+
     private static final VectorSpecies<Integer> I4 = IntVector.SPECIES_128;
     private static final VectorShuffle<Integer> TWICE = VectorShuffle.fromOp(I8, lane -> lane % 4);
-    /** Per lane and group t: the shift that brings the wanted nibble down (8t, or 8t + 4 for high nibbles). */
-    private static final IntVector[] SHIFTS = new IntVector[4];
-
-    static {
-        for (int t = 0; t < 4; t++) {
-            int[] shift = new int[8];
-            for (int j = 0; j < 8; j++) shift[j] = 8 * t + (j < 4 ? 0 : 4);
-            SHIFTS[t] = IntVector.fromArray(I8, shift, 0);
-        }
-    }
-
-    private static FloatVector nibble(IntVector q, int t) {
-        return toFloats(q.lanewise(VectorOperators.LSHR, SHIFTS[t]).and(0x0F).sub(8));
-    }
+    /** 0 for the lower copy (low nibbles), 4 for the upper copy (high nibbles). */
+    private static final IntVector HIGH_HALF = IntVector.fromArray(I8, new int[]{0, 0, 0, 0, 4, 4, 4, 4}, 0);
 
     @Override
     public ActivationFormat activationFormat() {

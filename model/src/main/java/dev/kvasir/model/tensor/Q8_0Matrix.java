@@ -2,14 +2,14 @@ package dev.kvasir.model.tensor;
 
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.kvasir.model.tensor.Blocks.F8;
-import static dev.kvasir.model.tensor.Blocks.I8;
-import static dev.kvasir.model.tensor.Blocks.toFloats;
+import static dev.kvasir.model.tensor.Blocks.S16;
+import static dev.kvasir.model.tensor.Blocks.pairSums;
 import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsFloats;
 import static dev.kvasir.model.tensor.Blocks.f16;
@@ -71,32 +71,46 @@ final class Q8_0Matrix extends BlockMatrix {
     }
 
     /**
-     * llama.cpp's {@code ggml_vec_dot_q8_0_q8_0}: per block the integer products of weights and
-     * Q8_0 activations, scaled by both scales. The integer sums run in float lanes, where they are
-     * exact (integers below 2^24) and faster than the Vector API's integer multiply.
+     * llama.cpp's {@code ggml_vec_dot_q8_0_q8_0}: per block, lane j of eight takes the integer sum
+     * of the products of elements 4j..4j+3 (ggml's mul_sum_i8_pairs_float grouping), converted to
+     * float and added into the accumulator scaled by both scales, block after block. The integer
+     * sums are exact however they are formed, so they are formed in 16-bit lanes (see
+     * {@link #blockSums}). Two blocks per iteration: their integer work is independent and
+     * overlaps; the accumulator still takes them one after the other. (Four per iteration made
+     * C2 spill the vectors to the heap.)
      */
     private float dotQ8(int row, Q8Activations a, int b) {
-        float[] xq = a.values;
+        short[] xs = a.pairs;
         float[] scales = a.scales;
-        int xd = b * (cols / BLOCK);
+        int blocks = cols / BLOCK;
+        int xd = b * blocks;
+        int i = b * cols;
         long o = row * rowBytes;
+        MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            // lane j sums elements 4j..4j+3, as ggml's mul_sum_i8_pairs_float does: read the block
-            // as 8 ints (int j = bytes 4j..4j+3); group t takes byte t of each, sign-extended
-            IntVector q = IntVector.fromMemorySegment(I8, data, o + QS, LE);
-            FloatVector s = signedByte(q, 0).mul(FloatVector.fromArray(F8, xq, i));
-            s = signedByte(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = signedByte(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = signedByte(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
+        for (int end = i + (blocks & ~1) * BLOCK; i < end; i += 2 * BLOCK, o += 2 * BLOCK_BYTES, xd += 2) {
+            FloatVector s0 = blockSums(ShortVector.fromMemorySegment(S16, data, o + QS, LE), xs, i);
+            FloatVector s1 = blockSums(ShortVector.fromMemorySegment(S16, data, o + BLOCK_BYTES + QS, LE), xs, i + BLOCK);
+            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            acc = s1.fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
+        }
+        if ((blocks & 1) != 0) {
+            FloatVector s0 = blockSums(ShortVector.fromMemorySegment(S16, data, o + QS, LE), xs, i);
+            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
     }
 
-    /** Byte {@code t} of every int lane, as a signed value, in float. */
-    private static FloatVector signedByte(IntVector q, int t) {
-        return toFloats(q.lanewise(VectorOperators.LSHL, 24 - 8 * t).lanewise(VectorOperators.ASHR, 24));
+    /**
+     * The eight lane sums of one block against the activations at {@code xs[i ..]} (see
+     * {@link Q8Activations#pairs}): the 32 weight bytes read as 16 shorts, even and odd bytes split
+     * off by shifts and multiplied by the even and odd activations (each product, and the sum of
+     * two, fits 16 bits), then adjacent shorts added into 32-bit lanes: lane j = elements 4j..4j+3.
+     */
+    private static FloatVector blockSums(ShortVector q, short[] xs, int i) {
+        ShortVector even = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+        ShortVector odd = q.lanewise(VectorOperators.ASHR, 8);
+        return pairSums(even.mul(ShortVector.fromArray(S16, xs, i)).add(odd.mul(ShortVector.fromArray(S16, xs, i + 16))));
     }
 
     @Override
