@@ -100,7 +100,10 @@ final class Q4_0Matrix extends BlockMatrix {
      * of the products of elements 4j..4j+3 (ggml's mul_sum_i8_pairs_float grouping), converted to
      * float and added into the accumulator scaled by both scales, block after block. The integer
      * sums are exact however they are formed, so they are formed in 16-bit lanes (see
-     * {@link #blockSums}); two blocks per iteration, as in {@link Q8_0Matrix}.
+     * the loop body): the 16 bytes read twice into one 256-bit vector, the upper copy shifted down
+     * a nibble, masked, so that byte k holds element k (low nibbles are elements 0..15, high
+     * nibbles 16..31); then as in {@link Q8_0Matrix}: even and odd bytes as 16-bit lanes, less 8,
+     * times the even and odd activations, adjacent pairs added into 32-bit lanes.
      */
     private float dotQ8(int row, Q8Activations a, int b) {
         short[] xs = a.pairs;
@@ -111,31 +114,16 @@ final class Q4_0Matrix extends BlockMatrix {
         long o = row * rowBytes;
         MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
-        for (int end = i + (blocks & ~1) * BLOCK; i < end; i += 2 * BLOCK, o += 2 * BLOCK_BYTES, xd += 2) {
-            FloatVector s0 = blockSums(data, o + QS, xs, i);
-            FloatVector s1 = blockSums(data, o + BLOCK_BYTES + QS, xs, i + BLOCK);
-            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
-            acc = s1.fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
-        }
-        if ((blocks & 1) != 0) {
-            acc = blockSums(data, o + QS, xs, i).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+        for (int end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES, xd++) {
+            // one block per iteration, written out: with a helper method or two blocks per
+            // iteration C2 boxed the vectors (3x slower)
+            IntVector twice = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+            ShortVector q = twice.lanewise(VectorOperators.LSHR, HIGH_HALF).and(0x0F0F0F0F).reinterpretAsShorts();
+            ShortVector p = q.and((short) 0xFF).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.LSHR, 8).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
-    }
-
-    /**
-     * The eight lane sums of the block whose nibbles start at {@code qs}: the 16 bytes read twice
-     * into one 256-bit vector, the upper copy shifted down a nibble, masked, so that byte k holds
-     * element k (low nibbles are elements 0..15, high nibbles 16..31); then as in
-     * {@link Q8_0Matrix}: even and odd bytes as 16-bit lanes, less 8, times the even and odd
-     * activations, adjacent pairs added into 32-bit lanes (lane j = elements 4j..4j+3).
-     */
-    private static FloatVector blockSums(MemorySegment data, long qs, short[] xs, int i) {
-        IntVector twice = ((IntVector) IntVector.fromMemorySegment(I4, data, qs, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
-        ShortVector q = twice.lanewise(VectorOperators.LSHR, HIGH_HALF).and(0x0F0F0F0F).reinterpretAsShorts();
-        ShortVector even = q.and((short) 0xFF).sub((short) 8);
-        ShortVector odd = q.lanewise(VectorOperators.LSHR, 8).sub((short) 8);
-        return pairSums(even.mul(ShortVector.fromArray(S16, xs, i)).add(odd.mul(ShortVector.fromArray(S16, xs, i + 16))));
     }
 
     private static final VectorSpecies<Integer> I4 = IntVector.SPECIES_128;

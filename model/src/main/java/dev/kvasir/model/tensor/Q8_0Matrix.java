@@ -89,14 +89,20 @@ final class Q8_0Matrix extends BlockMatrix {
         MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
         for (int end = i + (blocks & ~1) * BLOCK; i < end; i += 2 * BLOCK, o += 2 * BLOCK_BYTES, xd += 2) {
-            FloatVector s0 = blockSums(ShortVector.fromMemorySegment(S16, data, o + QS, LE), xs, i);
-            FloatVector s1 = blockSums(ShortVector.fromMemorySegment(S16, data, o + BLOCK_BYTES + QS, LE), xs, i + BLOCK);
-            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
-            acc = s1.fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
+            ShortVector q = ShortVector.fromMemorySegment(S16, data, o + QS, LE);
+            ShortVector q2 = ShortVector.fromMemorySegment(S16, data, o + BLOCK_BYTES + QS, LE);
+            ShortVector p = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            ShortVector p2 = q2.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 32))
+                    .add(q2.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 48)));
+            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            acc = pairSums(p2).fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
         }
         if ((blocks & 1) != 0) {
-            FloatVector s0 = blockSums(ShortVector.fromMemorySegment(S16, data, o + QS, LE), xs, i);
-            acc = s0.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            ShortVector q = ShortVector.fromMemorySegment(S16, data, o + QS, LE);
+            ShortVector p = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
     }
