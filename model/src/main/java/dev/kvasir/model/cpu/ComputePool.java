@@ -4,6 +4,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -11,10 +12,16 @@ import java.util.concurrent.locks.LockSupport;
  * dispatcher). A decode step hands the pool about a hundred short jobs (one per matmul), so a job
  * must start in well under a microsecond: workers spin for a while after each job before they
  * park, and a job is published through a volatile generation counter, not a queue. Nothing is
- * allocated or locked per job. Work is claimed in chunks from a shared counter, so a thread the OS
- * descheduled (the machine may be shared) delays the job by one chunk, not by a whole share.
- * One job runs at a time; a call made while another is running (another caller thread, or from
- * inside a task) runs on its caller alone.
+ * allocated or locked per job.
+ *
+ * <p>Work is claimed in chunks, and the caller claims chunks too; it waits only for chunks that
+ * were claimed, never for a worker to show up. So a worker the OS has not scheduled (the machine
+ * may be shared, or have fewer cores than threads) costs nothing: the caller does its share.
+ * The claim counter carries the job's generation, so a worker that wakes late cannot claim a
+ * chunk of a newer job it has not read.
+ *
+ * <p>One job runs at a time; a call made while another is running (another caller thread, or
+ * from inside a task) runs on its caller alone.
  */
 public final class ComputePool implements AutoCloseable {
 
@@ -26,6 +33,8 @@ public final class ComputePool implements AutoCloseable {
 
     /** How long an idle worker spins before parking: longer than the gap between two matmuls of one step. */
     private static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+    /** How long the caller spins on outstanding chunks before it yields its core to the threads running them. */
+    private static final long WAIT_SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     /** Chunks per thread: small enough to balance, large enough that claiming one costs nothing. */
     private static final int CHUNKS_PER_THREAD = 4;
 
@@ -33,11 +42,12 @@ public final class ComputePool implements AutoCloseable {
     private final Thread[] workers;
     private final boolean[] parked;
     private final AtomicBoolean busy = new AtomicBoolean();
-    private final AtomicInteger nextChunk = new AtomicInteger();
-    private final AtomicInteger running = new AtomicInteger();
+    /** (generation << 32) | index of the next unclaimed chunk. */
+    private final AtomicLong claims = new AtomicLong();
+    private final AtomicInteger finished = new AtomicInteger();
     private volatile long generation;
     private volatile boolean closed;
-    // the current job; written before generation is bumped, read after it is seen
+    // the current job: written before generation is bumped, unchanged until all its chunks are finished
     private RangeTask task;
     private int size;
     private int chunk;
@@ -73,21 +83,22 @@ public final class ComputePool implements AutoCloseable {
             return;
         }
         try {
+            int parts = Math.min(n, threads * CHUNKS_PER_THREAD);
             this.task = task;
             this.size = n;
-            this.chunks = Math.min(n, threads * CHUNKS_PER_THREAD);
-            this.chunk = (n + chunks - 1) / chunks;
+            this.chunk = (n + parts - 1) / parts;
             this.chunks = (n + chunk - 1) / chunk;
             this.failure = null;
-            nextChunk.set(0);
-            running.set(workers.length);
-            generation = generation + 1;
+            finished.set(0);
+            long g = generation + 1;
+            claims.set(g << 32);
+            generation = g;
             VarHandle.fullFence(); // pairs with the worker's fence between its parked flag and its re-read
             for (int i = 0; i < workers.length; i++) {
                 if (parked[i]) LockSupport.unpark(workers[i]);
             }
-            runChunks();
-            while (running.get() != 0) Thread.onSpinWait();
+            runChunks(g);
+            awaitChunks();
             this.task = null;
             Throwable f = failure;
             if (f instanceof RuntimeException re) throw re;
@@ -98,15 +109,37 @@ public final class ComputePool implements AutoCloseable {
         }
     }
 
-    private void runChunks() {
-        try {
-            for (int c; (c = nextChunk.getAndIncrement()) < chunks; ) {
-                int start = c * chunk;
-                task.run(start, Math.min(size, start + chunk));
+    private void awaitChunks() {
+        long yieldAfter = 0;
+        for (int i = 0; finished.get() != chunks; i++) {
+            if (i == 64) yieldAfter = System.nanoTime() + WAIT_SPIN_NANOS;
+            if (i > 64 && (i & 15) == 0 && System.nanoTime() > yieldAfter) {
+                Thread.yield();
+            } else {
+                Thread.onSpinWait();
             }
-        } catch (Throwable t) {
-            failure = t;
-            nextChunk.set(chunks);
+        }
+    }
+
+    /** Claims and runs chunks of job {@code g} until none is left (or the job is no longer {@code g}). */
+    private void runChunks(long g) {
+        RangeTask t = task;
+        int n = size;
+        int c = chunk;
+        int total = chunks;
+        while (true) {
+            long s = claims.get();
+            if (s >>> 32 != g) return;
+            int index = (int) s;
+            if (index >= total) return;
+            if (!claims.compareAndSet(s, s + 1)) continue;
+            try {
+                int start = index * c;
+                t.run(start, Math.min(n, start + c));
+            } catch (Throwable e) {
+                failure = e;
+            }
+            finished.incrementAndGet();
         }
     }
 
@@ -116,8 +149,7 @@ public final class ComputePool implements AutoCloseable {
             long g = awaitJob(id, seen);
             if (g < 0) return;
             seen = g;
-            runChunks();
-            running.decrementAndGet();
+            runChunks(g);
         }
     }
 
