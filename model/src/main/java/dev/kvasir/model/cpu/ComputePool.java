@@ -17,8 +17,8 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Work is claimed in chunks, and the caller claims chunks too; it waits only for chunks that
  * were claimed, never for a worker to show up. So a worker the OS has not scheduled (the machine
  * may be shared, or have fewer cores than threads) costs nothing: the caller does its share.
- * The claim counter carries the job's generation, so a worker that wakes late cannot claim a
- * chunk of a newer job it has not read.
+ * The claim counter carries the job's generation and is closed when the job ends, so a worker
+ * that wakes late can claim nothing, neither of its own job nor of a newer one it has not read.
  *
  * <p>One job runs at a time; a call made while another is running (another caller thread, or
  * from inside a task) runs on its caller alone.
@@ -37,6 +37,8 @@ public final class ComputePool implements AutoCloseable {
     private static final long WAIT_SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     /** Chunks per thread: small enough to balance, large enough that claiming one costs nothing. */
     private static final int CHUNKS_PER_THREAD = 4;
+    /** The claim index of a finished job: beyond any chunk count. */
+    private static final long CLOSED = 0xFFFF_FFFFL;
 
     private final int threads;
     private final Thread[] workers;
@@ -99,6 +101,9 @@ public final class ComputePool implements AutoCloseable {
             }
             runChunks(g);
             awaitChunks();
+            // close the job's claims before the next job's fields are written: a worker that woke
+            // for this job only now must not claim a chunk against the next job's sizes
+            claims.set((g << 32) | CLOSED);
             this.task = null;
             Throwable f = failure;
             if (f instanceof RuntimeException re) throw re;
@@ -131,7 +136,7 @@ public final class ComputePool implements AutoCloseable {
             long s = claims.get();
             if (s >>> 32 != g) return;
             int index = (int) s;
-            if (index >= total) return;
+            if (Integer.compareUnsigned(index, total) >= 0) return;
             if (!claims.compareAndSet(s, s + 1)) continue;
             try {
                 int start = index * c;

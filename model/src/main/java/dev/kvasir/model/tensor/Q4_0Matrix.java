@@ -13,7 +13,6 @@ import java.lang.foreign.MemorySegment;
 import static dev.kvasir.model.tensor.Blocks.F8;
 import static dev.kvasir.model.tensor.Blocks.I8;
 import static dev.kvasir.model.tensor.Blocks.S16;
-import static dev.kvasir.model.tensor.Blocks.pairSums;
 import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsInts;
 import static dev.kvasir.model.tensor.Blocks.f16;
@@ -121,7 +120,11 @@ final class Q4_0Matrix extends BlockMatrix {
             ShortVector q = twice.lanewise(VectorOperators.LSHR, HIGH_HALF).and(0x0F0F0F0F).reinterpretAsShorts();
             ShortVector p = q.and((short) 0xFF).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i))
                     .add(q.lanewise(VectorOperators.LSHR, 8).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
-            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            // adjacent pairs into 32-bit lanes in three operations: the high half of v + (v << 16) is
+            // their sum, exact while it fits 16 bits (here at most 4 * 8 * 127)
+            IntVector v = p.reinterpretAsInts();
+            IntVector sums = v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            acc = toFloats(sums).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
     }
