@@ -15,11 +15,13 @@ import java.util.SplittableRandom;
  * {@code genTokens} steps from an empty cache, each step one token for every one of {@code batch}
  * sequences (one forward pass over the batch, so each weight is read once per step). Token ids
  * are seeded random (the weights of benchmark models are random too); nothing is sampled.
- * One warm-up run of each, then {@code repetitions} timed runs; the median is reported.
+ * Warm-up runs (at least two, and two seconds), then {@code repetitions} timed runs; the median
+ * is reported.
  */
 public final class ForwardBenchmark {
     private static final Logger log = LoggerFactory.getLogger(ForwardBenchmark.class);
     private static final int BLOCK = 16;
+    private static final long WARM_UP_NANOS = 2_000_000_000L;
 
     public record Result(double prefillTokensPerSecond, double decodeTokensPerSecond,
                          double[] prefillRuns, double[] decodeRuns) {
@@ -49,18 +51,24 @@ public final class ForwardBenchmark {
     }
 
     public Result run() {
+        // warm-up until the JIT has compiled the kernels: at least two passes and two seconds
+        long warmUntil = System.nanoTime() + WARM_UP_NANOS;
+        for (int w = 0; w < 2 || System.nanoTime() < warmUntil; w++) {
+            if (promptTokens > 0) log.info("warm-up: prefill {} tokens/s", String.format("%.1f", prefillOnce()));
+            if (genTokens > 0) log.info("warm-up: decode {} tokens/s", String.format("%.1f", decodeOnce()));
+        }
         double[] prefill = new double[repetitions];
         double[] decode = new double[repetitions];
-        for (int r = -1; r < repetitions; r++) {
-            String label = r < 0 ? "warm-up" : "run " + (r + 1) + "/" + repetitions;
+        for (int r = 0; r < repetitions; r++) {
+            String label = "run " + (r + 1) + "/" + repetitions;
             if (promptTokens > 0) {
                 double tps = prefillOnce();
-                if (r >= 0) prefill[r] = tps;
+                prefill[r] = tps;
                 log.info("{}: prefill {} tokens: {} tokens/s", label, promptTokens, String.format("%.1f", tps));
             }
             if (genTokens > 0) {
                 double tps = decodeOnce();
-                if (r >= 0) decode[r] = tps;
+                decode[r] = tps;
                 log.info("{}: decode {} steps x batch {}: {} tokens/s", label, genTokens, batch, String.format("%.1f", tps));
             }
         }
