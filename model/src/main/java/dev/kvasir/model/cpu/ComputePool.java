@@ -158,15 +158,22 @@ public final class ComputePool implements AutoCloseable {
         }
     }
 
-    /** Spins, then parks, until a job newer than {@code seen} is published; -1 once closed. */
+    /** Spins, then yields, then parks, until a job newer than {@code seen} is published; -1 once closed. */
     private long awaitJob(int id, long seen) {
-        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        long start = System.nanoTime();
         for (int i = 0; ; i++) {
             long g = generation;
             if (g != seen) return g;
             if (closed) return -1;
-            if ((i & 63) != 63 || System.nanoTime() < spinUntil) {
+            if (i < 256) {
                 Thread.onSpinWait();
+                continue;
+            }
+            long waited = System.nanoTime() - start;
+            if (waited < SPIN_NANOS) {
+                // past the first microseconds, offer the core: when the machine has fewer free
+                // cores than threads, the caller's serial work between jobs needs it
+                Thread.yield();
                 continue;
             }
             // announce the park, then look again: a job published in between is seen here or unparks us
@@ -174,7 +181,8 @@ public final class ComputePool implements AutoCloseable {
             VarHandle.fullFence();
             if (generation == seen && !closed) LockSupport.park(this);
             parked[id] = false;
-            spinUntil = System.nanoTime() + SPIN_NANOS;
+            start = System.nanoTime();
+            i = 0;
         }
     }
 
