@@ -11,7 +11,8 @@ import java.io.PrintWriter;
  */
 @Command(name = "kvasir", mixinStandardHelpOptions = true, version = "kvasir 0.1.0",
         description = "Actor-based, distributed LLM inference on the JVM.",
-        subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthCommand.class, ServeCommand.class, NodeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthCommand.class, ServeCommand.class, NodeCommand.class,
+                BenchCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
 public final class KvasirCli implements Runnable {
     /** Exit code for bad input: a file, a prompt or a value the command cannot use. */
     public static final int EXIT_BAD_INPUT = 1;

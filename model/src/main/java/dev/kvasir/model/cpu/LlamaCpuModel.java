@@ -43,6 +43,18 @@ public final class LlamaCpuModel {
         return w;
     }
 
+    /**
+     * Bytes of weight matrices one decode step streams: every layer matrix and the output matrix
+     * (the embedding is only looked up, one row per token, unless it is also the tied output).
+     */
+    public long weightBytes() {
+        long bytes = w.output().byteSize();
+        for (LayerWeights lw : w.layers()) {
+            for (WeightMatrix m : new WeightMatrix[]{lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.gate(), lw.up(), lw.down()}) bytes += m.byteSize();
+        }
+        return bytes;
+    }
+
     public KvCache newCache(int capacity) {
         return newCache(capacity, defaultKvDtype());
     }

@@ -42,6 +42,8 @@ final class Blocks {
     static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     /** Eight bytes, the stored form of one group of 8-bit (or nibble-packed) quants. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    /** Sixteen shorts: one 32-byte block of 8-bit quants, or 16 products of them, for the integer kernels. */
+    static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     /** Eight shorts: one group of F16/BF16 values. */
     static final VectorSpecies<Short> S8 = ShortVector.SPECIES_128;
 
@@ -63,6 +65,15 @@ final class Blocks {
     /** Eight signed bytes at {@code offset}, as floats. */
     static FloatVector bytesAsFloats(MemorySegment seg, long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(B8, seg, offset, LE).convertShape(VectorOperators.B2F, F8, 0);
+    }
+
+    /**
+     * Sixteen 16-bit lanes summed in adjacent pairs into eight 32-bit lanes, as float (exact: the
+     * sums are small integers). Lane j = shorts 2j + 2j+1.
+     */
+    static FloatVector pairSums(ShortVector p) {
+        IntVector v = p.reinterpretAsInts();
+        return toFloats(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16)));
     }
 
     static FloatVector toFloats(IntVector v) {

@@ -17,9 +17,7 @@ public final class GgmlSums {
     static float hsum8(FloatVector v) {
         // adding the upper half onto the lower half is lane-wise, so it may stay a vector operation
         FloatVector h = v.add(v.rearrange(UPPER_HALF));
-        float[] l = new float[8];
-        h.intoArray(l, 0);
-        return (l[0] + l[2]) + (l[1] + l[3]);
+        return (h.lane(0) + h.lane(2)) + (h.lane(1) + h.lane(3));
     }
 
     /** Lane i takes lane i + 4 (the upper half moved down; the upper lanes are not used). */
@@ -29,9 +27,7 @@ public final class GgmlSums {
     static float reduce4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
         FloatVector x = a0.add(a2).add(a1.add(a3));
         FloatVector t = x.add(x.rearrange(UPPER_HALF));
-        float[] l = new float[8];
-        t.intoArray(l, 0);
-        return (l[0] + l[1]) + (l[2] + l[3]);
+        return (t.lane(0) + t.lane(1)) + (t.lane(2) + t.lane(3));
     }
 
     /**

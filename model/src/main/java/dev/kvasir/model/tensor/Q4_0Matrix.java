@@ -5,12 +5,14 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.kvasir.model.tensor.Blocks.F8;
 import static dev.kvasir.model.tensor.Blocks.I8;
+import static dev.kvasir.model.tensor.Blocks.S16;
 import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsInts;
 import static dev.kvasir.model.tensor.Blocks.f16;
@@ -93,32 +95,87 @@ final class Q4_0Matrix extends BlockMatrix {
     }
 
     /**
-     * llama.cpp's {@code ggml_vec_dot_q4_0_q8_0}: per block the integer products of nibbles and
-     * Q8_0 activations, scaled by both scales. The integer sums run in float lanes, where they are
-     * exact (integers below 2^24) and faster than the Vector API's integer multiply.
+     * llama.cpp's {@code ggml_vec_dot_q4_0_q8_0}: per block, lane j of eight takes the integer sum
+     * of the products of elements 4j..4j+3 (ggml's mul_sum_i8_pairs_float grouping), converted to
+     * float and added into the accumulator scaled by both scales, block after block. The integer
+     * sums are exact however they are formed, so they are formed in 16-bit lanes (see
+     * the loop body): the 16 bytes read twice into one 256-bit vector, the upper copy shifted down
+     * a nibble, masked, so that byte k holds element k (low nibbles are elements 0..15, high
+     * nibbles 16..31); then as in {@link Q8_0Matrix}: even and odd bytes as 16-bit lanes, less 8,
+     * times the even and odd activations, adjacent pairs added into 32-bit lanes.
      */
     private float dotQ8(int row, Q8Activations a, int b) {
-        float[] xq = a.values;
+        short[] xs = a.pairs;
         float[] scales = a.scales;
-        int xd = b * (cols / BLOCK);
+        int blocks = cols / BLOCK;
+        int xd = b * blocks;
+        int i = b * cols;
         long o = row * rowBytes;
+        MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            // lane j of group t must hold element 4j + t (ggml's mul_sum_i8_pairs_float grouping):
-            // the low nibble of byte 4j + t for j < 4, the high nibble of byte 4(j-4) + t after.
-            // Read the 16 bytes as 4 ints, twice over (int k = bytes 4k..4k+3), and shift per lane.
-            IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
-            FloatVector s = nibble(q, 0).mul(FloatVector.fromArray(F8, xq, i));
-            s = nibble(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = nibble(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = nibble(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
+        for (int end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES, xd++) {
+            // one block per iteration, written out: with a helper method or two blocks per
+            // iteration C2 boxed the vectors (3x slower)
+            IntVector twice = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+            ShortVector q = twice.lanewise(VectorOperators.LSHR, HIGH_HALF).and(0x0F0F0F0F).reinterpretAsShorts();
+            ShortVector p = q.and((short) 0xFF).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.LSHR, 8).sub((short) 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            // adjacent pairs into 32-bit lanes in three operations: the high half of v + (v << 16) is
+            // their sum, exact while it fits 16 bits (here at most 4 * 8 * 127)
+            IntVector v = p.reinterpretAsInts();
+            IntVector sums = v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            acc = toFloats(sums).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
     }
 
     private static final VectorSpecies<Integer> I4 = IntVector.SPECIES_128;
     private static final VectorShuffle<Integer> TWICE = VectorShuffle.fromOp(I8, lane -> lane % 4);
+    /** 0 for the lower copy (low nibbles), 4 for the upper copy (high nibbles). */
+    private static final IntVector HIGH_HALF = IntVector.fromArray(I8, new int[]{0, 0, 0, 0, 4, 4, 4, 4}, 0);
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    /**
+     * Four activations against one row, for batches: each block's nibbles are widened to float once
+     * and used four times (see {@link Q8_0Matrix}'s dotQ8x4; identical results to {@link #dotQ8}).
+     * Lane j of group t holds element 4j+t: the low nibble of byte 4j+t for j < 4, the high nibble
+     * of byte 4(j-4)+t after; the 16 bytes are read as 4 ints, twice over, and shifted per lane.
+     */
+    private void dotQ8x4(int row, Q8Activations a, int b, float[] out, int outStride) {
+        float[] xq = a.values;
+        float[] scales = a.scales;
+        int blocks = cols / BLOCK;
+        int x0 = b * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int d0 = b * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
+        long o = row * rowBytes;
+        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0, i = 0; k < blocks; k++, i += BLOCK, o += BLOCK_BYTES) {
+            IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+            FloatVector w0 = nibble(q, 0), w1 = nibble(q, 1), w2 = nibble(q, 2), w3 = nibble(q, 3);
+            float d = f16(data, o);
+            FloatVector s = w3.fma(FloatVector.fromArray(F8, xq, x0 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x0 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x0 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x0 + i)))));
+            a0 = s.fma(FloatVector.broadcast(F8, d * scales[d0 + k]), a0);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x1 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x1 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x1 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x1 + i)))));
+            a1 = s.fma(FloatVector.broadcast(F8, d * scales[d1 + k]), a1);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x2 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x2 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x2 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x2 + i)))));
+            a2 = s.fma(FloatVector.broadcast(F8, d * scales[d2 + k]), a2);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x3 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x3 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x3 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x3 + i)))));
+            a3 = s.fma(FloatVector.broadcast(F8, d * scales[d3 + k]), a3);
+        }
+        out[b * outStride + row] = GgmlSums.hsum8(a0);
+        out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
+        out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
+        out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
+    }
+
     /** Per lane and group t: the shift that brings the wanted nibble down (8t, or 8t + 4 for high nibbles). */
     private static final IntVector[] SHIFTS = new IntVector[4];
 
@@ -135,14 +192,11 @@ final class Q4_0Matrix extends BlockMatrix {
     }
 
     @Override
-    public ActivationFormat activationFormat() {
-        return ActivationFormat.Q8_0;
-    }
-
-    @Override
     public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
+        int tiled = x.batch & ~3;
         for (int r = rowStart; r < rowEnd; r++) {
-            for (int b = 0; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
+            for (int b = 0; b < tiled; b += 4) dotQ8x4(r, x, b, out, outStride);
+            for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
         }
     }
 }

@@ -9,6 +9,12 @@ public final class Q8Activations {
     static final int BLOCK = 32;
     /** The quantized values in lane order (see {@link #quantize}), held as floats (exact: they are integers -127..127) for float-lane kernels. */
     float[] values = new float[0];
+    /**
+     * The same values as 16-bit integers, per block the 16 even-indexed elements then the 16
+     * odd-indexed ones, for the integer kernels: a weight block read as 16 shorts splits into its
+     * even and odd bytes with shifts, and the two products add up to pair sums in place.
+     */
+    short[] pairs = new short[0];
     /** Per block: the f16-rounded scale, as float. */
     float[] scales = new float[0];
     int cols;
@@ -21,6 +27,7 @@ public final class Q8Activations {
         int n = batch * cols;
         if (values.length < n) {
             values = new float[n];
+            pairs = new short[n];
             scales = new float[n / BLOCK];
         }
         for (int b = 0; b < n / BLOCK; b++) {
@@ -31,7 +38,11 @@ public final class Q8Activations {
             scales[b] = Float.float16ToFloat(Float.floatToFloat16(d));
             float id = max != 0 ? 127f / max : 0f;
             // stored in ggml's lane order: slot 8t + j holds element 4j + t (see Q8_0Matrix.dotQ8)
-            for (int i = 0; i < BLOCK; i++) values[o + 8 * (i % 4) + i / 4] = (float) Math.rint(x[o + i] * id);
+            for (int i = 0; i < BLOCK; i++) {
+                float q = (float) Math.rint(x[o + i] * id);
+                values[o + 8 * (i % 4) + i / 4] = q;
+                pairs[o + (i % 2) * 16 + i / 2] = (short) q;
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package dev.kvasir.model.tensor;
 import dev.kvasir.model.gguf.GgmlType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -10,6 +11,8 @@ import java.lang.foreign.MemorySegment;
 import static dev.kvasir.model.tensor.Blocks.F8;
 import static dev.kvasir.model.tensor.Blocks.I8;
 import static dev.kvasir.model.tensor.Blocks.toFloats;
+import static dev.kvasir.model.tensor.Blocks.S16;
+import static dev.kvasir.model.tensor.Blocks.pairSums;
 import static dev.kvasir.model.tensor.Blocks.LE;
 import static dev.kvasir.model.tensor.Blocks.bytesAsFloats;
 import static dev.kvasir.model.tensor.Blocks.f16;
@@ -71,27 +74,95 @@ final class Q8_0Matrix extends BlockMatrix {
     }
 
     /**
-     * llama.cpp's {@code ggml_vec_dot_q8_0_q8_0}: per block the integer products of weights and
-     * Q8_0 activations, scaled by both scales. The integer sums run in float lanes, where they are
-     * exact (integers below 2^24) and faster than the Vector API's integer multiply.
+     * llama.cpp's {@code ggml_vec_dot_q8_0_q8_0}: per block, lane j of eight takes the integer sum
+     * of the products of elements 4j..4j+3 (ggml's mul_sum_i8_pairs_float grouping), converted to
+     * float and added into the accumulator scaled by both scales, block after block. The integer
+     * sums are exact however they are formed, so they are formed in 16-bit lanes (see
+     * {@link #blockSums}). Two blocks per iteration: their integer work is independent and
+     * overlaps; the accumulator still takes them one after the other. (Four per iteration made
+     * C2 spill the vectors to the heap.)
      */
     private float dotQ8(int row, Q8Activations a, int b) {
-        float[] xq = a.values;
+        short[] xs = a.pairs;
         float[] scales = a.scales;
-        int xd = b * (cols / BLOCK);
+        int blocks = cols / BLOCK;
+        int xd = b * blocks;
+        int i = b * cols;
         long o = row * rowBytes;
+        MemorySegment data = this.data;
         FloatVector acc = FloatVector.zero(F8);
-        for (int i = b * cols, end = i + cols; i < end; i += BLOCK, o += BLOCK_BYTES) {
-            // lane j sums elements 4j..4j+3, as ggml's mul_sum_i8_pairs_float does: read the block
-            // as 8 ints (int j = bytes 4j..4j+3); group t takes byte t of each, sign-extended
-            IntVector q = IntVector.fromMemorySegment(I8, data, o + QS, LE);
-            FloatVector s = signedByte(q, 0).mul(FloatVector.fromArray(F8, xq, i));
-            s = signedByte(q, 1).fma(FloatVector.fromArray(F8, xq, i + 8), s);
-            s = signedByte(q, 2).fma(FloatVector.fromArray(F8, xq, i + 16), s);
-            s = signedByte(q, 3).fma(FloatVector.fromArray(F8, xq, i + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd++]), acc);
+        for (int end = i + (blocks & ~1) * BLOCK; i < end; i += 2 * BLOCK, o += 2 * BLOCK_BYTES, xd += 2) {
+            ShortVector q = ShortVector.fromMemorySegment(S16, data, o + QS, LE);
+            ShortVector q2 = ShortVector.fromMemorySegment(S16, data, o + BLOCK_BYTES + QS, LE);
+            ShortVector p = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            ShortVector p2 = q2.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 32))
+                    .add(q2.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 48)));
+            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
+            acc = pairSums(p2).fma(FloatVector.broadcast(F8, f16(data, o + BLOCK_BYTES) * scales[xd + 1]), acc);
+        }
+        if ((blocks & 1) != 0) {
+            ShortVector q = ShortVector.fromMemorySegment(S16, data, o + QS, LE);
+            ShortVector p = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i))
+                    .add(q.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromArray(S16, xs, i + 16)));
+            acc = pairSums(p).fma(FloatVector.broadcast(F8, f16(data, o) * scales[xd]), acc);
         }
         return GgmlSums.hsum8(acc);
+    }
+
+    /**
+     * The eight lane sums of one block against the activations at {@code xs[i ..]} (see
+     * {@link Q8Activations#pairs}): the 32 weight bytes read as 16 shorts, even and odd bytes split
+     * off by shifts and multiplied by the even and odd activations (each product, and the sum of
+     * two, fits 16 bits), then adjacent shorts added into 32-bit lanes: lane j = elements 4j..4j+3.
+     */
+    private static FloatVector blockSums(ShortVector q, short[] xs, int i) {
+        ShortVector even = q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+        ShortVector odd = q.lanewise(VectorOperators.ASHR, 8);
+        return pairSums(even.mul(ShortVector.fromArray(S16, xs, i)).add(odd.mul(ShortVector.fromArray(S16, xs, i + 16))));
+    }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    /**
+     * Four activations against one row, for batches: each block's weights are widened to float once
+     * and used four times, where {@link #dotQ8} spends most of its work forming integer sums for a
+     * single activation. Lane j of group t holds element 4j+t (the activations' {@code values}
+     * layout), so each lane sums exactly the integers {@link #dotQ8} does (products and sums of
+     * small integers are exact in float) and the results are identical.
+     */
+    private void dotQ8x4(int row, Q8Activations a, int b, float[] out, int outStride) {
+        float[] xq = a.values;
+        float[] scales = a.scales;
+        int blocks = cols / BLOCK;
+        int x0 = b * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int d0 = b * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
+        long o = row * rowBytes;
+        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0, i = 0; k < blocks; k++, i += BLOCK, o += BLOCK_BYTES) {
+            IntVector q = IntVector.fromMemorySegment(I8, data, o + QS, LE);
+            FloatVector w0 = signedByte(q, 0), w1 = signedByte(q, 1), w2 = signedByte(q, 2), w3 = signedByte(q, 3);
+            float d = f16(data, o);
+            FloatVector s = w3.fma(FloatVector.fromArray(F8, xq, x0 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x0 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x0 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x0 + i)))));
+            a0 = s.fma(FloatVector.broadcast(F8, d * scales[d0 + k]), a0);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x1 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x1 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x1 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x1 + i)))));
+            a1 = s.fma(FloatVector.broadcast(F8, d * scales[d1 + k]), a1);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x2 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x2 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x2 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x2 + i)))));
+            a2 = s.fma(FloatVector.broadcast(F8, d * scales[d2 + k]), a2);
+            s = w3.fma(FloatVector.fromArray(F8, xq, x3 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x3 + i + 16),
+                    w1.fma(FloatVector.fromArray(F8, xq, x3 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x3 + i)))));
+            a3 = s.fma(FloatVector.broadcast(F8, d * scales[d3 + k]), a3);
+        }
+        out[b * outStride + row] = GgmlSums.hsum8(a0);
+        out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
+        out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
+        out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
     }
 
     /** Byte {@code t} of every int lane, as a signed value, in float. */
@@ -100,14 +171,11 @@ final class Q8_0Matrix extends BlockMatrix {
     }
 
     @Override
-    public ActivationFormat activationFormat() {
-        return ActivationFormat.Q8_0;
-    }
-
-    @Override
     public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
+        int tiled = x.batch & ~3;
         for (int r = rowStart; r < rowEnd; r++) {
-            for (int b = 0; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
+            for (int b = 0; b < tiled; b += 4) dotQ8x4(r, x, b, out, outStride);
+            for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
         }
     }
 }

@@ -1,0 +1,51 @@
+package dev.kvasir.tests;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.kvasir.model.SharedData;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code ./kvasir bench} and {@code ./kvasir eval perplexity}: the JSON contract and the one-line errors; no timing is asserted. */
+class BenchCliTest {
+
+    @Test
+    void benchPrintsPrefillAndDecodeRatesAsJson() {
+        Cli r = Cli.run("bench", "--model", SharedData.require("models/stories260K/stories260K-q8_0.gguf").toString(),
+                "--prompt-tokens", "16", "--gen-tokens", "4", "--batch", "3", "--threads", "2", "--repetitions", "1", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode o = r.json();
+        assertTrue(o.get("prefill_tokens_per_second").asDouble() > 0, r.out());
+        assertTrue(o.get("decode_tokens_per_second").asDouble() > 0, r.out());
+        assertEquals(3, o.get("batch").asInt());
+        assertEquals(2, o.get("threads").asInt());
+    }
+
+    @Test
+    void benchMemoryPrintsReadBandwidth() {
+        Cli r = Cli.run("bench", "--memory", "--memory-mib", "16", "--threads", "2", "--repetitions", "2", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.json().get("read_gb_per_second").asDouble() > 0, r.out());
+    }
+
+    @Test
+    void benchWithoutAModelIsAOneLineError() {
+        Cli r = Cli.run("bench", "--threads", "1");
+        assertNotEquals(0, r.exitCode());
+        assertEquals("", r.out());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("--model"), r.err());
+    }
+
+    @Test
+    void perplexityOfAMissingFileIsAOneLineError() {
+        Cli r = Cli.run("eval", "perplexity", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString(),
+                "--file", "/nonexistent/text.txt");
+        assertNotEquals(0, r.exitCode());
+        assertEquals("", r.out());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("/nonexistent/text.txt"), r.err());
+    }
+}
