@@ -174,23 +174,24 @@ public final class ServingBenchmark {
             close(r);
         }
 
-        // 2. continuous vs static batching, 16 requests with output lengths 16..max, batch of 8
-        int maxOut = quick ? 128 : 256;
-        int[] lengths = new int[16];
-        for (int i = 0; i < 16; i++) lengths[i] = 16 + (int) ((long) (maxOut - 16) * ((i * 7) % 16) / 15);
+        // 2. continuous vs static batching: output lengths spread evenly over 16..max, batches of 8
+        int maxOut = quick ? 128 : 512;
+        int requests = quick ? 16 : 32;
+        int[] lengths = new int[requests];
+        for (int i = 0; i < requests; i++) lengths[i] = 16 + (int) ((long) (maxOut - 16) * ((i * 7) % requests) / (requests - 1));
         List<int[]> prompts = new ArrayList<>();
-        for (int i = 0; i < 16; i++) prompts.add(prompt(random, 16, vocab));
-        out.append("\n| batching (16 requests, outputs 16–").append(maxOut).append(", 8 at a time) | generated tokens | wall s | tok/s | KV waste |\n|---|---|---|---|---|\n");
+        for (int i = 0; i < requests; i++) prompts.add(prompt(random, 16, vocab));
+        out.append("\n| batching (").append(requests).append(" requests, outputs 16–").append(maxOut).append(", 8 at a time) | generated tokens | wall s | tok/s | KV waste |\n|---|---|---|---|---|\n");
         for (boolean continuous : new boolean[]{true, false}) {
             Router r = router(base.withQueues(1024, 8));
             long t0 = System.nanoTime();
             int tokens = 0;
             if (continuous) {
                 List<CompletableFuture<Tracker>> fs = new ArrayList<>();
-                for (int i = 0; i < 16; i++) fs.add(submit(r, prompts.get(i), lengths[i]));
+                for (int i = 0; i < requests; i++) fs.add(submit(r, prompts.get(i), lengths[i]));
                 tokens = all(fs).stream().mapToInt(t -> t.tokens).sum();
             } else {
-                for (int batch = 0; batch < 2; batch++) {
+                for (int batch = 0; batch < requests / 8; batch++) {
                     List<CompletableFuture<Tracker>> fs = new ArrayList<>();
                     for (int i = batch * 8; i < batch * 8 + 8; i++) fs.add(submit(r, prompts.get(i), lengths[i]));
                     tokens += all(fs).stream().mapToInt(t -> t.tokens).sum();
@@ -205,7 +206,7 @@ public final class ServingBenchmark {
         // 3. TTFT with a shared prefix, cache on vs off: one warm-up request, then 3 more one after another
         int prefixLength = Math.min(1000, model.weights().config().contextLength() - 24);
         int[] prefix = prompt(random, prefixLength, vocab);
-        out.append("\n| prefix cache (").append(prefixLength).append("-token shared prefix) | first request TTFT s | later requests mean TTFT s | prefix hits / queries (tokens) |\n|---|---|---|---|\n");
+        out.append("\n| prefix cache (").append(prefixLength).append("-token shared prefix) | first request TTFT s | later requests mean TTFT s | prefix hits / queries (tokens) | KV waste |\n|---|---|---|---|---|\n");
         for (boolean cache : new boolean[]{true, false}) {
             Router r = router(base.withPrefixCaching(cache));
             double first = 0;
@@ -218,7 +219,8 @@ public final class ServingBenchmark {
                 else later += t.ttftSeconds() / 3;
             }
             RouterMetrics m = metrics(r);
-            out.append("| %s | %.3f | %.3f | %d / %d |\n".formatted(cache ? "on" : "off", first, later, m.prefixCacheHits(), m.prefixCacheQueries()));
+            out.append("| %s | %.3f | %.3f | %d / %d | %.1f%% |\n".formatted(cache ? "on" : "off", first, later, m.prefixCacheHits(),
+                    m.prefixCacheQueries(), 100 * m.kvWaste()));
             close(r);
         }
         System.out.println(out);
