@@ -18,7 +18,7 @@ fi
 rm -rf "$OUT"; mkdir -p "$B/lib" "$B/bin" "$B/python" "$B/conf"
 cp "$ROOT/deploy/conf/logback-gpu.xml" "$B/conf/"
 # 1. runtime: Temurin links from its own image (no jmods needed)
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.net.http,java.instrument,jdk.unsupported,jdk.incubator.vector,jdk.crypto.ec,jdk.management \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.net.http,java.instrument,jdk.unsupported,jdk.incubator.vector,jdk.crypto.ec,jdk.management,jdk.jfr \
   --strip-debug --no-header-files --no-man-pages --compress=zip-0 --output "$B/runtime"
 
 # 2. jars: the CLI's class path, the gpu test class path, the module jars

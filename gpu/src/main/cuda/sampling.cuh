@@ -19,6 +19,7 @@ namespace {
 #define SAMPLE_META 16
 #define SAMPLE_THREADS 1024
 #define SAMPLE_SHARED_KEYS 4096
+#define SAMPLE_BINS 2048  // = 2 × SAMPLE_THREADS (two bins a thread in the scan)
 // Candidates whose scaled logit is more than this below the best have p < 1e-20 (relative to the
 // best): they are left out of the sort. Their total mass is below double resolution of the sum.
 #define SAMPLE_CUTOFF -46.0f
@@ -111,6 +112,68 @@ __device__ __forceinline__ float cand_prob(unsigned long long key, float invT, f
     return (float) exp((double) __fsub_rn(__fmul_rn(key_logit(key), invT), mx));
 }
 
+
+struct SampleRow {
+    float invT, mx, topP, minP;
+    int topK, n;      // n: candidates within the cutoff
+    double total, u;  // total: their summed probabilities (any order)
+};
+
+// The CPU Sampler's top-k → top-p → min-p → draw over the first m candidates in sorted order
+// (keys[0..m), all n when m == n). Returns the chosen index, or -1 when the answer depends on
+// candidates past m (then the caller sorts them all). Prefix sums go to cum[0..min(count, m)).
+__device__ int sample_decide(const unsigned long long* keys, int m, const SampleRow& row, double* cum, int* hit) {
+    int count = row.topK > 0 ? min(row.topK, row.n) : row.n;
+    bool complete = count <= m;
+    // top-k cutting inside the unsorted rest: the candidates' mass is unknown
+    if (!complete && count < row.n) return -1;
+    int lim = min(count, m);
+    int per = (lim + blockDim.x - 1) / blockDim.x;
+    int j0 = min(lim, (int) threadIdx.x * per), j1 = min(lim, j0 + per);
+    double local = 0;
+    for (int j = j0; j < j1; j++) { local += cand_prob(keys[j], row.invT, row.mx); cum[j] = local; }
+    double before = block_exclusive_scan_d(local);
+    for (int j = j0; j < j1; j++) cum[j] += before;
+    __syncthreads();
+    double sum = complete ? cum[lim - 1] : row.total;
+    int keep = count;
+    if (row.topP < 1.f) {
+        // the smallest prefix whose share of the mass reaches top_p
+        if (threadIdx.x == 0) *hit = 0x7fffffff;
+        __syncthreads();
+        for (int j = j0; j < j1; j++) if (cum[j] / sum >= (double) row.topP) { atomicMin(hit, j); break; }
+        __syncthreads();
+        int h = *hit;
+        __syncthreads();
+        if (h != 0x7fffffff) keep = h + 1;
+        else if (!complete) return -1;
+    }
+    if (row.minP > 0.f) {
+        // candidates are in descending probability: keep those at least min_p × the best (>= 1 kept)
+        float threshold = __fmul_rn(row.minP, cand_prob(keys[0], row.invT, row.mx));
+        int lk = min(keep, m);
+        if (threadIdx.x == 0) *hit = 0x7fffffff;
+        __syncthreads();
+        for (int j = max(j0, 1); j < min(j1, lk); j++) if (cand_prob(keys[j], row.invT, row.mx) < threshold) { atomicMin(hit, j); break; }
+        __syncthreads();
+        int h = *hit;
+        __syncthreads();
+        if (h != 0x7fffffff) keep = h;
+        else if (keep > m) return -1;
+    }
+    // keep > m only when nothing was cut: every candidate is kept and their mass is the total
+    double kept = keep <= m ? cum[keep - 1] : row.total;
+    double target = row.u * kept;
+    if (threadIdx.x == 0) *hit = 0x7fffffff;
+    __syncthreads();
+    for (int j = j0; j < min(j1, keep); j++) if (cum[j] > target) { atomicMin(hit, j); break; }
+    __syncthreads();
+    int h = *hit;
+    __syncthreads();
+    if (h != 0x7fffffff) return h;
+    return keep <= m ? keep - 1 : -1;
+}
+
 }  // namespace
 
 extern "C" {
@@ -151,15 +214,26 @@ __global__ void penalize_rows(float* logits, int vocab, const int* meta, const i
 
 // One token per row: greedy rows take the best logit (lowest id among ties); the others go through
 // temperature → top-k → top-p → min-p → the draw u × kept mass over candidates in descending order.
+//
+// Sorting a whole vocabulary (128K) takes one block milliseconds, so a row first builds a histogram
+// of its candidates' scaled logits (SAMPLE_BINS bins over [SAMPLE_CUTOFF, 0]) with their total
+// mass, takes the top bins holding at most SAMPLE_SHARED_KEYS candidates — a prefix of the sorted
+// order, since a bin is a range of logits — and sorts only those, in shared memory. That prefix
+// decides the token whenever the candidates end inside it (top-k), or the top-p or min-p cut and
+// the draw fall inside it: with real models' peaked distributions, nearly always. Otherwise (flat
+// logits, a draw deep in the tail) the row takes the slow path: every candidate sorted in the
+// block's global workspace. Both paths decide with the same code (sample_decide).
 // Each block handles rows blockIdx.x, blockIdx.x + gridDim.x, ... with its own workspace of
 // wsStride keys (u64) and wsStride prefix sums (double), wsStride a power of two >= vocab.
 // block = 1024.
 __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* logits, int vocab, const int* meta, const double* uniform, int rows,
                             unsigned long long* keysWs, double* cumWs, int wsStride, int* out) {
     __shared__ unsigned long long sk[SAMPLE_SHARED_KEYS];
-    __shared__ int survivors, firstHit;
+    __shared__ int hist[SAMPLE_BINS];
+    __shared__ int counter, hit, prefixBins, prefixCount, survivors;
     unsigned long long* keys = keysWs + (size_t) blockIdx.x * wsStride;
     double* cum = cumWs + (size_t) blockIdx.x * wsStride;
+    const float binScale = SAMPLE_BINS / -SAMPLE_CUTOFF;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const int* m = meta + (size_t) r * SAMPLE_META;
         const float* l = logits + (size_t) r * vocab;
@@ -171,66 +245,76 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* logit
             __syncthreads();
             continue;
         }
-        float invT = __int_as_float(m[1]);
-        int topK = m[2];
-        float topP = __int_as_float(m[3]), minP = __int_as_float(m[4]);
+        SampleRow row;
+        row.invT = __int_as_float(m[1]);
+        row.topK = m[2];
+        row.topP = __int_as_float(m[3]);
+        row.minP = __int_as_float(m[4]);
+        row.u = uniform[r];
         // the CPU's max is the best raw logit times 1/T (a positive factor keeps the order)
         float best = -INFINITY;
         for (int i = threadIdx.x; i < vocab; i += blockDim.x) best = fmaxf(best, l[i]);
-        float mx = __fmul_rn(block_max_f(best), invT);
-        if (threadIdx.x == 0) survivors = 0;
+        row.mx = __fmul_rn(block_max_f(best), row.invT);
+        for (int b = threadIdx.x; b < SAMPLE_BINS; b += blockDim.x) hist[b] = 0;
+        if (threadIdx.x == 0) { prefixBins = 0; prefixCount = 0; }
         __syncthreads();
+        double mass = 0;
         for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-            float v = l[i];
-            if (__fsub_rn(__fmul_rn(v, invT), mx) >= SAMPLE_CUTOFF) keys[atomicAdd(&survivors, 1)] = sample_key(v, i);
+            float sc = __fsub_rn(__fmul_rn(l[i], row.invT), row.mx);
+            if (sc >= SAMPLE_CUTOFF) {
+                atomicAdd(&hist[min(SAMPLE_BINS - 1, (int) (-sc * binScale))], 1);
+                mass += (double) (float) exp((double) sc);
+            }
         }
+        row.total = block_sum_d(mass);  // its barriers also complete the histogram
+        // the longest run of top bins holding at most SAMPLE_SHARED_KEYS candidates (2 bins a thread)
+        int h0 = hist[2 * threadIdx.x], h1 = hist[2 * threadIdx.x + 1];
+        int before = (int) block_exclusive_scan_d((double) (h0 + h1));
+        int in0 = before + h0, in1 = in0 + h1;
+        if (in0 <= SAMPLE_SHARED_KEYS) atomicMax(&prefixBins, 2 * threadIdx.x + 1);
+        if (in1 <= SAMPLE_SHARED_KEYS) atomicMax(&prefixBins, 2 * threadIdx.x + 2);
+        if (threadIdx.x == blockDim.x - 1) survivors = in1;
         __syncthreads();
-        int n = survivors;
-        int p2 = 1;
-        while (p2 < n) p2 <<= 1;
-        unsigned long long* sortIn = p2 <= SAMPLE_SHARED_KEYS ? sk : keys;
-        for (int i = threadIdx.x; i < p2; i += blockDim.x) sortIn[i] = i < n ? keys[i] : 0ull;
+        if (2 * (int) threadIdx.x + 1 == prefixBins) prefixCount = in0;
+        if (2 * (int) threadIdx.x + 2 == prefixBins) prefixCount = in1;
         __syncthreads();
-        bitonic_desc(sortIn, p2);
-        if (sortIn != keys) {
-            for (int i = threadIdx.x; i < n; i += blockDim.x) keys[i] = sortIn[i];
+        row.n = survivors;
+        int chosen = -1;
+        int mPrefix = prefixCount, bins = prefixBins;
+        if (mPrefix > 0) {
+            if (threadIdx.x == 0) counter = 0;
             __syncthreads();
+            for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+                float v = l[i];
+                float sc = __fsub_rn(__fmul_rn(v, row.invT), row.mx);
+                if (sc >= SAMPLE_CUTOFF && (int) min(SAMPLE_BINS - 1, (int) (-sc * binScale)) < bins) sk[atomicAdd(&counter, 1)] = sample_key(v, i);
+            }
+            __syncthreads();
+            int p2 = 1;
+            while (p2 < mPrefix) p2 <<= 1;
+            for (int i = mPrefix + threadIdx.x; i < p2; i += blockDim.x) sk[i] = 0ull;
+            __syncthreads();
+            bitonic_desc(sk, p2);
+            int j = sample_decide(sk, mPrefix, row, cum, &hit);
+            if (j >= 0) chosen = key_id(sk[j]);
         }
-        int count = topK > 0 ? min(topK, n) : n;
-        // chunked prefix sums of the candidates' probabilities, in candidate order
-        int per = (count + blockDim.x - 1) / blockDim.x;
-        int j0 = min(count, (int) threadIdx.x * per), j1 = min(count, j0 + per);
-        double local = 0;
-        for (int j = j0; j < j1; j++) { local += cand_prob(keys[j], invT, mx); cum[j] = local; }
-        double before = block_exclusive_scan_d(local);
-        for (int j = j0; j < j1; j++) cum[j] += before;
-        __syncthreads();
-        double sum = cum[count - 1];
-        if (topP < 1.f) {
-            // the smallest prefix whose share of the mass reaches top_p
-            if (threadIdx.x == 0) firstHit = count;
+        if (chosen < 0) {
+            // slow path: every candidate, sorted in global memory
+            if (threadIdx.x == 0) counter = 0;
             __syncthreads();
-            for (int j = j0; j < j1; j++) if (cum[j] / sum >= (double) topP) { atomicMin(&firstHit, j); break; }
+            for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+                float v = l[i];
+                if (__fsub_rn(__fmul_rn(v, row.invT), row.mx) >= SAMPLE_CUTOFF) keys[atomicAdd(&counter, 1)] = sample_key(v, i);
+            }
             __syncthreads();
-            count = min(count, firstHit + 1);
+            int p2 = 1;
+            while (p2 < row.n) p2 <<= 1;
+            for (int i = row.n + threadIdx.x; i < p2; i += blockDim.x) keys[i] = 0ull;
             __syncthreads();
+            bitonic_desc(keys, p2);
+            chosen = key_id(keys[sample_decide(keys, row.n, row, cum, &hit)]);
         }
-        if (minP > 0.f) {
-            // candidates are in descending probability: keep those at least min_p × the best (>= 1 kept)
-            float threshold = __fmul_rn(minP, cand_prob(keys[0], invT, mx));
-            if (threadIdx.x == 0) firstHit = count;
-            __syncthreads();
-            for (int j = max(j0, 1); j < min(j1, count); j++) if (cand_prob(keys[j], invT, mx) < threshold) { atomicMin(&firstHit, j); break; }
-            __syncthreads();
-            count = firstHit;
-            __syncthreads();
-        }
-        double target = uniform[r] * cum[count - 1];
-        if (threadIdx.x == 0) firstHit = count - 1;
-        __syncthreads();
-        for (int j = j0; j < min(j1, count); j++) if (cum[j] > target) { atomicMin(&firstHit, j); break; }
-        __syncthreads();
-        if (threadIdx.x == 0) out[r] = key_id(keys[firstHit]);
+        if (threadIdx.x == 0) out[r] = chosen;
         __syncthreads();
     }
 }

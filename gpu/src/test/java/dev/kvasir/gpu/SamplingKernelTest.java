@@ -73,12 +73,15 @@ class SamplingKernelTest {
     void drawsAndLogprobsEqualTheCpuSampler() {
         d.call(() -> {
             try (DeviceArrays a = new DeviceArrays(d)) {
-                for (int[] shape : new int[][]{{512, 4}, {5000, 3}, {32000, 2}, {128256, 1}}) {
-                    int vocab = shape[0];
+                // {vocabulary, rows per parameter set, spread}: the logits span about ±20 × spread nats, so the
+                // candidates within the kernel's cutoff are all of them (small vocabularies), most of them
+                // (the histogram prefix decides, or the tail is sorted), few of them, or all in one
+                // histogram bin (spread 1e-4: the full sort)
+                for (double[] shape : new double[][]{{512, 4, 1}, {5000, 3, 1}, {32000, 2, 3}, {128256, 1, 3}, {128256, 1, 30}, {128256, 1, 1e-4}}) {
+                    int vocab = (int) shape[0];
                     List<SamplingParams> sets = parameterSets();
-                    int rows = sets.size() * shape[1];
-                    // a spacing that keeps everything inside the cutoff for small vocabularies and crosses it for big ones
-                    float step = 40f / vocab * (vocab > 10000 ? 3 : 1);
+                    int rows = sets.size() * (int) shape[1];
+                    float step = (float) (40.0 / vocab * shape[2]);
                     float[] logits = new float[rows * vocab];
                     List<SamplingRequest> requests = new ArrayList<>();
                     for (int r = 0; r < rows; r++) {
@@ -110,7 +113,7 @@ class SamplingKernelTest {
                             }
                         }
                     }
-                    log.info("sampling kernels: {} rows of vocabulary {} equal the CPU Sampler", rows, vocab);
+                    log.info("sampling kernels: {} rows of vocabulary {} (spread {}) equal the CPU Sampler", rows, vocab, shape[2]);
                 }
             }
             return null;
