@@ -21,15 +21,17 @@ if [[ "$PHASE" == serve ]]; then
   $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -1
   $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 5 --json 2>&1 | tail -1
   $B/bin/kvasir generate --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 5 --json 2>&1 | tail -1
-  step serve --backend gpu
-  $B/bin/kvasir serve --backend gpu --model "$M" --port 18080 > "$OUT/serve.log" 2>&1 &
-  SP=$!
-  for i in $(seq 60); do curl -sf localhost:18080/health >/dev/null 2>&1 && break; sleep 1; done
-  curl -s localhost:18080/health; echo
-  curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":24,"temperature":0}'; echo
-  curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":8,"temperature":0.9,"top_p":0.9,"seed":3,"logprobs":3}'; echo
-  kill $SP; wait $SP 2>/dev/null
-  grep -E "cuda:|ready|ERROR" "$OUT/serve.log" | head -5
+  for BK in gpu cpu; do
+    step serve --backend $BK
+    $B/bin/kvasir serve --backend $BK --model "$M" --port 18080 > "$OUT/serve-$BK.log" 2>&1 &
+    SP=$!
+    for i in $(seq 60); do curl -sf localhost:18080/health >/dev/null 2>&1 && break; sleep 1; done
+    curl -s localhost:18080/health; echo
+    curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":24,"temperature":0}' | grep -o '"text":"[^"]*"'
+    curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":8,"temperature":0.9,"top_p":0.9,"seed":3,"logprobs":2}' | grep -o '"token_logprobs":[^]]*]'
+    kill $SP; wait $SP 2>/dev/null
+    grep -E "cuda:|ERROR" "$OUT/serve-$BK.log" | grep -v DEBUG | head -3
+  done
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
   step prefill 1b
