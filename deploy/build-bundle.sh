@@ -18,7 +18,7 @@ fi
 rm -rf "$OUT"; mkdir -p "$B/lib" "$B/bin" "$B/python" "$B/conf"
 cp "$ROOT/deploy/conf/logback-gpu.xml" "$B/conf/"
 # 1. runtime: Temurin links from its own image (no jmods needed)
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.net.http,java.instrument,jdk.unsupported,jdk.incubator.vector,jdk.crypto.ec,jdk.management \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.net.http,java.instrument,jdk.unsupported,jdk.incubator.vector,jdk.crypto.ec,jdk.management,jdk.jfr \
   --strip-debug --no-header-files --no-man-pages --compress=zip-0 --output "$B/runtime"
 
 # 2. jars: the CLI's class path, the gpu test class path, the module jars
@@ -30,6 +30,21 @@ rm -f "$B/lib/"*-sources.jar
 # JCuda's native jar carries the PTX compiler and NVRTC bindings (24 MB) the driver API never loads
 natives="$(ls "$B/lib/"jcuda-natives-*.jar)"
 tmp="$(mktemp -d)"; (cd "$tmp" && unzip -q "$natives" && rm -f lib/libJNvPTXCompiler* lib/libJNvrtc* && rm "$natives" && zip -q -r "$natives" .); rm -rf "$tmp"
+
+# jars stored uncompressed: xz then compresses the classes across jars (the bundle shrinks by a third)
+python3 - "$B/lib" <<'PY'
+import os, sys, zipfile
+for name in os.listdir(sys.argv[1]):
+    if not name.endswith(".jar"): continue
+    path = os.path.join(sys.argv[1], name)
+    with zipfile.ZipFile(path) as z:
+        entries = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_STORED) as out:
+        for info, data in entries:
+            info.compress_type = zipfile.ZIP_STORED
+            out.writestr(info, data)
+    os.replace(path + ".tmp", path)
+PY
 
 # 3. launchers
 cat > "$B/bin/kvasir" <<'SH'

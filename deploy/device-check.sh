@@ -2,6 +2,7 @@
 # What one call on the GPU machine runs (device tool): unpack the bundle, GPU tests, checks against
 # transformers and throughput. Everything it measures lands in $OUT.
 #   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B) | all
+#                                        | serve (tests, stories260K generate and serve --backend gpu, 1B prefill and sampled decode)
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
@@ -10,6 +11,34 @@ B=/tmp/kvasir-bundle
 [[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 step() { echo "=== $* ($(date +%T))"; }
+if [[ "$PHASE" == serve ]]; then
+  M="$C/shared/models/stories260K/stories260K-f32.gguf"
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" "$OUT/gpu-tests.log" | head -40
+  grep -E "relative error|equal the CPU|deviation" "$OUT/gpu-tests.log" | grep -iE "prefill|sampling" | sed 's/.*INFO *//' | head -20
+  step generate greedy and sampled
+  $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -1
+  $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 5 --json 2>&1 | tail -1
+  $B/bin/kvasir generate --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 5 --json 2>&1 | tail -1
+  for BK in gpu cpu; do
+    step serve --backend $BK
+    $B/bin/kvasir serve --backend $BK --model "$M" --port 18080 > "$OUT/serve-$BK.log" 2>&1 &
+    SP=$!
+    for i in $(seq 60); do curl -sf localhost:18080/health >/dev/null 2>&1 && break; sleep 1; done
+    curl -s localhost:18080/health; echo
+    curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":24,"temperature":0}' | grep -o '"text":"[^"]*"'
+    curl -s localhost:18080/v1/completions -H 'Content-Type: application/json' -d '{"model":"stories260K-f32","prompt":"Once upon a time","max_tokens":8,"temperature":0.9,"top_p":0.9,"seed":3,"logprobs":2}' | grep -o '"token_logprobs":[^]]*]'
+    kill $SP; wait $SP 2>/dev/null
+    grep -E "cuda:|ERROR" "$OUT/serve-$BK.log" | grep -v DEBUG | head -3
+  done
+  step synth 1b
+  $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
+  step prefill 1b
+  $B/bin/gpu-bench prefill /tmp/l1b.gguf --lengths 128,512,2048 2>&1 | grep '"bench"' | tee "$OUT/prefill_1b.json"
+  step decode 1b greedy vs sampled
+  for S in false true; do $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --graphs on --sample $S 2>&1 | grep '"bench"'; done | tee "$OUT/decode_1b.json"
+fi
 if [[ "$PHASE" == small || "$PHASE" == all ]]; then
   step gpu tests
   $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" | head -40

@@ -1,5 +1,5 @@
 // Kvasir's GPU kernels: the Llama forward pass over fp32 activations, weights in fp32, bf16 or fp16
-// (fp32 accumulation everywhere), a paged fp32 KV pool, and greedy sampling on the device.
+// (fp32 accumulation everywhere), a paged fp32 KV pool, and sampling on the device.
 // Every entry point is extern "C" so the Java side finds it by name in the fatbin.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -571,3 +571,8 @@ __global__ void fill_f32(float* p, float value, size_t count) {
 }
 
 }  // extern "C"
+
+// Sampling (temperature, top-k, top-p, min-p, penalties, log-probabilities) and the tiled prefill
+// attention live in their own files.
+#include "sampling.cuh"
+#include "flash_prefill.cuh"

@@ -8,7 +8,7 @@ import jcuda.driver.CUstream;
 /**
  * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
  * dispatcher's stream: embedding gather, then per layer RMSNorm → q/k/v GEMV-GEMM → RoPE → K/V
- * writes into the paged pool → paged attention → output projection with the residual add fused →
+ * writes into the paged pool → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
  * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
  * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
  */
@@ -99,8 +99,13 @@ final class GpuForwardPass {
             // the k heads follow the q heads in each token's row: one launch rotates both
             k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
             k.launch("kv_write", n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), s.slots(), c.kvDim(), qkvDim);
-            k.launch("attention", n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(), s.sequenceOf(),
-                    s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            if (s.tileCount() > 0) {
+                k.launch("attention_prefill", s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(),
+                        s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            } else {
+                k.launch("attention", n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(), s.sequenceOf(),
+                        s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            }
             matmuls.run(lw.wo(), att, x, n, true, stream);
             k.launch("rmsnorm", n, 1, 256, stream, x, null, lw.ffnNorm(), xb, dim, c.rmsEps());
             matmuls.run(lw.gateUp(), xb, gateUp, n, false, stream);

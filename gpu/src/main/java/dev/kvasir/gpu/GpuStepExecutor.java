@@ -9,8 +9,6 @@ import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
 import dev.kvasir.model.exec.StepExecutor;
-import dev.kvasir.model.sampling.Logprobs;
-import dev.kvasir.model.sampling.Sampler;
 import dev.kvasir.model.weights.ModelWeights;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
@@ -44,10 +42,12 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 /**
  * The GPU engine behind the executor interface. All device work happens on the device's
  * {@link GpuDispatcher} thread: the caller's thread only packs the step and waits. One step is one
- * metadata copy, the forward pass's launches, greedy sampling on the device and a copy of one int
- * per sequence back, completed through an event. Sequences that sample with a temperature, or ask
- * for log-probabilities, have their logits row copied back and go through the CPU {@link Sampler},
- * so draws equal the CPU engine's for the same (seed, index).
+ * metadata copy, the forward pass's launches, sampling on the device and a copy of one int per
+ * sequence back (plus log-probabilities when asked), completed through an event. Logits never
+ * cross to the host: plain greedy rows take one argmax launch; temperature, top-k/p, min-p,
+ * penalties and log-probabilities go through {@link DeviceSampler}, whose draws use the CPU
+ * {@link dev.kvasir.model.sampling.Sampler}'s uniform number and candidate order, so they equal
+ * the CPU engine's for the same (seed, index) and the same logits.
  */
 public final class GpuStepExecutor implements StepExecutor {
     private static final Logger log = LoggerFactory.getLogger(GpuStepExecutor.class);
@@ -68,9 +68,14 @@ public final class GpuStepExecutor implements StepExecutor {
     private long deviceIntsBytes;
     private PinnedBuffer hostLogits;
     private CUdeviceptr sampled;
+    private final DeviceSampler sampler;
     private int intsGeneration;
     private boolean graphs = !"false".equals(System.getProperty("kvasir.gpu.graphs"));
     private final Map<Long, Graph> graphCache = new HashMap<>();
+    /** Query tile of the tiled prefill kernel (FA_BQ in flash_prefill.cuh). */
+    private static final int PREFILL_TILE = 16;
+    private static final int TILED_PREFILL_MIN_TOKENS = 8;
+    private boolean tiledPrefill = !"false".equals(System.getProperty("kvasir.gpu.tiled-prefill"));
 
     /** A decode step's forward pass captured once and replayed: one launch instead of hundreds. */
     private record Graph(CUgraphExec exec, int forwardGeneration, int intsGeneration, CUdeviceptr logits) {
@@ -86,6 +91,7 @@ public final class GpuStepExecutor implements StepExecutor {
         this.kv = kv;
         this.geometry = new KvGeometry(kv.blockSize(), kv.numBlocks());
         this.forward = new GpuForwardPass(config, weights, kv, kernels, memory);
+        this.sampler = new DeviceSampler(kernels, memory, config.vocabSize());
     }
 
     /** Starts a dispatcher on {@code options.device()}, uploads the weights and sizes the KV pool. */
@@ -151,7 +157,7 @@ public final class GpuStepExecutor implements StepExecutor {
      */
     public float[] logits(Step step) {
         return dispatcher.call(() -> {
-            StepLayout s = upload(step, 0);
+            StepLayout s = upload(step, 0, usesTiledPrefill(step));
             CUdeviceptr logits = forward.run(s, dispatcher.stream());
             long floats = (long) s.rows() * config.vocabSize();
             float[] out = new float[(int) floats];
@@ -177,24 +183,20 @@ public final class GpuStepExecutor implements StepExecutor {
             if (w.tokens().length != 1 || w.sampling() == null) decode = false;
             stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
         }
-        StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0);
+        StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0, !decode && usesTiledPrefill(step));
         CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
         int rows = s.rows();
-        int vocab = config.vocabSize();
-        boolean hostSampling = false;
-        for (SequenceWork w : seqs) {
-            SamplingRequest r = w.sampling();
-            if (r != null && (!r.params().isGreedy() || r.params().hasPenalties() || r.logprobs())) hostSampling = true;
-        }
-        if (sampled == null) sampled = memory.allocate("activations", 4L * 4096);
         if (rows > 4096) throw new IllegalArgumentException("at most 4096 sequences may sample in one step");
-        kernels.launch("argmax_rows", rows, 1, 1024, stream, logits, vocab, sampled);
-        // the int area of the pinned buffer is free again once the metadata copy ran: reuse it for the ids
-        hostInts.fromDevice(sampled, 4L * rows, stream);
-        PinnedBuffer host = null;
-        if (hostSampling) {
-            host = hostLogits(4L * rows * vocab);
-            host.fromDevice(logits, 4L * rows * vocab, stream);
+        List<SamplingRequest> requests = new ArrayList<>(rows);
+        for (SequenceWork w : seqs) if (w.sampling() != null) requests.add(w.sampling());
+        SamplingBatch batch = SamplingBatch.pack(requests);
+        if (batch.allGreedyPlain) {
+            // plain greedy (the common case): one argmax launch, the ids back in the metadata buffer
+            if (sampled == null) sampled = memory.allocate("activations", 4L * 4096);
+            kernels.launch("argmax_rows", rows, 1, 1024, stream, logits, config.vocabSize(), sampled);
+            hostInts.fromDevice(sampled, 4L * rows, stream);
+        } else {
+            sampler.queue(logits, batch, stream);
         }
         cuEventRecord(done, stream);
         cuEventSynchronize(done);
@@ -203,31 +205,44 @@ public final class GpuStepExecutor implements StepExecutor {
         for (SequenceWork w : seqs) {
             SamplingRequest sr = w.sampling();
             if (sr == null) continue;
-            int token = hostInts.segment().getAtIndex(ValueLayout.JAVA_INT, r);
-            float logprob = Float.NaN;
-            int[] topTokens = null;
-            float[] topLogprobs = null;
-            boolean needsRow = !sr.params().isGreedy() || sr.params().hasPenalties() || sr.logprobs();
-            if (needsRow) {
-                float[] row = new float[vocab];
-                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 4L * r * vocab, row, 0, vocab);
-                if (!sr.params().isGreedy() || sr.params().hasPenalties()) {
-                    token = new Sampler(sr.params().withSeed(sr.seed())).sample(row, sr.history(), sr.historyLength(), sr.generatedFrom());
-                }
+            if (batch.allGreedyPlain) {
+                out.add(new SampledToken(w.sequenceId(), hostInts.segment().getAtIndex(ValueLayout.JAVA_INT, r), Float.NaN, null, null));
+            } else {
+                float logprob = Float.NaN;
+                int[] topTokens = null;
+                float[] topLogprobs = null;
                 if (sr.logprobs()) {
-                    Logprobs lp = new Logprobs(row, 0, vocab);
-                    logprob = lp.of(token);
+                    logprob = sampler.logprob(r);
                     if (sr.topLogprobs() > 0) {
-                        topTokens = lp.top(sr.topLogprobs());
-                        topLogprobs = new float[topTokens.length];
-                        for (int i = 0; i < topTokens.length; i++) topLogprobs[i] = lp.of(topTokens[i]);
+                        int k = Math.min(sr.topLogprobs(), config.vocabSize());
+                        topTokens = sampler.topTokens(r, k);
+                        topLogprobs = sampler.topLogprobs(r, k);
                     }
                 }
+                out.add(new SampledToken(w.sequenceId(), sampler.token(r), logprob, topTokens, topLogprobs));
             }
-            out.add(new SampledToken(w.sequenceId(), token, logprob, topTokens, topLogprobs));
             r++;
         }
         return out;
+    }
+
+    /**
+     * Whether the step's attention runs as the tiled prefill kernel: when some sequence brings at
+     * least {@link #TILED_PREFILL_MIN_TOKENS} new tokens (below that, the per-token kernel reads each
+     * key about as often), the heads fit the kernel (head dim ≤ 128) and it is not switched off.
+     */
+    private boolean usesTiledPrefill(Step step) {
+        if (!tiledPrefill || config.headDim() > 128) return false;
+        for (SequenceWork w : step.sequences()) if (w.tokens().length >= TILED_PREFILL_MIN_TOKENS) return true;
+        return false;
+    }
+
+    /** Whether prefill uses the tiled attention kernel (on by default; -Dkvasir.gpu.tiled-prefill=false turns it off). */
+    public void useTiledPrefill(boolean on) {
+        dispatcher.call(() -> {
+            tiledPrefill = on;
+            return null;
+        });
     }
 
     /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
@@ -277,9 +292,10 @@ public final class GpuStepExecutor implements StepExecutor {
 
     /**
      * Packs the step's ids, positions, slots, rows and block tables (each {@code minStride} entries
-     * wide at least) and queues one copy to the device.
+     * wide at least), and with {@code tiles} the prefill query tiles (first token, count: up to
+     * {@link #PREFILL_TILE} consecutive tokens of one sequence), and queues one copy to the device.
      */
-    private StepLayout upload(Step step, int minStride) {
+    private StepLayout upload(Step step, int minStride, boolean tiles) {
         List<SequenceWork> seqs = step.sequences();
         int n = step.tokenCount();
         int rows = 0;
@@ -293,12 +309,16 @@ public final class GpuStepExecutor implements StepExecutor {
             }
             stride = Math.max(stride, needed);
         }
-        long ints = 4L * n + Math.max(rows, 1) + (long) seqs.size() * stride;
+        int tileCount = 0;
+        if (tiles) for (SequenceWork w : seqs) tileCount += (w.tokens().length + PREFILL_TILE - 1) / PREFILL_TILE;
+        long tileBase = 4L * n + Math.max(rows, 1) + (long) seqs.size() * stride;
+        long ints = tileBase + 2L * tileCount;
         PinnedBuffer host = hostInts(Math.max(ints * 4, 4L * 4096));
         MemorySegment m = host.segment();
         int bs = geometry.blockSize();
         int t = 0;
         int r = 0;
+        int tile = 0;
         long rowBase = 4L * n;
         long tableBase = rowBase + Math.max(rows, 1);
         for (int si = 0; si < seqs.size(); si++) {
@@ -318,13 +338,21 @@ public final class GpuStepExecutor implements StepExecutor {
                 t++;
             }
             if (w.sampling() != null) m.setAtIndex(ValueLayout.JAVA_INT, rowBase + r++, t - 1);
+            if (tiles) {
+                int first = t - w.tokens().length;
+                for (int i = 0; i < w.tokens().length; i += PREFILL_TILE) {
+                    m.setAtIndex(ValueLayout.JAVA_INT, tileBase + 2L * tile, first + i);
+                    m.setAtIndex(ValueLayout.JAVA_INT, tileBase + 2L * tile + 1, Math.min(PREFILL_TILE, w.tokens().length - i));
+                    tile++;
+                }
+            }
             int needed = geometry.blocksFor(w.startPosition() + w.tokens().length);
             for (int b = 0; b < stride; b++) m.setAtIndex(ValueLayout.JAVA_INT, tableBase + (long) si * stride + b, b < needed ? table[b] : 0);
         }
         CUdeviceptr d = deviceInts(ints * 4);
         host.toDevice(d, ints * 4, dispatcher.stream());
         return new StepLayout(n, rows, stride, d, d.withByteOffset(4L * n), d.withByteOffset(8L * n), d.withByteOffset(12L * n),
-                d.withByteOffset(4 * rowBase), d.withByteOffset(4 * tableBase));
+                d.withByteOffset(4 * rowBase), d.withByteOffset(4 * tableBase), tileCount, tiles ? d.withByteOffset(4 * tileBase) : null);
     }
 
     private void copyBlocks(List<BlockCopy> copies, CUstream stream) {
@@ -419,6 +447,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 for (Graph g : graphCache.values()) cuGraphExecDestroy(g.exec());
                 if (hostInts != null) hostInts.close();
                 if (hostLogits != null) hostLogits.close();
+                sampler.close();
                 kernels.close();
                 memory.close();
                 return null;

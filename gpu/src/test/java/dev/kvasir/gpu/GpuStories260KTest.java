@@ -54,11 +54,21 @@ class GpuStories260KTest {
             int[][] plain = new BatchGeneration(gpu).generate(prompts, steps);
             gpu.useGraphs(true);
             for (int i = 0; i < prompts.size(); i++) assertArrayEquals(onGpu[i], plain[i], "prompt " + i + ": graphs vs plain launches");
-            // sampling (temperature, top-k, top-p, min-p): the GPU executor's draws equal the CPU engine's
+            // prefill through the per-token attention kernel instead of the tiled one: the same tokens
+            gpu.useTiledPrefill(false);
+            int[][] untiled = new BatchGeneration(gpu).generate(prompts, steps);
+            gpu.useTiledPrefill(true);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(onGpu[i], untiled[i], "prompt " + i + ": tiled vs per-token prefill attention");
+            // sampling (temperature, top-k, top-p, min-p) on the device: the GPU executor's draws equal the CPU engine's
             SamplingParams sampled = SamplingParams.of(0.8f, 40, 0.9f, null).withMinP(0.02f);
             int[][] drawnGpu = new BatchGeneration(gpu, sampled, 1234).generate(prompts, 64);
             int[][] drawnCpu = new BatchGeneration(cpu, sampled, 1234).generate(prompts, 64);
             for (int i = 0; i < prompts.size(); i++) assertArrayEquals(drawnCpu[i], drawnGpu[i], "prompt " + i + ": sampled tokens, GPU vs CPU");
+            // and with penalties (applied on the device too)
+            SamplingParams penalized = SamplingParams.of(0.9f, 0, 0.95f, null).withPenalties(1.3f, 0.4f, 0.2f);
+            int[][] penGpu = new BatchGeneration(gpu, penalized, 99).generate(prompts, 64);
+            int[][] penCpu = new BatchGeneration(cpu, penalized, 99).generate(prompts, 64);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(penCpu[i], penGpu[i], "prompt " + i + ": penalized sampled tokens, GPU vs CPU");
             // one prompt alone gives the same tokens as inside the batch
             int[][] alone = new BatchGeneration(gpu).generate(List.of(prompts.get(0)), steps);
             assertArrayEquals(onGpu[0], alone[0], "batch of one vs batch of all");

@@ -4,9 +4,7 @@ import dev.kvasir.actors.RequestRouter;
 import dev.kvasir.actors.RouterCommand;
 import dev.kvasir.actors.ServingConfig;
 import dev.kvasir.model.LoadedModel;
-import dev.kvasir.model.cpu.ComputePool;
-import dev.kvasir.model.cpu.CpuStepExecutor;
-import dev.kvasir.model.cpu.LlamaCpuModel;
+import dev.kvasir.model.exec.StepExecutor;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -15,8 +13,8 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import java.nio.file.Path;
 
 /**
- * The serving core of one node for one model, assembled: a CPU executor in a shard entity (Cluster
- * Sharding, TP = PP = 1) and a {@link RequestRouter} addressing that shard group. The actor system
+ * The serving core of one node for one model, assembled: an executor (the CPU engine unless an
+ * {@link ExecutorFactory} says otherwise) in a shard entity (Cluster Sharding, TP = PP = 1) and a {@link RequestRouter} addressing that shard group. The actor system
  * must use the cluster provider and be (or become) a cluster member, e.g. through {@link SelfJoin}.
  * The gateway and {@code ./kvasir serve} talk to {@link #router()}.
  */
@@ -25,18 +23,16 @@ public final class ServingNode implements AutoCloseable {
     private final ActorRef<RouterCommand> router;
     private final LocalShards shards;
     private final ShardId shard;
-    private final CpuStepExecutor executor;
-    private final ComputePool pool;
+    private final ExecutorFactory.Engine engine;
     private final LoadedModel ownedModel;
 
     private ServingNode(ActorSystem<?> system, ActorRef<RouterCommand> router, LocalShards shards, ShardId shard,
-                        CpuStepExecutor executor, ComputePool pool, LoadedModel ownedModel) {
+                        ExecutorFactory.Engine engine, LoadedModel ownedModel) {
         this.system = system;
         this.router = router;
         this.shards = shards;
         this.shard = shard;
-        this.executor = executor;
-        this.pool = pool;
+        this.engine = engine;
         this.ownedModel = ownedModel;
     }
 
@@ -44,7 +40,7 @@ public final class ServingNode implements AutoCloseable {
     public static ServingNode start(ActorSystem<?> system, Path path, ServingConfig config) {
         LoadedModel model = LoadedModel.open(path);
         try {
-            return start(system, model, config, "replica-0", model);
+            return start(system, model, config, "replica-0", ExecutorFactory.cpu(), model);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -53,22 +49,35 @@ public final class ServingNode implements AutoCloseable {
 
     /** Serves an already loaded model (the caller keeps ownership of it). */
     public static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config) {
-        return start(system, model, config, "replica-0", null);
+        return start(system, model, config, "replica-0", ExecutorFactory.cpu(), null);
     }
 
     /** As {@link #start(ActorSystem, LoadedModel, ServingConfig)}, as a named replica (several may share a system). */
     public static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica) {
-        return start(system, model, config, replica, null);
+        return start(system, model, config, replica, ExecutorFactory.cpu(), null);
+    }
+
+    /** As above, on the executor that {@code factory} opens (the GPU backend, say). */
+    public static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica,
+                                    ExecutorFactory factory) {
+        return start(system, model, config, replica, factory, null);
     }
 
     private static ServingNode start(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica,
-                                     LoadedModel owned) {
+                                     ExecutorFactory factory, LoadedModel owned) {
+        ExecutorFactory.Engine engine = factory.open(model, config);
+        try {
+            return assemble(system, model, config, replica, engine, owned);
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+    }
+
+    private static ServingNode assemble(ActorSystem<?> system, LoadedModel model, ServingConfig config, String replica,
+                                        ExecutorFactory.Engine engine, LoadedModel owned) {
         var modelConfig = model.weights().config();
-        ComputePool pool = config.computeThreads() > 0 ? new ComputePool(config.computeThreads()) : ComputePool.ofAvailableCores();
-        int blocks = config.kvBlocks() > 0 ? config.kvBlocks()
-                : CpuStepExecutor.blocksForBudget(modelConfig, config.blockSize(), config.kvMemoryBytes());
-        CpuStepExecutor executor = new CpuStepExecutor(new LlamaCpuModel(modelConfig, model.weights().weights(), pool),
-                config.blockSize(), blocks);
+        StepExecutor executor = engine.executor();
         ShardGroupPlan plan = ShardGroupPlan.single(replica);
         LocalShards shards = LocalShards.get(system);
         shards.register(plan.leader(), executor);
@@ -79,7 +88,7 @@ public final class ServingNode implements AutoCloseable {
                 "kvasir-router-" + replica, Props.empty());
         // Gateways anywhere in the cluster find the replica through the Receptionist.
         system.receptionist().tell(Receptionist.register(ReplicaService.KEY, router));
-        return new ServingNode(system, router, shards, plan.leader(), executor, pool, owned);
+        return new ServingNode(system, router, shards, plan.leader(), engine, owned);
     }
 
     public String replica() {
@@ -90,18 +99,17 @@ public final class ServingNode implements AutoCloseable {
         return router;
     }
 
-    public CpuStepExecutor executor() {
-        return executor;
+    public StepExecutor executor() {
+        return engine.executor();
     }
 
-    /** Stops the router and releases compute threads (and the model, when this node opened it). */
+    /** Stops the router and releases the executor and its compute threads or device (and the model, when this node opened it). */
     @Override
     public void close() {
         system.receptionist().tell(Receptionist.deregister(ReplicaService.KEY, router));
         system.classicSystem().stop(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(router));
         shards.unregister(shard);
-        executor.close();
-        pool.close();
+        engine.close();
         if (ownedModel != null) ownedModel.close();
     }
 }

@@ -30,8 +30,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--host", description = "address to listen on (default 0.0.0.0, or the profile's)")
     String host;
 
-    @Option(names = "--backend", description = "cpu (gpu arrives with the GPU backend)")
+    @Option(names = "--backend", description = "cpu (default) or gpu")
     String backend;
+
+    @Option(names = "--device", description = "GPU ordinal for --backend gpu (default 0, or the profile's devices)")
+    Integer device;
+
+    @Option(names = "--dtype", description = "GPU weight type: auto, f32, bf16, f16 (default auto)")
+    String dtype;
 
     @Option(names = "--config", description = "HOCON profile, e.g. config/single-node.conf")
     Path config;
@@ -60,6 +66,8 @@ final class ServeCommand implements Callable<Integer> {
         if (port != null) o.put("kvasir.gateway.port", port);
         if (host != null) o.put("kvasir.gateway.host", host);
         if (backend != null) o.put("kvasir.node.backend", backend);
+        if (device != null) o.put("kvasir.node.devices", java.util.List.of("gpu" + device));
+        if (dtype != null) o.put("kvasir.node.gpu.dtype", dtype);
         if (kvMemory != null) o.put("kvasir.serving.kv-memory", kvMemory);
         if (kvBlocks != null) o.put("kvasir.serving.kv-blocks", kvBlocks);
         if (blockSize != null) o.put("kvasir.serving.block-size", blockSize);
@@ -67,6 +75,12 @@ final class ServeCommand implements Callable<Integer> {
         if (maxWaiting != null) o.put("kvasir.serving.max-waiting", maxWaiting);
         if (threads != null) o.put("kvasir.serving.compute-threads", threads);
         var cfg = NodeConfig.load(config, o);
+        // --backend gpu over a profile that lists only CPU devices (the default [cpu]) serves on card 0
+        if (cfg.getString("kvasir.node.backend").equals("gpu")
+                && cfg.getStringList("kvasir.node.devices").stream().allMatch(d -> d.startsWith("cpu"))) {
+            o.put("kvasir.node.devices", java.util.List.of("gpu0"));
+            cfg = NodeConfig.load(config, o);
+        }
         Path modelPath = model;
         if (modelPath == null && !cfg.getString("kvasir.node.model").isBlank()) modelPath = Path.of(cfg.getString("kvasir.node.model"));
         String name = servedName != null ? servedName : cfg.getString("kvasir.node.served-model-name");

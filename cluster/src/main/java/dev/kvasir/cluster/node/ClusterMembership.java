@@ -49,6 +49,11 @@ public final class ClusterMembership {
         return roles;
     }
 
+    /** Whether the configuration gives this node the worker role (known before the actor system starts). */
+    public static boolean hasWorkerRole(com.typesafe.config.Config config) {
+        return config.hasPath("pekko.cluster.roles") && config.getStringList("pekko.cluster.roles").contains(WORKER);
+    }
+
     public static boolean isWorker(ActorSystem<?> system) {
         return Cluster.get(system).selfMember().hasRole(WORKER);
     }

@@ -67,12 +67,8 @@ public final class KvasirNode implements AutoCloseable {
     public static KvasirNode start(Config config, ModelChoice choice) {
         GatewaySettings settings = GatewaySettings.fromConfig(config);
         ServingConfig serving = ServingConfig.fromConfig(config);
-        String backend = config.getString("kvasir.node.backend");
-        if (!backend.equals("cpu")) throw new IllegalArgumentException("backend '" + backend + "' is not available in this build (cpu is)");
-        List<String> devices = config.getStringList("kvasir.node.devices");
-        for (String d : devices) {
-            if (!d.matches("cpu[0-9]*")) throw new IllegalArgumentException("device '" + d + "' is not available in this build (cpu devices are: cpu, cpu0, cpu1, ...)");
-        }
+        NodeBackend backend = NodeBackend.fromConfig(config, ClusterMembership.hasWorkerRole(config));
+        List<String> devices = backend.devices();
         boolean synthetic = choice.path() == null;
         String id = choice.servedName() != null && !choice.servedName().isBlank() ? choice.servedName()
                 : synthetic ? DefaultModel.ID : idFromPath(choice.path());
@@ -100,8 +96,8 @@ public final class KvasirNode implements AutoCloseable {
         log.info("gateway listening on http://{}:{} (model '{}' loading); cluster roles {}{}", settings.host(), node.port(), id,
                 ClusterMembership.roles(system), worker ? ", devices " + devices : "");
         String nodeName = ClusterMembership.nodeName(system);
-        List<String> replicas = worker ? devices.stream().map(d -> nodeName + "-" + d).toList() : List.of();
-        Thread loader = new Thread(() -> node.load(choice.path(), serving, replicas, replicaRouter), "kvasir-model-loader");
+        List<String> replicas = worker ? devices : List.of();
+        Thread loader = new Thread(() -> node.load(choice.path(), serving, backend, nodeName, replicas, replicaRouter), "kvasir-model-loader");
         loader.setDaemon(true);
         loader.start();
         return node;
@@ -120,7 +116,8 @@ public final class KvasirNode implements AutoCloseable {
      * a worker also serves one replica per device, which registers with the Receptionist for the
      * gateways of the whole cluster. The gateway routes through {@code router}, its replica router.
      */
-    private void load(Path path, ServingConfig serving, List<String> replicas, ActorRef<Object> router) {
+    private void load(Path path, ServingConfig serving, NodeBackend backend, String nodeName, List<String> devices,
+                      ActorRef<Object> router) {
         try {
             Path file = path;
             if (file == null) {
@@ -130,7 +127,10 @@ public final class KvasirNode implements AutoCloseable {
             long t0 = System.nanoTime();
             LoadedModel model = LoadedModel.open(file);
             loaded = model;
-            for (String replica : replicas) engines.add(ServingNode.start(system, model, serving, replica));
+            List<String> replicas = devices.stream().map(d -> nodeName + "-" + d).toList();
+            for (String device : devices) {
+                engines.add(ServingNode.start(system, model, serving, nodeName + "-" + device, backend.factory(device)));
+            }
             // The replica router knows this node's replicas before the node says it is ready.
             List<ActorRef<RouterCommand>> local = engines.stream().map(ServingNode::router).toList();
             AskPattern.<Object, Done>ask(router, ack -> new ReplicaRouter.AddLocal(local, ack), Duration.ofSeconds(10), system.scheduler())

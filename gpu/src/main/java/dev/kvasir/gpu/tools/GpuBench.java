@@ -42,7 +42,10 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
- *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D]}: decode tokens/s</li>
+ *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
+ *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
+ *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D]}: one prompt's prefill step, tiled
+ *       and per-token attention</li>
  * </ul>
  * A command-line tool: it prints to standard output.
  */
@@ -76,6 +79,7 @@ public final class GpuBench {
             }
             case "logits" -> logits(Path.of(args[1]), Path.of(args[2]), opts);
             case "decode" -> decode(Path.of(args[1]), opts);
+            case "prefill" -> prefill(Path.of(args[1]), opts);
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
         System.exit(0);
@@ -181,14 +185,44 @@ public final class GpuBench {
                 int[] lengths = new int[batch];
                 Arrays.fill(lengths, promptLen);
                 List<int[]> prompts = prompts(lengths, w.config().vocabSize(), 3);
-                new BatchGeneration(e).generate(prompts, 4); // warm-up
-                BatchGeneration g = new BatchGeneration(e);
+                boolean sample = Boolean.parseBoolean(opts.getOrDefault("sample", "false"));
+                SamplingParams params = sample ? SamplingParams.of(0.8f, 50, 0.95f, null) : SamplingParams.greedy();
+                new BatchGeneration(e, params, 7).generate(prompts, 4); // warm-up
+                BatchGeneration g = new BatchGeneration(e, params, 7);
                 g.generate(prompts, steps);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
-                out.printf("{\"bench\":\"decode\",\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
+                out.printf("{\"bench\":\"decode\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
                                 + "\"weight_bytes\":%d,\"floor_step_ms\":%.3f}%n",
-                        model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
+                        sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
             }
+        }
+    }
+
+    /** One prompt's prefill step (forward pass and its logits row), best of 3, tiled and per-token attention. */
+    private static void prefill(Path model, Map<String, String> opts) {
+        int[] lengths = ints(opts.getOrDefault("lengths", "128,512,2048"));
+        try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
+            for (int len : lengths) {
+                int[] p = prompts(new int[]{len}, w.config().vocabSize(), 5).getFirst();
+                int need = e.kvGeometry().blocksFor(len);
+                int[] table = new int[need];
+                for (int b = 0; b < need; b++) table[b] = b;
+                Step step = new Step(List.of(new SequenceWork(0, p, 0, table,
+                        new SamplingRequest(SamplingParams.greedy(), 0, p, len, len, false, 0))), List.of());
+                for (boolean tiled : new boolean[]{true, false}) {
+                    e.useTiledPrefill(tiled);
+                    e.logits(step); // warm-up (buffers sized)
+                    double best = Double.MAX_VALUE;
+                    for (int i = 0; i < 3; i++) {
+                        long t0 = System.nanoTime();
+                        e.logits(step);
+                        best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+                    }
+                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
+                            model.getFileName(), len, tiled, best, len / best * 1e3);
+                }
+            }
+            e.useTiledPrefill(true);
         }
     }
 }

@@ -40,7 +40,16 @@ public final class Sampler {
         }
         if (params.isGreedy()) return argmax(l);
         if (l == logits) l = copy(logits);
-        return draw(l, new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (historyLength - generatedFrom + 1))).nextDouble());
+        return draw(l, uniform(seed, historyLength, generatedFrom));
+    }
+
+    /**
+     * The uniform number in [0, 1) behind the draw of the token that follows {@code historyLength}
+     * ids, {@code generatedFrom} of them prompt: a function of (seed, generated index) only. The GPU
+     * sampler draws with the same number.
+     */
+    public static double uniform(long seed, int historyLength, int generatedFrom) {
+        return new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (historyLength - generatedFrom + 1))).nextDouble();
     }
 
     /** The highest logit; the lowest id among exact ties. */
