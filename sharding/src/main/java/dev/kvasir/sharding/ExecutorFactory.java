@@ -42,10 +42,10 @@ public interface ExecutorFactory {
             var modelConfig = model.weights().config();
             ComputePool pool = config.computeThreads() > 0 ? new ComputePool(config.computeThreads()) : ComputePool.ofAvailableCores();
             try {
+                LlamaCpuModel cpu = new LlamaCpuModel(modelConfig, model.weights().weights(), pool);
                 int blocks = config.kvBlocks() > 0 ? config.kvBlocks()
-                        : CpuStepExecutor.blocksForBudget(modelConfig, config.blockSize(), config.kvMemoryBytes());
-                CpuStepExecutor executor = new CpuStepExecutor(new LlamaCpuModel(modelConfig, model.weights().weights(), pool),
-                        config.blockSize(), blocks);
+                        : CpuStepExecutor.blocksForBudget(cpu, config.blockSize(), config.kvMemoryBytes());
+                CpuStepExecutor executor = new CpuStepExecutor(cpu, config.blockSize(), blocks);
                 return new Engine(executor, pool);
             } catch (RuntimeException e) {
                 pool.close();

@@ -21,15 +21,18 @@ public final class CpuStepExecutor implements StepExecutor {
     private final PagedKvPool kv;
     private final KvGeometry geometry;
 
+    /** A pool of the model's default KV type ({@link LlamaCpuModel#defaultKvDtype()}), as the CLI uses. */
     public CpuStepExecutor(LlamaCpuModel model, int blockSize, int numBlocks) {
         this.model = model;
-        this.kv = new PagedKvPool(model.config(), blockSize, numBlocks);
+        this.kv = new PagedKvPool(model.config(), blockSize, numBlocks, model.defaultKvDtype());
         this.geometry = new KvGeometry(blockSize, numBlocks);
     }
 
-    /** Blocks that fit {@code bytes} of KV memory for this model. */
-    public static int blocksForBudget(ModelConfig config, int blockSize, long bytes) {
-        long perBlock = 2L * config.layers() * config.kvDim() * Float.BYTES * blockSize;
+    /** Blocks that fit {@code bytes} of KV memory for this model, in its default KV type. */
+    public static int blocksForBudget(LlamaCpuModel model, int blockSize, long bytes) {
+        ModelConfig config = model.config();
+        int elementBytes = model.defaultKvDtype() == KvDtype.F16 ? 2 : Float.BYTES;
+        long perBlock = 2L * config.layers() * config.kvDim() * elementBytes * blockSize;
         return (int) Math.max(1, Math.min(bytes / perBlock, (Integer.MAX_VALUE - 16L) / ((long) blockSize * config.kvDim())));
     }
 

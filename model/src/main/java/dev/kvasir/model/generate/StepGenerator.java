@@ -13,9 +13,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Generates one sequence through any {@link StepExecutor} (the GPU one, say): the prompt as one
- * prefill step, then one step per token, sampling inside the executor. Same stopping rules as
- * {@link Generator}; blocks 0.. of the executor's pool hold the sequence.
+ * Generates one sequence through any {@link StepExecutor} (CPU or GPU): the prompt as one prefill
+ * step, then one step per token, sampling inside the executor, until an end-of-generation token, a
+ * stop string, max_tokens or the end of the context window. Blocks 0.. of the executor's pool hold
+ * the sequence.
  */
 public final class StepGenerator {
     private final StepExecutor executor;
