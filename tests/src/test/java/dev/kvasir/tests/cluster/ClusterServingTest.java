@@ -1,5 +1,7 @@
 package dev.kvasir.tests.cluster;
 
+import dev.kvasir.tests.CheckedStream;
+
 import dev.kvasir.cluster.node.KvasirNode;
 import dev.kvasir.cluster.node.NodeConfig;
 import dev.kvasir.model.SharedData;
@@ -94,7 +96,7 @@ class ClusterServingTest {
     void hundredRequestsSpreadOverBothWorkersWithSingleNodeOutputs() {
         double before2 = worker2.metric("kvasir_requests_accepted");
         double before3 = worker3.metric("kvasir_requests_accepted");
-        Map<String, StreamClient.Stream> got;
+        Map<String, CheckedStream> got;
         try (StreamClient c = new StreamClient(gateway.httpPort)) {
             for (int i = 0; i < SPREAD_REQUESTS; i++) c.generate("s" + i, prompts.get(i), SPREAD_TOKENS);
             got = c.collect(SPREAD_REQUESTS, null);
@@ -113,7 +115,7 @@ class ClusterServingTest {
     void killingAWorkerMidStreamLosesAndRepeatsNoToken() throws IOException {
         double resumedBefore = gateway.metric("kvasir_requests_resumed");
         long[] killedAt = {0};
-        Map<String, StreamClient.Stream> got;
+        Map<String, CheckedStream> got;
         try (StreamClient c = new StreamClient(gateway.httpPort)) {
             for (int i = 0; i < KILL_REQUESTS; i++) c.generate("k" + i, prompts.get(i), KILL_TOKENS);
             got = c.collect(KILL_REQUESTS, () -> {
@@ -131,7 +133,7 @@ class ClusterServingTest {
         int duplicated = 0;
         long longestStall = 0;
         for (int i = 0; i < KILL_REQUESTS; i++) {
-            StreamClient.Stream s = got.get("k" + i);
+            CheckedStream s = got.get("k" + i);
             assertNotNull(s.done, () -> "request ended without done: " + s.error);
             assertEquals(expected.get("k" + i), s.outcome(), "request k" + i + " matches the undisturbed single-node run");
             longestStall = Math.max(longestStall, s.longestGapNanos);
@@ -154,7 +156,7 @@ class ClusterServingTest {
         worker3.kill();
         try (StreamClient c = new StreamClient(gateway.httpPort)) {
             c.generate("orphan", "Once upon a time", 20);
-            StreamClient.Stream s = c.collect(1, null).get("orphan");
+            CheckedStream s = c.collect(1, null).get("orphan");
             assertNotNull(s.error, () -> "expected an error frame, got " + s.outcome());
             String code = s.error.get("code").asText();
             assertTrue(code.equals("overloaded") || code.equals("internal"), s.error::toString);

@@ -1,5 +1,7 @@
 package dev.kvasir.tests.cluster;
 
+import dev.kvasir.tests.CheckedStream;
+
 import dev.kvasir.model.SharedData;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -71,7 +73,7 @@ class RemoteGatewayOverheadBenchmark {
         try (StreamClient c = new StreamClient(port)) {
             for (int b = 0; b < batches; b++) {
                 for (int i = 0; i < concurrency; i++) c.generate("b" + b + "-" + i, "Once upon a time, " + (i % 4), TOKENS);
-                Map<String, StreamClient.Stream> got = c.collect((b + 1) * concurrency, null);
+                Map<String, CheckedStream> got = c.collect((b + 1) * concurrency, null);
                 for (int i = 0; i < concurrency; i++) tokens += got.get("b" + b + "-" + i).tokens.size();
             }
         }

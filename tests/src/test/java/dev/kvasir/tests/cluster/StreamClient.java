@@ -2,14 +2,13 @@ package dev.kvasir.tests.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kvasir.tests.CheckedStream;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.WebSocket;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletionStage;
@@ -22,51 +21,13 @@ import static org.junit.jupiter.api.Assertions.*;
 final class StreamClient implements WebSocket.Listener, AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
-    /** One request's stream as the client saw it. */
-    static final class Stream {
-        final List<Integer> tokens = new ArrayList<>();
-        final StringBuilder text = new StringBuilder();
-        JsonNode done;
-        JsonNode error;
-        long lastFrameNanos;
-        long longestGapNanos;
-
-        void take(JsonNode f, long now) {
-            assertNull(done, () -> "frame after done: " + f);
-            if (lastFrameNanos != 0) longestGapNanos = Math.max(longestGapNanos, now - lastFrameNanos);
-            lastFrameNanos = now;
-            switch (f.get("type").asText()) {
-                case "token" -> {
-                    assertEquals(tokens.size(), f.get("index").asInt(), () -> "token index gap or repeat: " + f);
-                    tokens.add(f.get("token").asInt());
-                    text.append(f.get("text").asText());
-                }
-                case "done" -> {
-                    done = f;
-                    text.append(f.path("text").asText(""));
-                    assertEquals(tokens.size(), f.get("usage").get("completion_tokens").asInt(), () -> "usage disagrees: " + f);
-                }
-                case "error" -> error = f;
-                default -> fail("unexpected frame " + f);
-            }
-        }
-
-        boolean over() {
-            return done != null || error != null;
-        }
-
-        String outcome() {
-            return done != null ? done.get("finish_reason").asText() + ":" + tokens + ":" + text : "error:" + error;
-        }
-    }
-
     private record Frame(JsonNode json, long nanos) {
     }
 
     private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
     private final StringBuilder partial = new StringBuilder();
     private final WebSocket socket;
-    final Map<String, Stream> streams = new HashMap<>();
+    final Map<String, CheckedStream> streams = new HashMap<>();
 
     StreamClient(int port) {
         socket = NodeProcess.HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/v1/stream"), this).join();
@@ -79,9 +40,9 @@ final class StreamClient implements WebSocket.Listener, AutoCloseable {
     }
 
     /** Receives until {@code n} requests are over; {@code onFrame} sees the streams after each frame. */
-    Map<String, Stream> collect(int n, Runnable onFrame) {
+    Map<String, CheckedStream> collect(int n, Runnable onFrame) {
         int over = 0;
-        for (Stream s : streams.values()) if (s.over()) over++;
+        for (CheckedStream s : streams.values()) if (s.over()) over++;
         while (over < n) {
             Frame f;
             try {
@@ -91,7 +52,7 @@ final class StreamClient implements WebSocket.Listener, AutoCloseable {
                 throw new IllegalStateException(e);
             }
             assertNotNull(f, "no frame within 60 s (" + over + " of " + n + " requests over)");
-            Stream s = streams.computeIfAbsent(f.json().get("id").asText(), k -> new Stream());
+            CheckedStream s = streams.computeIfAbsent(f.json().get("id").asText(), k -> new CheckedStream());
             s.take(f.json(), f.nanos());
             if (s.over()) over++;
             if (onFrame != null) onFrame.run();

@@ -2,13 +2,13 @@ package dev.kvasir.tests.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kvasir.model.SharedData;
+import dev.kvasir.tests.CheckedStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,42 +34,12 @@ class WebSocketStreamTest {
         node.awaitIdleAndWhole();
     }
 
-    /** One request's frames, checked as they come: indices contiguous from 0, exactly one done. */
-    static final class Stream {
-        final List<Integer> tokens = new ArrayList<>();
-        final StringBuilder text = new StringBuilder();
-        JsonNode done;
-        JsonNode error;
-
-        void take(JsonNode f) {
-            assertNull(done, () -> "frame after done: " + f);
-            switch (f.get("type").asText()) {
-                case "token" -> {
-                    assertEquals(tokens.size(), f.get("index").asInt(), () -> "token index gap or repeat: " + f);
-                    tokens.add(f.get("token").asInt());
-                    text.append(f.get("text").asText());
-                }
-                case "done" -> {
-                    done = f;
-                    text.append(f.path("text").asText(""));
-                    assertEquals(tokens.size(), f.get("usage").get("completion_tokens").asInt());
-                }
-                case "error" -> error = f;
-                default -> fail("unexpected frame " + f);
-            }
-        }
-
-        boolean over() {
-            return done != null || error != null;
-        }
-    }
-
-    static Map<String, Stream> collect(WsClient ws, int requests) {
-        Map<String, Stream> streams = new HashMap<>();
+    static Map<String, CheckedStream> collect(WsClient ws, int requests) {
+        Map<String, CheckedStream> streams = new HashMap<>();
         int over = 0;
         while (over < requests) {
             JsonNode f = ws.next();
-            Stream s = streams.computeIfAbsent(f.get("id").asText(), k -> new Stream());
+            CheckedStream s = streams.computeIfAbsent(f.get("id").asText(), k -> new CheckedStream());
             s.take(f);
             if (s.over()) over++;
         }
@@ -83,13 +53,13 @@ class WebSocketStreamTest {
                 ws.send("{\"type\":\"generate\",\"id\":\"r" + i + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":" + (i == 3 ? 400 : 20 + i * 5)
                         + ",\"temperature\":0}");
             }
-            Map<String, Stream> streams = new HashMap<>();
+            Map<String, CheckedStream> streams = new HashMap<>();
             int over = 0;
             boolean cancelled = false;
             while (over < 8) {
                 JsonNode f = ws.next();
                 String id = f.get("id").asText();
-                Stream s = streams.computeIfAbsent(id, k -> new Stream());
+                CheckedStream s = streams.computeIfAbsent(id, k -> new CheckedStream());
                 s.take(f);
                 if (s.over()) over++;
                 if (!cancelled && id.equals("r3") && s.tokens.size() == 5) {
@@ -100,7 +70,7 @@ class WebSocketStreamTest {
             String greedy = OpenAiSdkTest.cliGreedy("Once upon a time", 20);
             assertEquals(greedy, streams.get("r0").text.toString(), "greedy text equals ./kvasir generate");
             for (int i = 0; i < 8; i++) {
-                Stream s = streams.get("r" + i);
+                CheckedStream s = streams.get("r" + i);
                 if (i == 3) {
                     assertEquals("cancelled", s.done.get("finish_reason").asText());
                     assertTrue(s.tokens.size() < 400);
@@ -144,7 +114,7 @@ class WebSocketStreamTest {
             assertTrue(bin.get("id").isNull());
             assertTrue(bin.get("message").asText().contains("binary"));
             ws.send("{\"type\":\"generate\",\"id\":\"ok\",\"prompt\":\"Once upon a time\",\"max_tokens\":10,\"temperature\":0}");
-            Stream s = collect(ws, 1).get("ok");
+            CheckedStream s = collect(ws, 1).get("ok");
             assertEquals(OpenAiSdkTest.cliGreedy("Once upon a time", 10), s.text.toString());
         }
     }
