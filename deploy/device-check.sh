@@ -3,6 +3,7 @@
 # transformers and throughput. Everything it measures lands in $OUT.
 #   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B) | all
 #                                        | serve (tests, stories260K generate and serve --backend gpu, 1B prefill and sampled decode)
+#                                        | perf (GEMM vs torch.matmul, 8B decode, serving throughput vs transformers generate)
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
@@ -11,6 +12,9 @@ B=/tmp/kvasir-bundle
 [[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 step() { echo "=== $* ($(date +%T))"; }
+# cuBLAS for the batched products: PyTorch's wheel carries one when no toolkit library is on the loader path
+export KVASIR_CUBLAS="${KVASIR_CUBLAS:-$(find /opt /usr -name 'libcublas.so.1[23]' 2>/dev/null | head -1)}"
+echo "cuBLAS: ${KVASIR_CUBLAS:-none}"
 if [[ "$PHASE" == serve ]]; then
   M="$C/shared/models/stories260K/stories260K-f32.gguf"
   step gpu tests
@@ -70,5 +74,27 @@ if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   $B/bin/gpu-bench logits /tmp/l8b.gguf /tmp/k8b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -2
   step transformers 8b
   python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 1,32 2>&1 | grep -v Warning | tail -12
+fi
+if [[ "$PHASE" == perf ]]; then
+  step gemm kvasir
+  $B/bin/gpu-bench gemm --tokens 512,2048,8192 2>&1 | grep -E '"bench"|cuBLAS|Exception' | tee "$OUT/gemm.json"
+  step gemm torch
+  python3 $B/python/matmul_bench.py --tokens 512,2048,8192 2>&1 | tee "$OUT/torch_matmul.json"
+  step bandwidth
+  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  step kernels
+  $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  step decode 8b
+  $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
+  step serving 8b
+  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
+  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  step kvasir logits 8b
+  $B/bin/gpu-bench logits /tmp/l8b.gguf /tmp/k8b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -2
+  step transformers 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -12
 fi
 step done

@@ -360,6 +360,19 @@ __device__ void gather_rows(const W* __restrict__ table, const int* __restrict__
     for (int c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = to_float(src[c]);
 }
 
+// Activations rounded to the weights' 16-bit type for cuBLAS (round to nearest even), four per
+// thread from a float4 load (x is an allocation's start, so 16-byte aligned). grid = count / 1024 + 1.
+template <typename H>
+__device__ void round_activations(const float* __restrict__ x, H* __restrict__ y, size_t count) {
+    size_t i = 4 * ((size_t) blockIdx.x * blockDim.x + threadIdx.x);
+    if (i + 3 < count) {
+        float4 v = *reinterpret_cast<const float4*>(x + i);
+        y[i] = H(v.x); y[i + 1] = H(v.y); y[i + 2] = H(v.z); y[i + 3] = H(v.w);
+    } else {
+        for (; i < count; i++) y[i] = H(x[i]);
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -392,6 +405,9 @@ __global__ void splitk_reduce(const float* ws, float* y, size_t count, int split
     for (int z = 0; z < splits; z++) s += ws[(size_t) z * count + i];
     y[i] = accumulate ? y[i] + s : s;
 }
+
+__global__ void round_bf16(const float* x, __nv_bfloat16* y, size_t count) { round_activations(x, y, count); }
+__global__ void round_f16(const float* x, __half* y, size_t count) { round_activations(x, y, count); }
 
 // grid = n tokens.
 __global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }

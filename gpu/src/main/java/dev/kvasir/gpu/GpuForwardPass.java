@@ -37,7 +37,7 @@ final class GpuForwardPass {
     /** Bytes of activations for a step of {@code tokens} tokens and {@code rows} logit rows. */
     static long activationBytes(ModelConfig c, int tokens, int rows) {
         long perToken = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 3L * c.hiddenDim();
-        return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize()));
+        return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize())) + 2L * tokens * widestInput(c) + Cublas.WORKSPACE_BYTES;
     }
 
     int generation() {
@@ -70,6 +70,16 @@ final class GpuForwardPass {
             logits = f(n * (long) c.vocabSize());
             logitCapacity = n;
         }
+        // the 16-bit copy of a product's input that cuBLAS reads: the widest input of the widest step
+        if (matmuls.ensureHalfActivations((long) Math.max(capacity, logitCapacity) * widestInput(c))) generation++;
+    }
+
+    private static long widestInput(ModelConfig c) {
+        return Math.max(Math.max(c.dim(), c.qDim()), c.hiddenDim());
+    }
+
+    void close() {
+        matmuls.close();
     }
 
     private CUdeviceptr f(long floats) {

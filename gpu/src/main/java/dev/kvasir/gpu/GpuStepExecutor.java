@@ -448,6 +448,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 if (hostInts != null) hostInts.close();
                 if (hostLogits != null) hostLogits.close();
                 sampler.close();
+                forward.close();
                 kernels.close();
                 memory.close();
                 return null;

@@ -22,7 +22,99 @@ public final class KernelBench {
     public record Result(int rows, int cols, int n, double ms, double gbPerS, double tflops) {
     }
 
+    /** One prefill-shape product: path (cublas or own), shape, tokens, milliseconds, TFLOP/s, error vs float64. */
+    public record GemmResult(String path, int rows, int cols, int n, double ms, double tflops, double relError) {
+    }
+
     private KernelBench() {
+    }
+
+    /**
+     * The weight product at prefill shapes (Llama 3 8B's matrices, bf16 weights, fp32 activations in
+     * and out) through {@link Matmuls}: with cuBLAS when present (its time includes rounding the
+     * activations to bf16) and with the engine's own tensor-core kernel. Random weights and
+     * activations; each result's relative error is checked against a float64 product of sampled
+     * rows on the host. Compare with {@code deploy/matmul_bench.py} (torch.matmul, same shapes).
+     */
+    public static List<GemmResult> gemm(GpuDispatcher d, int[] tokenCounts) {
+        return d.call(() -> {
+            List<GemmResult> out = new ArrayList<>();
+            try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
+                Matmuls cublas = new Matmuls(k, mem, true);
+                Matmuls own = new Matmuls(k, mem, false);
+                int maxN = java.util.Arrays.stream(tokenCounts).max().orElse(1);
+                cublas.ensureHalfActivations((long) maxN * 14336);
+                int[][] shapes = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}};
+                java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+                for (int[] shape : shapes) {
+                    int rows = shape[0], cols = shape[1];
+                    short[] wHost = new short[rows * cols];
+                    for (int i = 0; i < wHost.length; i++) wHost[i] = dev.kvasir.model.tensor.Quantizer.toBf16((float) (random.nextGaussian() * 0.02));
+                    CUdeviceptr wp = mem.allocate("bench", 2L * wHost.length);
+                    jcuda.driver.JCudaDriver.cuMemcpyHtoD(wp, jcuda.Pointer.to(wHost), 2L * wHost.length);
+                    DeviceMatrix w = new DeviceMatrix(wp, rows, cols, GpuDtype.BF16);
+                    for (int n : tokenCounts) {
+                        float[] xHost = new float[n * cols];
+                        for (int i = 0; i < xHost.length; i++) xHost[i] = (float) random.nextGaussian();
+                        CUdeviceptr x = mem.allocate("bench", 4L * xHost.length);
+                        jcuda.driver.JCudaDriver.cuMemcpyHtoD(x, jcuda.Pointer.to(xHost), 4L * xHost.length);
+                        CUdeviceptr y = mem.allocate("bench", 4L * n * rows);
+                        for (Matmuls mm : new Matmuls[]{cublas, own}) {
+                            if (mm == cublas && !cublas.usesCublas()) continue;
+                            k.launch("fill_f32", (int) (((long) n * rows + 255) / 256), 1, 256, d.stream(), y, Float.NaN, (long) n * rows);
+                            mm.run(w, x, y, n, false, d.stream());
+                            double err = relativeError(wHost, xHost, y, rows, cols, n, random, d.stream());
+                            double per = time(() -> mm.run(w, x, y, n, false, d.stream()), d, 10);
+                            out.add(new GemmResult(mm == cublas ? "cublas" : "own", rows, cols, n, per, 2.0 * rows * cols * n / (per / 1e3) / 1e12, err));
+                        }
+                        mem.free("bench", x, 4L * xHost.length);
+                        mem.free("bench", y, 4L * n * rows);
+                    }
+                    mem.free("bench", wp, 2L * wHost.length);
+                }
+                cublas.close();
+            }
+            return out;
+        });
+    }
+
+    /** ‖y − ref‖ / ‖ref‖ over 64 sampled (token, row) entries, ref in float64 from the bf16 weights. */
+    private static double relativeError(short[] w, float[] x, CUdeviceptr y, int rows, int cols, int n, java.util.SplittableRandom random,
+                                        jcuda.driver.CUstream stream) {
+        float[] got = new float[n * rows];
+        jcuda.driver.JCudaDriver.cuStreamSynchronize(stream);
+        jcuda.driver.JCudaDriver.cuMemcpyDtoH(jcuda.Pointer.to(got), y, 4L * got.length);
+        double num = 0, den = 0;
+        for (int s = 0; s < 64; s++) {
+            int t = random.nextInt(n), r = random.nextInt(rows);
+            double ref = 0;
+            for (int c = 0; c < cols; c++) ref += (double) Float.intBitsToFloat(w[r * cols + c] << 16) * x[t * cols + c];
+            double diff = got[t * rows + r] - ref;
+            num += diff * diff;
+            den += ref * ref;
+        }
+        return Math.sqrt(num / den);
+    }
+
+    /** Milliseconds per call: a warm-up call, then the median of {@code reps} event-timed calls. */
+    private static double time(Runnable call, GpuDispatcher d, int reps) {
+        call.run();
+        CUevent start = new CUevent();
+        CUevent stop = new CUevent();
+        cuEventCreate(start, 0);
+        cuEventCreate(stop, 0);
+        double[] ms = new double[reps];
+        float[] one = new float[1];
+        for (int i = 0; i < reps; i++) {
+            cuEventRecord(start, d.stream());
+            call.run();
+            cuEventRecord(stop, d.stream());
+            cuEventSynchronize(stop);
+            cuEventElapsedTime(one, start, stop);
+            ms[i] = one[0];
+        }
+        java.util.Arrays.sort(ms);
+        return ms[reps / 2];
     }
 
     public static List<Result> run(GpuDispatcher d) {

@@ -3,10 +3,13 @@ package dev.kvasir.gpu;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
+import java.util.Optional;
+
 /**
  * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
- * pipelined GEMV for decode, the tensor-core GEMM (split over K when the matrix alone would not
- * fill the card) for larger batches of 16-bit weights, the CUDA-core kernel otherwise.
+ * pipelined GEMV for decode; for larger batches of 16-bit weights cuBLAS where the library is
+ * present (activations rounded to the weight type first), else our tensor-core GEMM (split over K
+ * when the matrix alone would not fill the card); the CUDA-core kernel otherwise.
  */
 final class Matmuls {
     private static final int MATMUL_WARPS = 4;
@@ -24,17 +27,55 @@ final class Matmuls {
     /** Floats of the split-K workspace: bounds splits × tokens × rows. */
     private final long splitWorkspaceFloats = 16L << 20;
     private CUdeviceptr splitWorkspace;
+    /** Activations rounded to 16 bits for cuBLAS, and how many elements it holds. */
+    private CUdeviceptr half;
+    private long halfElements;
+    private Optional<Cublas> cublas;
     private final Kernels k;
     private final DeviceMemory memory;
 
+    private final boolean allowCublas;
+
     Matmuls(Kernels k, DeviceMemory memory) {
+        this(k, memory, true);
+    }
+
+    /** {@code allowCublas = false} keeps the engine's own kernels (for comparisons). */
+    Matmuls(Kernels k, DeviceMemory memory, boolean allowCublas) {
         this.k = k;
         this.memory = memory;
+        this.allowCublas = allowCublas;
     }
 
     /** Allocates the split-K workspace (before any graph capture, where allocating is not allowed). */
     void ensureWorkspace() {
         if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
+        if (cublas == null && !allowCublas) cublas = Optional.empty();
+        if (cublas == null) {
+            CUdeviceptr ws = memory.allocate("activations", Cublas.WORKSPACE_BYTES);
+            cublas = Cublas.open(ws);
+            if (cublas.isEmpty()) memory.free("activations", ws, Cublas.WORKSPACE_BYTES);
+        }
+    }
+
+    /** Room for {@code elements} 16-bit activations (the widest step's input), when cuBLAS is in use. Returns whether it moved. */
+    boolean ensureHalfActivations(long elements) {
+        ensureWorkspace();
+        if (cublas.isEmpty() || elements <= halfElements) return false;
+        if (half != null) memory.free("activations", half, halfElements * 2);
+        half = memory.allocate("activations", elements * 2);
+        halfElements = elements;
+        return true;
+    }
+
+    /** Whether batched products of 16-bit weights go through cuBLAS. */
+    boolean usesCublas() {
+        ensureWorkspace();
+        return cublas.isPresent();
+    }
+
+    void close() {
+        if (cublas != null) cublas.ifPresent(Cublas::close);
     }
 
     /**
@@ -49,6 +90,10 @@ final class Matmuls {
         if (n <= GEMV_MAX_TOKENS) {
             String kernel = m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
             k.launch(kernel + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+        } else if (m.dtype() != GpuDtype.F32 && cublas.isPresent() && (long) n * m.cols() <= halfElements) {
+            long count = (long) n * m.cols();
+            k.launch("round_" + sfx, (int) ((count / 4 + 255) / 256) + 1, 1, 256, stream, in, half, count);
+            cublas.get().gemm(stream, m, half, out, n, accumulate);
         } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
             int rowBlocks = (m.rows() + TC_ROWS - 1) / TC_ROWS;
             int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;

@@ -1,6 +1,11 @@
 package dev.kvasir.cluster.cli;
 
+import dev.kvasir.actors.ServingConfig;
+import dev.kvasir.gpu.GpuOptions;
+import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.model.LoadedModel;
+import dev.kvasir.model.cpu.CpuStepExecutor;
+import dev.kvasir.model.exec.StepExecutor;
 import dev.kvasir.model.bench.ForwardBenchmark;
 import dev.kvasir.model.bench.ReadBandwidth;
 import dev.kvasir.model.cpu.ComputePool;
@@ -12,17 +17,22 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * {@code ./kvasir bench}: prefill and decode tokens/s of the CPU engine on a model file (the
  * figures llama-bench's pp and tg tests give), or with {@code --memory} the read bandwidth that
- * bounds decode. Progress goes to the log (stderr); the result table or JSON to stdout.
+ * bounds decode, or with {@code --serving} generated tokens/s through the serving core at several
+ * concurrencies (CPU or GPU). Progress goes to the log (stderr); the result table or JSON to stdout.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure prefill and decode tokens/s on the CPU (median of several runs after a warm-up), or memory read bandwidth with --memory.")
+        description = "Measure prefill and decode tokens/s on the CPU (median of several runs after a warm-up), memory read bandwidth with --memory, "
+                + "or serving throughput at several concurrencies with --serving (CPU or GPU).")
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -54,6 +64,18 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
 
+    @Option(names = "--serving", description = "measure generated tokens/s through the serving core (continuous batching) for bursts of --concurrency requests")
+    boolean serving;
+
+    @Option(names = "--concurrency", defaultValue = "1,8,32", description = "with --serving: requests per burst, comma-separated (default ${DEFAULT-VALUE})")
+    String concurrency;
+
+    @Option(names = "--backend", defaultValue = "cpu", description = "with --serving: cpu or gpu (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--dtype", defaultValue = "auto", description = "with --serving --backend gpu: weight type auto, f32, bf16, f16 (default ${DEFAULT-VALUE})")
+    String dtype;
+
     @Override
     public Integer call() {
         if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
@@ -62,7 +84,10 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> o = new LinkedHashMap<>();
         try (ComputePool pool = threads != null ? new ComputePool(threads) : ComputePool.ofAvailableCores()) {
             o.put("threads", pool.threads());
-            if (memory) {
+            if (serving) {
+                o.remove("threads");
+                o.putAll(serving(pool));
+            } else if (memory) {
                 if (memoryMib < 1) throw new IllegalArgumentException("--memory-mib must be >= 1, got " + memoryMib);
                 double bps = ReadBandwidth.measure(pool, (long) memoryMib << 20, repetitions);
                 o.put("buffer_bytes", (long) memoryMib << 20);
@@ -91,6 +116,49 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** Bursts of concurrent requests through a router over one executor of the chosen backend. */
+    private Map<String, Object> serving(ComputePool pool) {
+        if (model == null) throw new IllegalArgumentException("--serving needs --model");
+        if (!backend.equals("cpu") && !backend.equals("gpu")) throw new IllegalArgumentException("unknown backend '" + backend + "' (cpu, gpu)");
+        int[] levels;
+        try {
+            levels = Arrays.stream(concurrency.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--concurrency must be comma-separated integers, got '" + concurrency + "'");
+        }
+        if (levels.length == 0 || Arrays.stream(levels).anyMatch(c -> c < 1)) throw new IllegalArgumentException("--concurrency values must be >= 1");
+        if (promptTokens < 1 || genTokens < 1) throw new IllegalArgumentException("--serving needs --prompt-tokens and --gen-tokens >= 1");
+        int most = Arrays.stream(levels).max().orElseThrow();
+        Map<String, Object> o = new LinkedHashMap<>();
+        try (LoadedModel loaded = LoadedModel.open(model)) {
+            ServingConfig config = ServingConfig.defaults().withQueues(Math.max(256, 2 * most), most).withMaxBatchedTokens(Math.max(2048, promptTokens));
+            StepExecutor executor;
+            if (backend.equals("gpu")) {
+                executor = GpuStepExecutor.create(loaded.weights(), new GpuOptions(0, dtype, 0.9, config.blockSize(), 0));
+            } else {
+                int blocks = most * ((promptTokens + genTokens) / config.blockSize() + 2);
+                executor = new CpuStepExecutor(new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool), config.blockSize(), blocks);
+            }
+            try {
+                ServingThroughput bench = new ServingThroughput(loaded, executor, config);
+                try {
+                    for (int c : levels) bench.burst(c, promptTokens, Math.min(genTokens, 8)); // warm-up: graphs, JIT
+                    List<Map<String, Object>> runs = new ArrayList<>();
+                    for (int c : levels) runs.add(bench.burst(c, promptTokens, genTokens));
+                    o.put("model", model.toString());
+                    o.put("backend", backend);
+                    o.put("device", executor.device());
+                    o.put("serving", runs);
+                } finally {
+                    bench.close();
+                }
+            } finally {
+                executor.close();
+            }
+        }
+        return o;
     }
 
     private static double round(double v) {

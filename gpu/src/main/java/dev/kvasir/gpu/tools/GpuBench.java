@@ -40,6 +40,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * <ul>
  *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
  *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
+ *   <li>{@code gemm [--tokens 512,2048,8192]}: prefill-shape products, cuBLAS path and own kernel, TFLOP/s and error</li>
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
@@ -74,6 +75,14 @@ public final class GpuBench {
                     for (KernelBench.Result r : KernelBench.run(d)) {
                         out.printf("{\"bench\":\"matmul_bf16\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
                                 r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                    }
+                }
+            }
+            case "gemm" -> {
+                try (GpuDispatcher d = GpuDispatcher.open(0)) {
+                    for (KernelBench.GemmResult r : KernelBench.gemm(d, ints(opts.getOrDefault("tokens", "512,2048,8192")))) {
+                        out.printf("{\"bench\":\"gemm_bf16\",\"path\":\"%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"tflops\":%.1f,\"rel_error\":%.2e}%n",
+                                r.path(), r.rows(), r.cols(), r.n(), r.ms(), r.tflops(), r.relError());
                     }
                 }
             }
