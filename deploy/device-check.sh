@@ -92,9 +92,7 @@ if [[ "$PHASE" == perf ]]; then
   step serving 8b
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
   grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
-  step kvasir logits 8b
-  $B/bin/gpu-bench logits /tmp/l8b.gguf /tmp/k8b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -2
-  step transformers 8b
-  python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -12
+  step transformers generate 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
 fi
 step done

@@ -12,6 +12,7 @@ Optionally times transformers' generate() in bf16 at several batch sizes.
 
   hf_compare.py MODEL.gguf KVASIR_DIR [--out FILE.json] [--safetensors DIR]
                 [--bench 1,32] [--bench-prompt 16] [--bench-steps 64]
+  hf_compare.py MODEL.gguf --bench-only --bench 8,32,128 [...]   (transformers generate throughput alone)
 """
 import argparse
 import json
@@ -157,10 +158,33 @@ def rel(a, b):
     return float(torch.linalg.vector_norm(a.double() - b.double()) / torch.linalg.vector_norm(b.double()))
 
 
+def bench(args, model, vocab, report):
+    """transformers generate() in bf16, greedy, min_new_tokens = max_new_tokens, prefill included."""
+    if args.bench:
+        report["hf_generate"] = []
+        g = torch.Generator().manual_seed(3)
+        for b in [int(x) for x in args.bench.split(",")]:
+            ids = torch.randint(259, vocab, (b, args.bench_prompt), generator=g).cuda()
+            ids[:, 0] = 1
+            mask = torch.ones_like(ids)
+            with torch.no_grad():
+                model.generate(ids, attention_mask=mask, max_new_tokens=4, min_new_tokens=4, do_sample=False, pad_token_id=0)
+                torch.cuda.synchronize()
+                t = time.time()
+                model.generate(ids, attention_mask=mask, max_new_tokens=args.bench_steps, min_new_tokens=args.bench_steps,
+                               do_sample=False, pad_token_id=0)
+                torch.cuda.synchronize()
+                dt = time.time() - t
+            tps = b * args.bench_steps / dt
+            report["hf_generate"].append({"batch": b, "tokens_per_s": tps, "seconds": dt})
+            print(f"transformers generate bf16: batch {b}: {tps:.1f} tok/s ({dt:.2f} s for {args.bench_steps} steps, prefill included)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gguf")
-    ap.add_argument("kvasir_dir")
+    ap.add_argument("kvasir_dir", nargs="?")
+    ap.add_argument("--bench-only", action="store_true", help="skip the comparison: time transformers generate in bf16 only")
     ap.add_argument("--out")
     ap.add_argument("--safetensors", help="also write the weights as safetensors here and load the reference from them")
     ap.add_argument("--bench", default="")
@@ -170,6 +194,13 @@ def main():
 
     t0 = time.time()
     meta, tensors = read_gguf(args.gguf)
+    if args.bench_only:
+        model = build(meta, tensors, torch.bfloat16)
+        report = {"model": args.gguf}
+        bench(args, model, tensors["token_embd.weight"].shape[0], report)
+        if args.out:
+            json.dump(report, open(args.out, "w"), indent=1)
+        return 0
     kv = json.load(open(f"{args.kvasir_dir}/kvasir.json"))
     vocab = kv["vocab"]
     ours = torch.from_numpy(np.fromfile(f"{args.kvasir_dir}/logits.bin", dtype="<f4").reshape(-1, vocab))
@@ -229,23 +260,7 @@ def main():
             print(f"prompt len {len(prompt):4d}: transformers bf16 vs fp32 rel err {rel(bf, refs[i]):.2e}", flush=True)
 
     if args.bench:
-        report["hf_generate"] = []
-        g = torch.Generator().manual_seed(3)
-        for b in [int(x) for x in args.bench.split(",")]:
-            ids = torch.randint(259, vocab, (b, args.bench_prompt), generator=g).cuda()
-            ids[:, 0] = 1
-            mask = torch.ones_like(ids)
-            with torch.no_grad():
-                model.generate(ids, attention_mask=mask, max_new_tokens=4, min_new_tokens=4, do_sample=False, pad_token_id=0)
-                torch.cuda.synchronize()
-                t = time.time()
-                model.generate(ids, attention_mask=mask, max_new_tokens=args.bench_steps, min_new_tokens=args.bench_steps,
-                               do_sample=False, pad_token_id=0)
-                torch.cuda.synchronize()
-                dt = time.time() - t
-            tps = b * args.bench_steps / dt
-            report["hf_generate"].append({"batch": b, "tokens_per_s": tps, "seconds": dt})
-            print(f"transformers generate bf16: batch {b}: {tps:.1f} tok/s ({dt:.2f} s for {args.bench_steps} steps, prefill included)", flush=True)
+        bench(args, model, vocab, report)
     if args.out:
         json.dump(report, open(args.out, "w"), indent=1)
 
