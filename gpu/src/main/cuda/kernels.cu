@@ -244,6 +244,70 @@ __device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict_
     }
 }
 
+// Decode GEMV with a whole block per weight row: the 4 warps split the row's columns, each lane
+// issuing all of its U 16-byte loads before using any, so a 4096-wide bf16 row (8 KB) is in flight
+// in one round trip instead of the four a single warp needs; the warps' sums meet in shared
+// memory. Meant for the short matrices (q/k/v, o, down) whose one wave a warp per row leaves
+// latency-bound. grid = rows, block = 128.
+template <typename W, int T, int U>
+__device__ void gemv_rows_block(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+                                int rows, int cols, int n, int accumulate) {
+    constexpr int VEC = 16 / sizeof(W);
+    int row = blockIdx.x;
+    const W* wr = w + (size_t) row * cols;
+    const uint4* w4 = reinterpret_cast<const uint4*>(wr);
+    int chunks = (cols % VEC) == 0 ? cols / VEC : 0;
+    float acc[T];
+#pragma unroll
+    for (int t = 0; t < T; t++) acc[t] = 0.f;
+    for (int base = threadIdx.x; base < chunks; base += blockDim.x * U) {
+        uint4 raw[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int ch = base + blockDim.x * u;
+            raw[u] = ch < chunks ? __ldg(w4 + ch) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int ch = base + blockDim.x * u;
+            if (ch < chunks) {
+                float wv[VEC];
+                unpack16(raw[u], wr, wv);
+#pragma unroll
+                for (int t = 0; t < T; t++) {
+                    if (t < n) {
+                        const float4* xp = reinterpret_cast<const float4*>(x + (size_t) t * cols + ch * VEC);
+#pragma unroll
+                        for (int q = 0; q < VEC / 4; q++) {
+                            float4 a = xp[q];
+                            acc[t] += wv[4 * q] * a.x + wv[4 * q + 1] * a.y + wv[4 * q + 2] * a.z + wv[4 * q + 3] * a.w;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int c = chunks * VEC + threadIdx.x; c < cols; c += blockDim.x) {
+        float wv = to_float(wr[c]);
+#pragma unroll
+        for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
+    }
+    __shared__ float partial[T][32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+        float s = warp_sum(acc[t]);
+        if (lane == 0) partial[t][warp] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x < T && threadIdx.x < n) {
+        float s = 0.f;
+        for (int i = 0; i < (int) (blockDim.x >> 5); i++) s += partial[threadIdx.x][i];
+        float* out = y + (size_t) threadIdx.x * rows + row;
+        *out = accumulate ? *out + s : s;
+    }
+}
+
 // Eight 16-bit weights (one uint4) as tf32 operand bits. bf16 and fp16 values are exact in tf32.
 __device__ __forceinline__ void tf32x8(uint4 u, const __nv_bfloat16*, uint32_t* o) {
     uint32_t v[4] = {u.x, u.y, u.z, u.w};
@@ -391,6 +455,11 @@ __global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, in
 __global__ void gemv_wide_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<float, 4, 8>(w, x, y, rows, cols, n, acc); }
 __global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<__nv_bfloat16, 4, 16>(w, x, y, rows, cols, n, acc); }
 __global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
+
+// Decode, a block per row: blockDim = 128; grid = rows.
+__global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<float, 4, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
 
 // Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 128), ceil(n / 32), splits).
 // (MT = 4, 256 rows a block, measured 10% slower at batch 32 on Llama 3 8B's shapes than MT = 2.)

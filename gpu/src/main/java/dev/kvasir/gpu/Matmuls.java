@@ -74,6 +74,22 @@ final class Matmuls {
         return cublas.isPresent();
     }
 
+    /**
+     * The decode GEMV for a matrix: a warp per row with 16 loads in flight for tall matrices, else
+     * a warp per row ({@code warp}) or a block per row ({@code block}); -Dkvasir.gpu.gemv picks one
+     * for every matrix (for measurements).
+     */
+    private static String gemvKernel(DeviceMatrix m) {
+        return switch (GEMV_CHOICE) {
+            case "warp" -> "gemv_";
+            case "wide" -> "gemv_wide_";
+            case "block" -> "gemv_block_";
+            default -> m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
+        };
+    }
+
+    private static final String GEMV_CHOICE = System.getProperty("kvasir.gpu.gemv", "auto");
+
     void close() {
         if (cublas != null) cublas.ifPresent(Cublas::close);
     }
@@ -88,8 +104,9 @@ final class Matmuls {
         String sfx = m.dtype().kernelSuffix;
         int acc = accumulate ? 1 : 0;
         if (n <= GEMV_MAX_TOKENS) {
-            String kernel = m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
-            k.launch(kernel + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
+            String kernel = gemvKernel(m);
+            int grid = kernel.equals("gemv_block_") ? m.rows() : (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS;
+            k.launch(kernel + sfx, grid, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
         } else if (m.dtype() != GpuDtype.F32 && cublas.isPresent() && (long) n * m.cols() <= halfElements) {
             long count = (long) n * m.cols();
             k.launch("round_" + sfx, (int) ((count / 4 + 255) / 256) + 1, 1, 256, stream, in, half, count);
