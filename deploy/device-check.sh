@@ -66,9 +66,6 @@ if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  for G in block wide; do
-    echo "gemv=$G"; KVASIR_JAVA_OPTS="-Dkvasir.gpu.gemv=$G" $B/bin/gpu-bench kernels 2>&1 | grep '"n":1,' | tee "$OUT/kernels_$G.json"
-  done
   step synth 8b
   $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
   step decode 8b
@@ -88,14 +85,10 @@ if [[ "$PHASE" == perf ]]; then
   BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  for G in block wide; do
-    echo "gemv=$G"; KVASIR_JAVA_OPTS="-Dkvasir.gpu.gemv=$G" $B/bin/gpu-bench kernels 2>&1 | grep '"n":1,' | tee "$OUT/kernels_$G.json"
-  done
   step synth 8b
   $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
   step decode 8b
   $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
-  KVASIR_JAVA_OPTS="-Dkvasir.gpu.gemv=block" $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b_block.json"
   step serving 8b
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
   grep -E "ERROR|Exception" "$OUT/serving.log" | head -5

@@ -154,10 +154,11 @@ final class Cublas implements AutoCloseable {
                 check("cublasSetStream", (int) setStream.invokeExact(handle, MemorySegment.ofAddress(s)));
                 boundStream = s;
             }
+            MemorySegment beta = accumulate ? one : zero; // a typed local: invokeExact matches static types
             int status = (int) gemmEx.invokeExact(handle, OP_T, OP_N, w.rows(), n, w.cols(),
                     one, MemorySegment.ofAddress(NativeAddress.of(w.ptr())), type, w.cols(),
                     MemorySegment.ofAddress(NativeAddress.of(x16)), type, w.cols(),
-                    accumulate ? one : zero, MemorySegment.ofAddress(NativeAddress.of(y)), R_32F, w.rows(),
+                    beta, MemorySegment.ofAddress(NativeAddress.of(y)), R_32F, w.rows(),
                     COMPUTE_32F, GEMM_DEFAULT);
             check("cublasGemmEx(" + w.rows() + "×" + w.cols() + ", n=" + n + ")", status);
         } catch (RuntimeException e) {

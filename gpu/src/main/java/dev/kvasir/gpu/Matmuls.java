@@ -17,8 +17,12 @@ final class Matmuls {
     static final int MATMUL_ROWS = 4;
     /** Batches up to this many tokens take the GEMV kernel (T in kernels.cu's gemv_*). */
     static final int GEMV_MAX_TOKENS = 4;
-    /** From this many rows the GEMV with 16 loads in flight per lane wins (measured on an H200). */
-    static final int GEMV_WIDE_ROWS = 16384;
+    /**
+     * From this many rows (the logits matrix) a warp per row with 16 loads in flight wins; below it
+     * a block per row (measured on an H200 at Llama 3 8B's shapes: 2.2–3.5 TB/s against 1.6–3.4 for
+     * a warp per row, docs/PERFORMANCE.md).
+     */
+    static final int GEMV_WIDE_ROWS = 65536;
     /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
     static final int TC_ROWS = 128;
     static final int TC_TOKENS = 32;
@@ -84,7 +88,7 @@ final class Matmuls {
             case "warp" -> "gemv_";
             case "wide" -> "gemv_wide_";
             case "block" -> "gemv_block_";
-            default -> m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_";
+            default -> m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_block_";
         };
     }
 
