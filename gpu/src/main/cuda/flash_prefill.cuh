@@ -9,19 +9,20 @@
 // read from memory once per query tile instead of once per query token, and nothing of size N×N
 // is ever stored. Warp w owns query rows 4w..4w+3: lane k scores key k of the tile, then lanes
 // split the head dims to accumulate P·V. headDim <= FA_MAXD (larger heads use `attention`).
+// Keys and values are dequantized (attention.cuh's storage types) as they enter shared memory, which
+// holds fp32: the fp32 version computes what the fp32-only kernel did.
 
 namespace {
 #define FA_BQ 16
 #define FA_BK 32
 #define FA_MAXD 128
-}
-
-extern "C" {
 
 // grid = (tiles, heads), block = 128.
-__global__ void attention_prefill(const float* q, const float* keys, const float* values, float* out,
-                                  const int* positions, const int* seqOf, const int* tables, int tableStride, const int* tiles,
-                                  int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
+template <typename S>
+__device__ void attention_prefill_tiles(const float* q, const typename S::T* keys, const typename S::T* values,
+                                        const __half* kScales, const __half* vScales, float* out,
+                                        const int* positions, const int* seqOf, const int* tables, int tableStride, const int* tiles,
+                                        int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
     __shared__ float sQ[FA_BQ][FA_MAXD];
     __shared__ float sK[FA_BK][FA_MAXD + 1];  // +1: lane k reads row k, no bank conflicts
     __shared__ float sV[FA_BK][FA_MAXD];
@@ -53,9 +54,14 @@ __global__ void attention_prefill(const float* q, const float* keys, const float
             int s = kb + kk;
             float kv = 0.f, vv = 0.f;
             if (s <= lastPos) {
-                size_t off = ((size_t) table[s / blockSize] * blockSize + s % blockSize) * kvDim + kvh * headDim + d;
-                kv = keys[off];
-                vv = values[off];
+                size_t slot = (size_t) table[s / blockSize] * blockSize + s % blockSize;
+                size_t off = slot * kvDim + kvh * headDim + d;
+                kv = S::load(keys[off]);
+                vv = S::load(values[off]);
+                if constexpr (S::scaled) {
+                    kv *= __half2float(kScales[slot * kvHeads + kvh]);
+                    vv *= __half2float(vScales[slot * kvHeads + kvh]);
+                }
             }
             sK[kk][d] = kv;
             sV[kk][d] = vv;
@@ -104,5 +110,23 @@ __global__ void attention_prefill(const float* q, const float* keys, const float
         }
     }
 }
+
+}  // namespace
+
+extern "C" {
+
+#define ATTENTION_PREFILL(SFX, S)                                                                                       \
+    __global__ void attention_prefill_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales, \
+                                            const __half* vScales, float* out, const int* positions, const int* seqOf,   \
+                                            const int* tables, int tableStride, const int* tiles, int heads,             \
+                                            int kvHeads, int headDim, int blockSize, float scale, int qStride) {         \
+        attention_prefill_tiles<S>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, tiles, \
+                                   heads, kvHeads, headDim, blockSize, scale, qStride);                                  \
+    }
+ATTENTION_PREFILL(f32, KvF32)
+ATTENTION_PREFILL(f16, KvF16)
+ATTENTION_PREFILL(bf16, KvBF16)
+ATTENTION_PREFILL(i8, KvI8)
+ATTENTION_PREFILL(fp8, KvFP8)
 
 }  // extern "C"

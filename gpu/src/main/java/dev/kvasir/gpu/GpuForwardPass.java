@@ -8,7 +8,7 @@ import jcuda.driver.CUstream;
 /**
  * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
  * dispatcher's stream: embedding gather, then per layer RMSNorm → q/k/v GEMV-GEMM → RoPE → K/V
- * writes into the paged pool → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
+ * writes into the paged pool (converted or quantized to its type) → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
  * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
  * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
  */
@@ -85,6 +85,7 @@ final class GpuForwardPass {
         ensure(n, s.rows());
         int dim = c.dim();
         String sfx = w.dtype.kernelSuffix;
+        String kvs = kv.dtype().kernelSuffix;
         k.launch("embed_" + sfx, n, 1, 256, stream, w.embedding.ptr(), s.tokenIds(), x, dim);
         int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
@@ -98,12 +99,13 @@ final class GpuForwardPass {
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // the k heads follow the q heads in each token's row: one launch rotates both
             k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
-            k.launch("kv_write", n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), s.slots(), c.kvDim(), qkvDim);
+            CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
+            k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
             if (s.tileCount() > 0) {
-                k.launch("attention_prefill", s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(),
+                k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                k.launch("attention", n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(), s.sequenceOf(),
+                k.launch("attention_" + kvs, n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(),
                         s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);
