@@ -70,6 +70,7 @@ exec "$H/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-ac
 SH
 chmod +x "$B/bin/"*
 cp "$ROOT/deploy/hf_compare.py" "$B/python/" 2>/dev/null || true
+cp "$ROOT/deploy/sdpa_bench.py" "$B/python/" 2>/dev/null || true
 cp "$ROOT/deploy/device-check.sh" "$B/bin/" 2>/dev/null || true
 
 (cd "$OUT" && tar cf - kvasir-bundle | xz -T2 -9 > kvasir-bundle.tar.xz)
