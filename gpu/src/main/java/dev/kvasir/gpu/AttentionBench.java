@@ -26,7 +26,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
  */
 public final class AttentionBench {
     /** One measurement: shape, type, median milliseconds of one launch, FLOPs counted, TFLOP/s. */
-    public record Result(int length, int heads, int kvHeads, int headDim, KvCacheDtype dtype, double ms, double flops, double tflops) {
+    public record Result(int length, int heads, int kvHeads, int headDim, KvCacheDtype dtype, boolean tensorCores, double ms, double flops, double tflops) {
     }
 
     private static final int BLOCK_SIZE = 16;
@@ -35,8 +35,15 @@ public final class AttentionBench {
     private AttentionBench() {
     }
 
-    public static Result run(GpuDispatcher d, int length, int heads, int kvHeads, int headDim, KvCacheDtype dtype, int reps) {
+    /** Whether the tensor-core kernel can run this shape and type (fp16/bf16 pools, head dim a multiple of 16). */
+    public static boolean tensorCoresFit(KvCacheDtype dtype, int headDim) {
+        return GpuForwardPass.tensorCoresFit(dtype, headDim);
+    }
+
+    /** {@code tensorCores}: attention_prefill_tc_* (fp16/bf16 pools) instead of the fp32 CUDA-core kernel. */
+    public static Result run(GpuDispatcher d, int length, int heads, int kvHeads, int headDim, KvCacheDtype dtype, boolean tensorCores, int reps) {
         if (headDim > 128) throw new IllegalArgumentException("the tiled prefill kernel takes head dims up to 128, got " + headDim);
+        if (tensorCores && !tensorCoresFit(dtype, headDim)) throw new IllegalArgumentException("no tensor-core prefill for " + dtype + " K/V, head dim " + headDim);
         if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " not a multiple of kv heads " + kvHeads);
         return d.call(() -> {
             try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
@@ -80,8 +87,10 @@ public final class AttentionBench {
                 k.launch("kv_write_" + sfx, length, 1, 256, d.stream(), qkv.withByteOffset(4L * qDim), qkv.withByteOffset(4L * (qDim + kvDim)),
                         pool.keys(0), pool.values(0), ks, vs, slots, kvHeads, headDim, qkvDim);
                 float scale = (float) (1 / Math.sqrt(headDim));
-                Runnable launch = () -> k.launch("attention_prefill_" + sfx, tiles, heads, 128, d.stream(), qkv, pool.keys(0), pool.values(0), ks, vs, out,
-                        positions, seqOf, tables, blocks, tileList, heads, kvHeads, headDim, BLOCK_SIZE, scale, qkvDim);
+                Object[] args = {qkv, pool.keys(0), pool.values(0), ks, vs, out, positions, seqOf, tables, blocks, tileList, heads, kvHeads, headDim, BLOCK_SIZE, scale, qkvDim};
+                Runnable launch = tensorCores
+                        ? () -> GpuForwardPass.launchTensorCorePrefill(k, dtype, tiles, heads, kvHeads, d.stream(), args)
+                        : () -> k.launch("attention_prefill_" + sfx, tiles, heads, 128, d.stream(), args);
                 for (int i = 0; i < 3; i++) launch.run();
                 CUevent start = new CUevent(), stop = new CUevent();
                 cuEventCreate(start, 0);
@@ -101,7 +110,7 @@ public final class AttentionBench {
                 Arrays.sort(ms);
                 double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
                 double flops = 2.0 * length * (double) length * heads * headDim;
-                return new Result(length, heads, kvHeads, headDim, dtype, median, flops, flops / (median / 1e3) / 1e12);
+                return new Result(length, heads, kvHeads, headDim, dtype, tensorCores, median, flops, flops / (median / 1e3) / 1e12);
             }
         });
     }

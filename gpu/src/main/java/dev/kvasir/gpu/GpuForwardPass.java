@@ -24,6 +24,8 @@ final class GpuForwardPass {
     /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
     private int generation;
     private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
+    /** Tiled prefill on the tensor cores where the pool allows it ({@link #tensorCoresFit}). */
+    private boolean tensorCorePrefill = Boolean.getBoolean("kvasir.gpu.tc-prefill");
 
     GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
         this.c = c;
@@ -38,6 +40,25 @@ final class GpuForwardPass {
     static long activationBytes(ModelConfig c, int tokens, int rows) {
         long perToken = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 3L * c.hiddenDim();
         return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize()));
+    }
+
+    void useTensorCorePrefill(boolean on) {
+        tensorCorePrefill = on;
+    }
+
+    /** Whether attention_prefill_tc_* takes this pool: fp16 or bf16 K/V, head dim a multiple of 16 up to 128. */
+    static boolean tensorCoresFit(KvCacheDtype t, int headDim) {
+        return (t == KvCacheDtype.FP16 || t == KvCacheDtype.BF16) && headDim % 16 == 0 && headDim <= 128;
+    }
+
+    /**
+     * Launches the tensor-core tiled prefill: one block per (query tile, kv head, slice of up to 4
+     * query heads of its group). {@code args} are attention_prefill's arguments.
+     */
+    static void launchTensorCorePrefill(Kernels k, KvCacheDtype t, int tiles, int heads, int kvHeads, CUstream stream, Object... args) {
+        int group = heads / kvHeads;
+        int warps = Math.min(group, 4);
+        k.launch3("attention_prefill_tc_" + t.kernelSuffix, tiles, kvHeads, (group + warps - 1) / warps, 32 * warps, stream, args);
     }
 
     int generation() {
@@ -101,7 +122,10 @@ final class GpuForwardPass {
             k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
             k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
-            if (s.tileCount() > 0) {
+            if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
+                launchTensorCorePrefill(k, kv.dtype(), s.tileCount(), c.heads(), c.kvHeads(), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att,
+                        s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            } else if (s.tileCount() > 0) {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {

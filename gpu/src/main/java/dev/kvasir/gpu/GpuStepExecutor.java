@@ -249,6 +249,17 @@ public final class GpuStepExecutor implements StepExecutor {
         });
     }
 
+    /**
+     * Whether the tiled prefill runs on the tensor cores for fp16/bf16 KV pools (Q and P rounded to
+     * 16 bits; off by default, -Dkvasir.gpu.tc-prefill=true turns it on).
+     */
+    public void useTensorCorePrefill(boolean on) {
+        dispatcher.call(() -> {
+            forward.useTensorCorePrefill(on);
+            return null;
+        });
+    }
+
     /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
     public void useGraphs(boolean on) {
         dispatcher.call(() -> {

@@ -185,7 +185,9 @@ class KvCacheCheckTest {
     void attentionOverEveryKvTypeMatchesWhatThePoolStores() {
         d.call(() -> {
             try (DeviceArrays a = new DeviceArrays(d)) {
-                int[][] shapes = {{8, 4, 8}, {32, 8, 64}, {32, 8, 128}, {6, 2, 100}, {16, 2, 256}, {0, 0, 0}};
+                // GQA groups of 2, 4, 8, 3, 1, 5 and 6 (the tensor-core kernel puts up to 4 heads of a group in a block)
+                int[][] shapes = {{8, 4, 8}, {32, 8, 64}, {32, 8, 128}, {6, 2, 100}, {16, 2, 256}, {12, 4, 32}, {16, 16, 64}, {40, 8, 128},
+                        {12, 2, 128}, {0, 0, 0}};
                 for (KvCacheDtype t : KvCacheDtype.values()) {
                     if (!runs(t)) continue;
                     for (int[] shape0 : shapes) {
@@ -269,6 +271,18 @@ class KvCacheCheckTest {
             a.kernels.launch("attention_prefill_" + t.kernelSuffix, tileCount, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0),
                     pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, a.ints(tiles), heads, kvHeads, headDim, bs, scale, qStride);
             compare("tiled prefill attention " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
+        }
+        if (GpuForwardPass.tensorCoresFit(t, headDim)) {
+            out = a.poisoned(n * heads * headDim);
+            GpuForwardPass.launchTensorCorePrefill(a.kernels, t, tileCount, heads, kvHeads, d.stream(), qp, pool.keys(0), pool.values(0),
+                    pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, a.ints(tiles), heads, kvHeads, headDim, bs, scale, qStride);
+            float[] tc = a.readFloats(out, n * heads * headDim);
+            // Q and P are rounded to the pool's 16-bit type for the tensor cores
+            double limit = t == KvCacheDtype.FP16 ? 2e-3 : 1.5e-2;
+            double eStored = KernelCheckTest.relativeError(tc, stored);
+            log.info("tensor-core tiled prefill {}: vs stored K/V {}, vs unquantized fp32 K/V {}", what, String.format("%.2e", eStored),
+                    String.format("%.2e", KernelCheckTest.relativeError(tc, exact)));
+            assertTrue(eStored < limit, "tensor-core tiled prefill " + what + ": relative error " + eStored + " against the stored K/V over " + limit);
         }
         out = a.poisoned(n * heads * headDim);
         a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),

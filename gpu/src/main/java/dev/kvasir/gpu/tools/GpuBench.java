@@ -47,10 +47,11 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
- *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D]}: one prompt's prefill step, tiled
+ *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--tc-prefill true]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
  *   <li>{@code attention [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--kv-cache-dtype fp32,bf16]
- *       [--reps 20]}: the tiled prefill attention kernel alone, one causal prefill per KV type: median ms and
+ *       [--reps 20]}: the tiled prefill attention kernel alone (and its tensor-core version for fp16/bf16), one
+ *       causal prefill per KV type: median ms and
  *       TFLOP/s counting 2·L²·heads·headDim (QKᵀ and PV, 2·L²·d each per head, halved for the causal mask),
  *       the count deploy/sdpa_bench.py uses for torch's scaled_dot_product_attention</li>
  * </ul>
@@ -224,10 +225,14 @@ public final class GpuBench {
                     out.println("skipped: " + unsupported);
                     continue;
                 }
-                AttentionBench.Result r = AttentionBench.run(d, length, heads, kvHeads, headDim, dtype, reps);
-                out.printf("{\"bench\":\"attention_prefill\",\"impl\":\"kvasir_paged_tiled\",\"kv_cache_dtype\":\"%s\",\"length\":%d,\"heads\":%d,\"kv_heads\":%d,"
-                                + "\"head_dim\":%d,\"causal\":true,\"reps\":%d,\"ms\":%.4f,\"flops\":%.0f,\"flop_count\":\"2*L^2*heads*head_dim\",\"tflops\":%.2f}%n",
-                        r.dtype(), r.length(), r.heads(), r.kvHeads(), r.headDim(), reps, r.ms(), r.flops(), r.tflops());
+                for (boolean tc : new boolean[]{false, true}) {
+                    if (tc && !AttentionBench.tensorCoresFit(dtype, headDim)) continue;
+                    AttentionBench.Result r = AttentionBench.run(d, length, heads, kvHeads, headDim, dtype, tc, reps);
+                    out.printf("{\"bench\":\"attention_prefill\",\"impl\":\"%s\",\"kv_cache_dtype\":\"%s\",\"length\":%d,\"heads\":%d,\"kv_heads\":%d,"
+                                    + "\"head_dim\":%d,\"causal\":true,\"reps\":%d,\"ms\":%.4f,\"flops\":%.0f,\"flop_count\":\"2*L^2*heads*head_dim\",\"tflops\":%.2f}%n",
+                            tc ? "kvasir_paged_tiled_tensor_cores" : "kvasir_paged_tiled", r.dtype(), r.length(), r.heads(), r.kvHeads(), r.headDim(), reps,
+                            r.ms(), r.flops(), r.tflops());
+                }
             }
         }
     }
@@ -236,6 +241,8 @@ public final class GpuBench {
     private static void prefill(Path model, Map<String, String> opts) {
         int[] lengths = ints(opts.getOrDefault("lengths", "128,512,2048"));
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
+            boolean tc = Boolean.parseBoolean(opts.getOrDefault("tc-prefill", "false"));
+            e.useTensorCorePrefill(tc);
             for (int len : lengths) {
                 int[] p = prompts(new int[]{len}, w.config().vocabSize(), 5).getFirst();
                 int need = e.kvGeometry().blocksFor(len);
@@ -252,8 +259,8 @@ public final class GpuBench {
                         e.logits(step);
                         best = Math.min(best, (System.nanoTime() - t0) / 1e6);
                     }
-                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
-                            model.getFileName(), len, tiled, best, len / best * 1e3);
+                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"kv_cache_dtype\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"tc_prefill\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
+                            model.getFileName(), e.kvCacheDtype(), len, tiled, tiled && tc && AttentionBench.tensorCoresFit(e.kvCacheDtype(), w.config().headDim()), best, len / best * 1e3);
                 }
             }
             e.useTiledPrefill(true);
