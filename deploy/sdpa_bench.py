@@ -2,13 +2,14 @@
 """PyTorch's scaled_dot_product_attention on the shape `gpu-bench attention` times, for comparison.
 
 One causal prefill of LENGTH tokens, batch 1, HEADS query heads over KV_HEADS key/value heads of
-HEAD_DIM (GQA through enable_gqa=True, or with K/V expanded to all heads when --expand-gqa is
-given or this torch lacks enable_gqa), in bf16 and fp16. Each repetition is timed with its own pair
-of CUDA events after warm-up; the median is printed with TFLOP/s counted as gpu-bench counts them:
-2*L^2*heads*head_dim (QK^T and PV, 2*L^2*d each per head, halved for the causal mask). One JSON
-line per type.
+HEAD_DIM, in bf16 and fp16, with GQA both ways: enable_gqa=True, and K/V expanded to all heads
+first (repeat_interleave, not timed), since which backend takes enable_gqa depends on the torch
+version. Each repetition is timed with its own pair of CUDA events after warm-up; the median is
+printed with TFLOP/s counted as gpu-bench counts them: 2*L^2*heads*head_dim (QK^T and PV,
+2*L^2*d each per head, halved for the causal mask). One JSON line per (type, GQA way).
 
   sdpa_bench.py [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--reps 20] [--dtypes bf16,fp16]
+                [--gqa enable_gqa,expanded]
 """
 import argparse
 import json
@@ -56,22 +57,24 @@ def main():
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--dtypes", default="bf16,fp16")
-    ap.add_argument("--expand-gqa", action="store_true", help="repeat K/V to all heads instead of enable_gqa")
+    ap.add_argument("--gqa", default="enable_gqa,expanded",
+                    help="how K/V reach all query heads: enable_gqa (torch picks a backend that takes GQA), "
+                         "expanded (repeat_interleave first; the flash backend always applies), or both")
     a = ap.parse_args()
     types = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     flops = 2.0 * a.length * a.length * a.heads * a.head_dim
     for name in a.dtypes.split(","):
-        expand = a.expand_gqa
-        try:
-            ms = bench(a.length, a.heads, a.kv_heads, a.head_dim, types[name], a.reps, expand)
-        except TypeError:  # a torch without enable_gqa
-            expand = True
-            ms = bench(a.length, a.heads, a.kv_heads, a.head_dim, types[name], a.reps, expand)
-        print(json.dumps({"bench": "attention_prefill", "impl": "torch_sdpa", "torch": torch.__version__,
-                          "device": torch.cuda.get_device_name(), "dtype": name, "gqa": "expanded" if expand else "enable_gqa",
-                          "length": a.length, "heads": a.heads, "kv_heads": a.kv_heads, "head_dim": a.head_dim, "causal": True,
-                          "reps": a.reps, "ms": round(ms, 4), "flops": flops, "flop_count": "2*L^2*heads*head_dim",
-                          "tflops": round(flops / (ms / 1e3) / 1e12, 2)}), flush=True)
+        for gqa in a.gqa.split(","):
+            try:
+                ms = bench(a.length, a.heads, a.kv_heads, a.head_dim, types[name], a.reps, gqa == "expanded")
+            except (TypeError, RuntimeError) as e:  # a torch without enable_gqa, or no backend for it
+                print(json.dumps({"bench": "attention_prefill", "impl": "torch_sdpa", "dtype": name, "gqa": gqa, "error": str(e)[:200]}), flush=True)
+                continue
+            print(json.dumps({"bench": "attention_prefill", "impl": "torch_sdpa", "torch": torch.__version__,
+                              "device": torch.cuda.get_device_name(), "dtype": name, "gqa": gqa,
+                              "length": a.length, "heads": a.heads, "kv_heads": a.kv_heads, "head_dim": a.head_dim, "causal": True,
+                              "reps": a.reps, "ms": round(ms, 4), "flops": flops, "flop_count": "2*L^2*heads*head_dim",
+                              "tflops": round(flops / (ms / 1e3) / 1e12, 2)}), flush=True)
 
 
 if __name__ == "__main__":
