@@ -1,5 +1,5 @@
 // Kvasir's GPU kernels: the Llama forward pass over fp32 activations, weights in fp32, bf16 or fp16
-// (fp32 accumulation everywhere), a paged fp32 KV pool, and sampling on the device.
+// (fp32 accumulation everywhere), a paged KV pool (fp32, fp16, bf16, int8 or fp8), and sampling on the device.
 // Every entry point is extern "C" so the Java side finds it by name in the fatbin.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -535,92 +535,6 @@ __global__ void rope(float* vec, const int* positions, const float* invFreq, int
     }
 }
 
-// ---- paged KV ----------------------------------------------------------------------------------
-// Writes each token's key and value rows (kvDim floats, srcStride apart from token to token) into
-// the layer's pool at slot[t] (= block * blockSize + offset). grid = n tokens.
-__global__ void kv_write(const float* k, const float* v, float* keys, float* values, const int* slot, int kvDim, int srcStride) {
-    size_t dst = (size_t) slot[blockIdx.x] * kvDim;
-    size_t src = (size_t) blockIdx.x * srcStride;
-    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
-        keys[dst + i] = k[src + i];
-        values[dst + i] = v[src + i];
-    }
-}
-
-// Copies whole blocks (copy-on-write): blockFloats floats from block src to block dst in each
-// layer's key and value pools. grid = (copies, layers), pools laid out [layer][K|V][slots][kvDim].
-__global__ void kv_copy_blocks(float* pool, const int* pairs, size_t layerFloats, size_t blockFloats) {
-    int src = pairs[2 * blockIdx.x], dst = pairs[2 * blockIdx.x + 1];
-    float* layer = pool + (size_t) blockIdx.y * layerFloats;
-    for (int kv = 0; kv < 2; kv++) {
-        float* p = layer + kv * (layerFloats / 2);
-        for (size_t i = threadIdx.x; i < blockFloats; i += blockDim.x) p[(size_t) dst * blockFloats + i] = p[(size_t) src * blockFloats + i];
-    }
-}
-
-// Causal attention of each query token over its sequence's cached positions [0, pos], read through
-// the block table (paged attention). Serves decode and (un-tiled) prefill. One block of 4 warps per
-// (token, head); each warp runs an online softmax over every 4th position, lanes splitting the head
-// dims; the warps' partial states are merged at the end. Nothing of size N×N is ever stored.
-// grid = (n tokens, heads), block = 128. headDim <= 256.
-#define ATT_WARPS 4
-#define ATT_MAXD 8
-__global__ void attention(const float* q, const float* keys, const float* values, float* out,
-                          const int* positions, const int* seqOf, const int* tables, int tableStride,
-                          int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
-    int t = blockIdx.x, h = blockIdx.y;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int kvDim = kvHeads * headDim;
-    int kvh = h / (heads / kvHeads);
-    int len = positions[t] + 1;
-    const int* table = tables + (size_t) seqOf[t] * tableStride;
-    const float* qh = q + (size_t) t * qStride + h * headDim;
-    float qv[ATT_MAXD], acc[ATT_MAXD];
-#pragma unroll
-    for (int j = 0; j < ATT_MAXD; j++) {
-        int d = lane + 32 * j;
-        qv[j] = d < headDim ? qh[d] * scale : 0.f;
-        acc[j] = 0.f;
-    }
-    float m = -INFINITY, l = 0.f;
-    for (int s = warp; s < len; s += ATT_WARPS) {
-        size_t off = ((size_t) table[s / blockSize] * blockSize + s % blockSize) * kvDim + kvh * headDim;
-        float dot = 0.f;
-#pragma unroll
-        for (int j = 0; j < ATT_MAXD; j++) {
-            int d = lane + 32 * j;
-            if (d < headDim) dot += qv[j] * keys[off + d];
-        }
-        dot = warp_sum(dot);
-        float mNew = fmaxf(m, dot);
-        float correction = expf(m - mNew);
-        float p = expf(dot - mNew);
-        l = l * correction + p;
-#pragma unroll
-        for (int j = 0; j < ATT_MAXD; j++) {
-            int d = lane + 32 * j;
-            if (d < headDim) acc[j] = acc[j] * correction + p * values[off + d];
-        }
-        m = mNew;
-    }
-    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS];
-    __shared__ float sacc[ATT_WARPS][32 * ATT_MAXD];
-    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
-#pragma unroll
-    for (int j = 0; j < ATT_MAXD; j++) sacc[warp][lane + 32 * j] = acc[j];
-    __syncthreads();
-    float gm = -INFINITY;
-    for (int w = 0; w < ATT_WARPS; w++) gm = fmaxf(gm, sm[w]);
-    float gl = 0.f;
-    for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) gl += sl[w] * expf(sm[w] - gm);
-    float* o = out + (size_t) t * heads * headDim + h * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
-        float s = 0.f;
-        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) s += sacc[w][d] * expf(sm[w] - gm);
-        o[d] = s / gl;
-    }
-}
-
 // ---- sampling ----------------------------------------------------------------------------------
 // Greedy: the highest logit of each row, lowest id among exact ties. grid = rows, block = 1024.
 __global__ void argmax_rows(const float* logits, int vocab, int* out) {
@@ -657,7 +571,8 @@ __global__ void fill_f32(float* p, float value, size_t count) {
 
 }  // extern "C"
 
-// Sampling (temperature, top-k, top-p, min-p, penalties, log-probabilities) and the tiled prefill
-// attention live in their own files.
+// Sampling (temperature, top-k, top-p, min-p, penalties, log-probabilities), the paged KV cache
+// with its decode attention, and the tiled prefill attention live in their own files.
 #include "sampling.cuh"
+#include "attention.cuh"
 #include "flash_prefill.cuh"

@@ -8,7 +8,7 @@ import jcuda.driver.CUstream;
 /**
  * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
  * dispatcher's stream: embedding gather, then per layer RMSNorm → q/k/v GEMV-GEMM → RoPE → K/V
- * writes into the paged pool → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
+ * writes into the paged pool (converted or quantized to its type) → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
  * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
  * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
  */
@@ -24,6 +24,8 @@ final class GpuForwardPass {
     /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
     private int generation;
     private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
+    /** Tiled prefill on the tensor cores where the pool allows it ({@link #tensorCoresFit}). */
+    private boolean tensorCorePrefill = Boolean.getBoolean("kvasir.gpu.tc-prefill");
 
     GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
         this.c = c;
@@ -38,6 +40,25 @@ final class GpuForwardPass {
     static long activationBytes(ModelConfig c, int tokens, int rows) {
         long perToken = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 3L * c.hiddenDim();
         return 4L * (perToken * tokens + (long) rows * (c.dim() + c.vocabSize())) + 2L * tokens * widestInput(c) + Cublas.WORKSPACE_BYTES;
+    }
+
+    void useTensorCorePrefill(boolean on) {
+        tensorCorePrefill = on;
+    }
+
+    /** Whether attention_prefill_tc_* takes this pool: fp16 or bf16 K/V, head dim a multiple of 16 up to 128. */
+    static boolean tensorCoresFit(KvCacheDtype t, int headDim) {
+        return (t == KvCacheDtype.FP16 || t == KvCacheDtype.BF16) && headDim % 16 == 0 && headDim <= 128;
+    }
+
+    /**
+     * Launches the tensor-core tiled prefill: one block per (query tile, kv head, slice of up to 4
+     * query heads of its group). {@code args} are attention_prefill's arguments.
+     */
+    static void launchTensorCorePrefill(Kernels k, KvCacheDtype t, int tiles, int heads, int kvHeads, CUstream stream, Object... args) {
+        int group = heads / kvHeads;
+        int warps = Math.min(group, 4);
+        k.launch3("attention_prefill_tc_" + t.kernelSuffix, tiles, kvHeads, (group + warps - 1) / warps, 32 * warps, stream, args);
     }
 
     int generation() {
@@ -95,6 +116,7 @@ final class GpuForwardPass {
         ensure(n, s.rows());
         int dim = c.dim();
         String sfx = w.dtype.kernelSuffix;
+        String kvs = kv.dtype().kernelSuffix;
         k.launch("embed_" + sfx, n, 1, 256, stream, w.embedding.ptr(), s.tokenIds(), x, dim);
         int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
@@ -108,12 +130,16 @@ final class GpuForwardPass {
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // the k heads follow the q heads in each token's row: one launch rotates both
             k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
-            k.launch("kv_write", n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), s.slots(), c.kvDim(), qkvDim);
-            if (s.tileCount() > 0) {
-                k.launch("attention_prefill", s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(),
+            CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
+            k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
+            if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
+                launchTensorCorePrefill(k, kv.dtype(), s.tileCount(), c.heads(), c.kvHeads(), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att,
+                        s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+            } else if (s.tileCount() > 0) {
+                k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                k.launch("attention", n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), att, s.positions(), s.sequenceOf(),
+                k.launch("attention_" + kvs, n, c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(),
                         s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);

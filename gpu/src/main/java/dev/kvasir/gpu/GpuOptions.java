@@ -6,22 +6,27 @@ package dev.kvasir.gpu;
  * @param dtype       weight type on the device: auto, f32, bf16 or f16
  * @param memoryFraction share of the card the executor may fill (weights + activations + KV), like vLLM's gpu_memory_utilization
  * @param maxKvBlocks cap on KV blocks (0 = as many as the budget allows)
+ * @param kvCacheDtype KV pool type: auto, fp32, fp16, bf16, int8 or fp8 ({@link KvCacheDtype})
  */
-public record GpuOptions(int device, String dtype, double memoryFraction, int blockSize, int maxKvBlocks) {
+public record GpuOptions(int device, String dtype, double memoryFraction, int blockSize, int maxKvBlocks, String kvCacheDtype) {
     public GpuOptions {
         if (memoryFraction <= 0 || memoryFraction > 1) throw new IllegalArgumentException("memory fraction must be in (0, 1], got " + memoryFraction);
         if (blockSize <= 0) throw new IllegalArgumentException("block size must be positive");
     }
 
     public static GpuOptions defaults() {
-        return new GpuOptions(0, "auto", 0.9, 16, 0);
+        return new GpuOptions(0, "auto", 0.9, 16, 0, "auto");
     }
 
     public GpuOptions withDtype(String value) {
-        return new GpuOptions(device, value, memoryFraction, blockSize, maxKvBlocks);
+        return new GpuOptions(device, value, memoryFraction, blockSize, maxKvBlocks, kvCacheDtype);
     }
 
     public GpuOptions withMaxKvBlocks(int value) {
-        return new GpuOptions(device, dtype, memoryFraction, blockSize, value);
+        return new GpuOptions(device, dtype, memoryFraction, blockSize, value, kvCacheDtype);
+    }
+
+    public GpuOptions withKvCacheDtype(String value) {
+        return new GpuOptions(device, dtype, memoryFraction, blockSize, maxKvBlocks, value);
     }
 }

@@ -105,20 +105,24 @@ public final class GpuStepExecutor implements StepExecutor {
                 DeviceMemory memory = new DeviceMemory(dispatcher);
                 Kernels kernels = Kernels.load(dispatcher);
                 GpuDtype dtype = GpuDtype.parse(options.dtype(), model.weights());
+                KvCacheDtype kvDtype = KvCacheDtype.parse(options.kvCacheDtype(), dtype);
+                GpuDeviceInfo card = GpuDevices.list().get(options.device());
+                String unsupported = kvDtype.unsupportedReason(card.computeMajor(), card.computeMinor());
+                if (unsupported != null) throw new IllegalArgumentException(unsupported);
                 GpuWeights w = GpuWeights.upload(c, model.weights(), dtype, memory, dispatcher.stream());
                 long budget = memory.kvBudget(options.memoryFraction(), RESERVE);
-                long perBlock = PagedKvPool.bytesPerBlock(c, options.blockSize());
+                long perBlock = PagedKvPool.bytesPerBlock(c, options.blockSize(), kvDtype);
                 long maxUseful = (long) c.contextLength() * 256 / options.blockSize() + 1;
                 long blocks = Math.min(budget / perBlock, maxUseful);
                 if (options.maxKvBlocks() > 0) blocks = Math.min(blocks, options.maxKvBlocks());
                 blocks = Math.min(blocks, (Integer.MAX_VALUE - 1L) / options.blockSize());
                 if (blocks < 1) throw new IllegalStateException("no device memory left for the KV cache (budget " + (budget >> 20) + " MiB)");
                 CUdeviceptr pool = memory.allocate("kv", blocks * perBlock);
-                PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvDim());
+                PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvHeads(), c.headDim(), kvDtype);
                 GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv);
                 cuEventCreate(e.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
-                log.info("cuda:{} ready: {} weights ({} MiB), KV pool of {} blocks × {} ({} MiB)", options.device(), dtype,
-                        w.matrixBytes >> 20, blocks, options.blockSize(), (blocks * perBlock) >> 20);
+                log.info("cuda:{} ready: {} weights ({} MiB), {} KV pool of {} blocks × {} ({} MiB)", options.device(), dtype,
+                        w.matrixBytes >> 20, kvDtype, blocks, options.blockSize(), (blocks * perBlock) >> 20);
                 return e;
             });
         } catch (RuntimeException e) {
@@ -245,6 +249,17 @@ public final class GpuStepExecutor implements StepExecutor {
         });
     }
 
+    /**
+     * Whether the tiled prefill runs on the tensor cores for fp16/bf16 KV pools (Q and P rounded to
+     * 16 bits; off by default, -Dkvasir.gpu.tc-prefill=true turns it on).
+     */
+    public void useTensorCorePrefill(boolean on) {
+        dispatcher.call(() -> {
+            forward.useTensorCorePrefill(on);
+            return null;
+        });
+    }
+
     /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
     public void useGraphs(boolean on) {
         dispatcher.call(() -> {
@@ -365,7 +380,8 @@ public final class GpuStepExecutor implements StepExecutor {
         }
         CUdeviceptr d = deviceInts(bytes);
         host.toDevice(d, bytes, stream);
-        kernels.launch("kv_copy_blocks", copies.size(), config.layers(), 256, stream, kv.base(), d, 2 * kv.sideFloats(), kv.blockFloats());
+        kernels.launch("kv_copy_blocks", copies.size(), config.layers(), 256, stream, kv.base(), d, kv.sideBytes(), kv.blockBytes(),
+                kv.scaleOffset(), kv.scaleSideBytes(), kv.scaleBlockBytes());
         // the pinned buffer is rewritten by the next upload: wait until this copy has read it
         cuStreamSynchronize(stream);
     }
@@ -396,21 +412,31 @@ public final class GpuStepExecutor implements StepExecutor {
         return hostLogits;
     }
 
+    /** The KV pool's element type. */
+    public KvCacheDtype kvCacheDtype() {
+        return kv.dtype();
+    }
+
+    /**
+     * Copies a block (every layer's keys and values, and their scales for int8/fp8) to the host. The
+     * bytes travel as they are stored, packed into the float array (raw bits; for an fp32 pool these
+     * are the keys' and values' floats, layer by layer).
+     */
     @Override
     public HostKvBlock swapOut(int block) {
         return dispatcher.call(() -> {
-            long blockBytes = kv.blockFloats() * 4;
-            float[] data = new float[(int) (2 * config.layers() * kv.blockFloats())];
-            PinnedBuffer host = hostLogits(blockBytes * 2 * config.layers());
-            for (int l = 0; l < config.layers(); l++) {
-                host.fromDevice(kv.keys(l).withByteOffset(block * blockBytes), blockBytes, dispatcher.stream());
-                // fromDevice copies to the buffer's start: use a slice per layer instead
-                cuStreamSynchronize(dispatcher.stream());
-                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 0, data, (int) (2L * l * kv.blockFloats()), (int) kv.blockFloats());
-                host.fromDevice(kv.values(l).withByteOffset(block * blockBytes), blockBytes, dispatcher.stream());
-                cuStreamSynchronize(dispatcher.stream());
-                MemorySegment.copy(host.segment(), ValueLayout.JAVA_FLOAT, 0, data, (int) ((2L * l + 1) * kv.blockFloats()), (int) kv.blockFloats());
+            List<PagedKvPool.Segment> segments = kv.blockSegments(block);
+            long total = 0;
+            for (PagedKvPool.Segment sg : segments) total += sg.bytes();
+            PinnedBuffer host = hostLogits(total);
+            long at = 0;
+            for (PagedKvPool.Segment sg : segments) {
+                host.fromDevice(kv.base().withByteOffset(sg.offset()), at, sg.bytes(), dispatcher.stream());
+                at += sg.bytes();
             }
+            cuStreamSynchronize(dispatcher.stream());
+            float[] data = new float[(int) ((total + 3) / 4)];
+            MemorySegment.copy(host.segment(), ValueLayout.JAVA_BYTE, 0, MemorySegment.ofArray(data), ValueLayout.JAVA_BYTE, 0, total);
             return new HostKvBlock(data);
         });
     }
@@ -418,15 +444,17 @@ public final class GpuStepExecutor implements StepExecutor {
     @Override
     public void swapIn(HostKvBlock data, int block) {
         dispatcher.call(() -> {
-            long blockBytes = kv.blockFloats() * 4;
-            PinnedBuffer host = hostLogits(blockBytes);
-            for (int l = 0; l < config.layers(); l++) {
-                for (int side = 0; side < 2; side++) {
-                    cuStreamSynchronize(dispatcher.stream());
-                    MemorySegment.copy(data.data(), (int) ((2L * l + side) * kv.blockFloats()), host.segment(), ValueLayout.JAVA_FLOAT, 0, (int) kv.blockFloats());
-                    CUdeviceptr dst = (side == 0 ? kv.keys(l) : kv.values(l)).withByteOffset(block * blockBytes);
-                    host.toDevice(dst, blockBytes, dispatcher.stream());
-                }
+            List<PagedKvPool.Segment> segments = kv.blockSegments(block);
+            long total = 0;
+            for (PagedKvPool.Segment sg : segments) total += sg.bytes();
+            if (4L * data.data().length < total) throw new IllegalArgumentException("a swapped-out block of " + 4L * data.data().length + " bytes, the pool's take " + total);
+            PinnedBuffer host = hostLogits(total);
+            cuStreamSynchronize(dispatcher.stream()); // nothing queued still reads the buffer
+            MemorySegment.copy(MemorySegment.ofArray(data.data()), ValueLayout.JAVA_BYTE, 0, host.segment(), ValueLayout.JAVA_BYTE, 0, total);
+            long at = 0;
+            for (PagedKvPool.Segment sg : segments) {
+                host.toDevice(kv.base().withByteOffset(sg.offset()), at, sg.bytes(), dispatcher.stream());
+                at += sg.bytes();
             }
             cuStreamSynchronize(dispatcher.stream());
             return null;

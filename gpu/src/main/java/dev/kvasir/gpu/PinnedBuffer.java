@@ -43,6 +43,16 @@ public final class PinnedBuffer implements AutoCloseable {
         cuMemcpyDtoHAsync(host, src, count, stream);
     }
 
+    /** Copies count bytes from the device to this buffer at hostOffset. */
+    public void fromDevice(CUdeviceptr src, long hostOffset, long count, CUstream stream) {
+        cuMemcpyDtoHAsync(host.withByteOffset(hostOffset), src, count, stream);
+    }
+
+    /** Copies count bytes from this buffer at hostOffset to the device. */
+    public void toDevice(CUdeviceptr dst, long hostOffset, long count, CUstream stream) {
+        cuMemcpyHtoDAsync(dst, host.withByteOffset(hostOffset), count, stream);
+    }
+
     @Override
     public void close() {
         cuMemFreeHost(host);

@@ -5,6 +5,7 @@ import jcuda.driver.CUdeviceptr;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /** Test helpers: arrays to and from the device through a pinned buffer, on the dispatcher thread. */
@@ -55,6 +56,23 @@ final class DeviceArrays implements AutoCloseable {
         CUdeviceptr p = memory.allocate("test", 4L * n);
         kernels.launch("fill_f32", (n + 255) / 256, 1, 256, d.stream(), p, Float.NaN, (long) n);
         return p;
+    }
+
+    /** A fresh buffer of {@code n} bytes all 0xFF: NaN as fp32, fp16, bf16 and fp8 (and -1 as int8). */
+    CUdeviceptr poisonedBytes(long n) {
+        CUdeviceptr p = memory.allocate("test", n);
+        cuMemsetD8Async(p, (byte) 0xFF, n, d.stream());
+        return p;
+    }
+
+    byte[] readBytes(CUdeviceptr p, int n) {
+        byte[] out = new byte[n];
+        try (PinnedBuffer b = new PinnedBuffer(Math.max(1, n))) {
+            b.fromDevice(p, n, d.stream());
+            cuStreamSynchronize(d.stream());
+            MemorySegment.copy(b.segment(), ValueLayout.JAVA_BYTE, 0, out, 0, n);
+        }
+        return out;
     }
 
     float[] readFloats(CUdeviceptr p, int n) {

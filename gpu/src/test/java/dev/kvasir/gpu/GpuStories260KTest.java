@@ -6,6 +6,7 @@ import dev.kvasir.model.Stories260KReference;
 import dev.kvasir.model.cpu.ComputePool;
 import dev.kvasir.model.cpu.CpuStepExecutor;
 import dev.kvasir.model.cpu.LlamaCpuModel;
+import dev.kvasir.model.exec.HostKvBlock;
 import dev.kvasir.model.sampling.SamplingParams;
 import dev.kvasir.model.weights.ModelLoader;
 import dev.kvasir.model.weights.ModelWeights;
@@ -18,6 +19,8 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * stories260K (f32) on the GPU: greedy outputs equal the independent references
@@ -72,6 +75,58 @@ class GpuStories260KTest {
             // one prompt alone gives the same tokens as inside the batch
             int[][] alone = new BatchGeneration(gpu).generate(List.of(prompts.get(0)), steps);
             assertArrayEquals(onGpu[0], alone[0], "batch of one vs batch of all");
+        }
+    }
+
+    /**
+     * The same greedy generation with each smaller KV type (the weights stay f32): logs, per type,
+     * how many prompts give exactly the CPU engine's tokens and where the others first differ. With
+     * fp16 K/V the first token of every prompt must still be the CPU's. A block swapped out and back
+     * in (to another block) comes back bit for bit, its scales included.
+     */
+    @Test
+    void greedyWithSmallerKvCacheTypes() {
+        Gpu.assume();
+        Stories260KReference ref = Stories260KReference.load();
+        List<int[]> prompts = new ArrayList<>();
+        int steps = Integer.MAX_VALUE;
+        for (Stories260KReference.Prompt p : ref.prompts()) {
+            prompts.add(p.promptIds());
+            steps = Math.min(steps, p.greedyIds().length);
+        }
+        GpuDeviceInfo card = GpuDevices.list().getFirst();
+        try (ModelWeights w = ModelLoader.load(SharedData.require("models/stories260K/stories260K-f32.gguf"));
+             ComputePool pool = ComputePool.ofAvailableCores();
+             CpuStepExecutor cpu = new CpuStepExecutor(new LlamaCpuModel(w.config(), w.weights(), pool), 16, 256)) {
+            int[][] onCpu = new BatchGeneration(cpu).generate(prompts, steps);
+            for (KvCacheDtype t : new KvCacheDtype[]{KvCacheDtype.FP16, KvCacheDtype.BF16, KvCacheDtype.INT8, KvCacheDtype.FP8}) {
+                if (t.unsupportedReason(card.computeMajor(), card.computeMinor()) != null) {
+                    log.info("{} KV skipped on {}", t, card);
+                    continue;
+                }
+                try (GpuStepExecutor gpu = GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(256).withKvCacheDtype(t.toString()))) {
+                    assertEquals(t, gpu.kvCacheDtype());
+                    int[][] onGpu = new BatchGeneration(gpu).generate(prompts, steps);
+                    int identical = 0;
+                    StringBuilder firstDiffs = new StringBuilder();
+                    for (int i = 0; i < prompts.size(); i++) {
+                        int at = Arrays.mismatch(onCpu[i], onGpu[i]);
+                        if (at < 0) identical++;
+                        firstDiffs.append(i == 0 ? "" : ",").append(at);
+                        if (t == KvCacheDtype.FP16) assertEquals(onCpu[i][0], onGpu[i][0], "prompt " + i + ": first token with fp16 KV");
+                    }
+                    log.info("stories260K greedy, {} steps, {} KV: {} of {} prompts identical to the CPU engine (first difference per prompt, -1 = none: {})",
+                            steps, t, identical, prompts.size(), firstDiffs);
+                    HostKvBlock out = gpu.swapOut(3);
+                    long expectedBytes = PagedKvPool.bytesPerBlock(w.config(), 16, t);
+                    assertEquals((expectedBytes + 3) / 4, out.data().length, t + ": a swapped-out block holds data and scales");
+                    gpu.swapIn(out, 200);
+                    HostKvBlock back = gpu.swapOut(200);
+                    for (int i = 0; i < out.data().length; i++) {
+                        assertTrue(Float.floatToRawIntBits(out.data()[i]) == Float.floatToRawIntBits(back.data()[i]), t + ": swapped block word " + i);
+                    }
+                }
+            }
         }
     }
 }

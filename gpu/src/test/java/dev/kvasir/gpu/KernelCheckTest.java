@@ -288,7 +288,7 @@ class KernelCheckTest {
                         }
                     }
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
-                    a.kernels.launch("attention", n, heads, 128, d.stream(), a.floats(q), a.floats(keys), a.floats(values), out,
+                    a.kernels.launch("attention_f32", n, heads, 128, d.stream(), a.floats(q), a.floats(keys), a.floats(values), null, null, out,
                             a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
                     check("paged attention " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                 }
@@ -370,11 +370,11 @@ class KernelCheckTest {
                     CUdeviceptr pp = a.ints(positions), sp = a.ints(seqOf), tp = a.ints(tables);
                     String what = heads + "/" + kvHeads + " heads, head " + headDim;
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
-                    a.kernels.launch("attention_prefill", tileCount, heads, 128, d.stream(), qp, kp, vp, out, pp, sp, tp, stride, a.ints(tiles),
+                    a.kernels.launch("attention_prefill_f32", tileCount, heads, 128, d.stream(), qp, kp, vp, null, null, out, pp, sp, tp, stride, a.ints(tiles),
                             heads, kvHeads, headDim, bs, scale, qStride);
                     check("tiled prefill attention " + what, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                     CUdeviceptr plain = a.poisoned(n * heads * headDim);
-                    a.kernels.launch("attention", n, heads, 128, d.stream(), qp, kp, vp, plain, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
+                    a.kernels.launch("attention_f32", n, heads, 128, d.stream(), qp, kp, vp, null, null, plain, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
                     check("per-token attention on the same prefill " + what, a.readFloats(plain, n * heads * headDim), ref, 1e-5);
                 }
             }
@@ -392,7 +392,7 @@ class KernelCheckTest {
                 int[] slot = {3, 17, 16, 63, 0};
                 CUdeviceptr keys = a.poisoned(slots * kvDim);
                 CUdeviceptr values = a.poisoned(slots * kvDim);
-                a.kernels.launch("kv_write", n, 1, 256, d.stream(), a.floats(k), a.floats(v), keys, values, a.ints(slot), kvDim, kvDim);
+                a.kernels.launch("kv_write_f32", n, 1, 256, d.stream(), a.floats(k), a.floats(v), keys, values, null, null, a.ints(slot), 2, kvDim / 2, kvDim);
                 float[] ko = a.readFloats(keys, slots * kvDim);
                 float[] vo = a.readFloats(values, slots * kvDim);
                 for (int t = 0; t < n; t++) {

@@ -75,6 +75,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "auto", description = "GPU weight type: auto, f32, bf16, f16 (default ${DEFAULT-VALUE})")
     String dtype;
 
+    @Option(names = "--kv-cache-dtype", defaultValue = "auto",
+            description = "GPU KV cache type: auto (fp32 for f32 weights, else the weights' 16-bit type), fp32, fp16, bf16, int8, fp8 (sm_89+) (default ${DEFAULT-VALUE})")
+    String kvCacheDtype;
+
     @Option(names = "--device", defaultValue = "0", description = "GPU ordinal (default ${DEFAULT-VALUE})")
     int device;
 
@@ -105,7 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
             };
             GenerationResult result;
             if (backend.equals("gpu")) {
-                GpuOptions options = new GpuOptions(device, dtype, 0.9, 16, 0);
+                GpuOptions options = new GpuOptions(device, dtype, 0.9, 16, 0, kvCacheDtype);
                 try (GpuStepExecutor gpu = GpuStepExecutor.create(loaded.weights(), options)) {
                     result = new StepGenerator(gpu, loaded.tokenizer()).generate(request, sink);
                 }

@@ -39,6 +39,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "GPU weight type: auto, f32, bf16, f16 (default auto)")
     String dtype;
 
+    @Option(names = "--kv-cache-dtype", description = "GPU KV cache type: auto (fp32 for f32 weights, else the weights' 16-bit type), fp32, fp16, bf16, int8, fp8 (sm_89+)")
+    String kvCacheDtype;
+
     @Option(names = "--config", description = "HOCON profile, e.g. config/single-node.conf")
     Path config;
 
@@ -68,6 +71,7 @@ final class ServeCommand implements Callable<Integer> {
         if (backend != null) o.put("kvasir.node.backend", backend);
         if (device != null) o.put("kvasir.node.devices", java.util.List.of("gpu" + device));
         if (dtype != null) o.put("kvasir.node.gpu.dtype", dtype);
+        if (kvCacheDtype != null) o.put("kvasir.node.gpu.kv-cache-dtype", kvCacheDtype);
         if (kvMemory != null) o.put("kvasir.serving.kv-memory", kvMemory);
         if (kvBlocks != null) o.put("kvasir.serving.kv-blocks", kvBlocks);
         if (blockSize != null) o.put("kvasir.serving.block-size", blockSize);

@@ -13,13 +13,15 @@ import java.util.List;
  * checked at start so a node that cannot serve says why in one line before it binds anything:
  * {@code cpu} takes devices cpu, cpu0, cpu1, ...; {@code gpu} takes gpu0, gpu1, ... (CUDA ordinals).
  */
-record NodeBackend(String name, List<String> devices, String gpuDtype, double gpuMemoryFraction) {
+record NodeBackend(String name, List<String> devices, String gpuDtype, double gpuMemoryFraction, String kvCacheDtype) {
+
+    private static final List<String> KV_CACHE_DTYPES = List.of("auto", "fp32", "fp16", "bf16", "int8", "fp8");
 
     static NodeBackend fromConfig(Config config, boolean worker) {
         String backend = config.getString("kvasir.node.backend");
         List<String> devices = config.getStringList("kvasir.node.devices");
         NodeBackend b = new NodeBackend(backend, devices, config.getString("kvasir.node.gpu.dtype"),
-                config.getDouble("kvasir.node.gpu.memory-fraction"));
+                config.getDouble("kvasir.node.gpu.memory-fraction"), config.getString("kvasir.node.gpu.kv-cache-dtype"));
         b.check(worker);
         return b;
     }
@@ -34,6 +36,9 @@ record NodeBackend(String name, List<String> devices, String gpuDtype, double gp
             case "gpu" -> {
                 for (String d : devices) {
                     if (!d.matches("gpu[0-9]+")) throw new IllegalArgumentException("device '" + d + "' does not belong to backend gpu (gpu0, gpu1, ...)");
+                }
+                if (!KV_CACHE_DTYPES.contains(kvCacheDtype)) {
+                    throw new IllegalArgumentException("kvasir.node.gpu.kv-cache-dtype must be one of " + KV_CACHE_DTYPES + ", got '" + kvCacheDtype + "'");
                 }
                 if (gpuMemoryFraction <= 0 || gpuMemoryFraction > 1) {
                     throw new IllegalArgumentException("kvasir.node.gpu.memory-fraction must be in (0, 1], got " + gpuMemoryFraction);
@@ -58,7 +63,7 @@ record NodeBackend(String name, List<String> devices, String gpuDtype, double gp
         int ordinal = ordinal(device);
         return (model, serving) -> {
             // the executor's dispatcher thread makes every CUDA call; the shard's thread only hands steps over
-            GpuOptions options = new GpuOptions(ordinal, gpuDtype, gpuMemoryFraction, serving.blockSize(), serving.kvBlocks());
+            GpuOptions options = new GpuOptions(ordinal, gpuDtype, gpuMemoryFraction, serving.blockSize(), serving.kvBlocks(), kvCacheDtype);
             return new ExecutorFactory.Engine(GpuStepExecutor.create(model.weights(), options), null);
         };
     }

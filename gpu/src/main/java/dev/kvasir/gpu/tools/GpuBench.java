@@ -1,11 +1,14 @@
 package dev.kvasir.gpu.tools;
 
+import dev.kvasir.gpu.AttentionBench;
 import dev.kvasir.gpu.DeviceMemory;
 import dev.kvasir.gpu.GpuDevices;
 import dev.kvasir.gpu.GpuDispatcher;
+import dev.kvasir.gpu.GpuDtype;
 import dev.kvasir.gpu.GpuOptions;
 import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.gpu.KernelBench;
+import dev.kvasir.gpu.KvCacheDtype;
 import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
@@ -45,9 +48,15 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
- *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D]}: one prompt's prefill step, tiled
+ *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--tc-prefill true]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
+ *   <li>{@code attention [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--kv-cache-dtype fp32,bf16]
+ *       [--reps 20]}: the tiled prefill attention kernel alone (and its tensor-core version for fp16/bf16), one
+ *       causal prefill per KV type: median ms and
+ *       TFLOP/s counting 2·L²·heads·headDim (QKᵀ and PV, 2·L²·d each per head, halved for the causal mask),
+ *       the count deploy/sdpa_bench.py uses for torch's scaled_dot_product_attention</li>
  * </ul>
+ * The model commands take {@code --kv-cache-dtype D} (auto, fp32, fp16, bf16, int8, fp8) too.
  * A command-line tool: it prints to standard output.
  */
 public final class GpuBench {
@@ -58,7 +67,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            out.println("usage: gpu-bench bandwidth | logits MODEL OUTDIR [...] | decode MODEL [...]");
+            out.println("usage: gpu-bench bandwidth | kernels | logits MODEL OUTDIR [...] | decode MODEL [...] | prefill MODEL [...] | attention [...]");
             System.exit(2);
         }
         String reason = GpuDevices.unavailableReason();
@@ -89,6 +98,7 @@ public final class GpuBench {
             case "logits" -> logits(Path.of(args[1]), Path.of(args[2]), opts);
             case "decode" -> decode(Path.of(args[1]), opts);
             case "prefill" -> prefill(Path.of(args[1]), opts);
+            case "attention" -> attention(opts);
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
         System.exit(0);
@@ -145,7 +155,8 @@ public final class GpuBench {
     }
 
     private static GpuStepExecutor open(Path model, ModelWeights w, Map<String, String> opts, int maxBlocks) {
-        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto")).withMaxKvBlocks(maxBlocks);
+        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto")).withMaxKvBlocks(maxBlocks)
+                .withKvCacheDtype(opts.getOrDefault("kv-cache-dtype", "auto"));
         return GpuStepExecutor.create(w, o);
     }
 
@@ -207,10 +218,40 @@ public final class GpuBench {
         }
     }
 
+    /** The tiled prefill attention kernel alone, for each KV type asked (comma-separated). */
+    private static void attention(Map<String, String> opts) {
+        int length = Integer.parseInt(opts.getOrDefault("length", "4096"));
+        int heads = Integer.parseInt(opts.getOrDefault("heads", "32"));
+        int kvHeads = Integer.parseInt(opts.getOrDefault("kv-heads", "8"));
+        int headDim = Integer.parseInt(opts.getOrDefault("head-dim", "128"));
+        int reps = Integer.parseInt(opts.getOrDefault("reps", "20"));
+        try (GpuDispatcher d = GpuDispatcher.open(0)) {
+            var card = GpuDevices.list().getFirst();
+            for (String name : opts.getOrDefault("kv-cache-dtype", "fp32").split(",")) {
+                KvCacheDtype dtype = KvCacheDtype.parse(name, GpuDtype.BF16);
+                String unsupported = dtype.unsupportedReason(card.computeMajor(), card.computeMinor());
+                if (unsupported != null) {
+                    out.println("skipped: " + unsupported);
+                    continue;
+                }
+                for (boolean tc : new boolean[]{false, true}) {
+                    if (tc && !AttentionBench.tensorCoresFit(dtype, headDim)) continue;
+                    AttentionBench.Result r = AttentionBench.run(d, length, heads, kvHeads, headDim, dtype, tc, reps);
+                    out.printf("{\"bench\":\"attention_prefill\",\"impl\":\"%s\",\"kv_cache_dtype\":\"%s\",\"length\":%d,\"heads\":%d,\"kv_heads\":%d,"
+                                    + "\"head_dim\":%d,\"causal\":true,\"reps\":%d,\"ms\":%.4f,\"flops\":%.0f,\"flop_count\":\"2*L^2*heads*head_dim\",\"tflops\":%.2f}%n",
+                            tc ? "kvasir_paged_tiled_tensor_cores" : "kvasir_paged_tiled", r.dtype(), r.length(), r.heads(), r.kvHeads(), r.headDim(), reps,
+                            r.ms(), r.flops(), r.tflops());
+                }
+            }
+        }
+    }
+
     /** One prompt's prefill step (forward pass and its logits row), best of 3, tiled and per-token attention. */
     private static void prefill(Path model, Map<String, String> opts) {
         int[] lengths = ints(opts.getOrDefault("lengths", "128,512,2048"));
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
+            boolean tc = Boolean.parseBoolean(opts.getOrDefault("tc-prefill", "false"));
+            e.useTensorCorePrefill(tc);
             for (int len : lengths) {
                 int[] p = prompts(new int[]{len}, w.config().vocabSize(), 5).getFirst();
                 int need = e.kvGeometry().blocksFor(len);
@@ -227,8 +268,8 @@ public final class GpuBench {
                         e.logits(step);
                         best = Math.min(best, (System.nanoTime() - t0) / 1e6);
                     }
-                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
-                            model.getFileName(), len, tiled, best, len / best * 1e3);
+                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"kv_cache_dtype\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"tc_prefill\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
+                            model.getFileName(), e.kvCacheDtype(), len, tiled, tiled && tc && AttentionBench.tensorCoresFit(e.kvCacheDtype(), w.config().headDim()), best, len / best * 1e3);
                 }
             }
             e.useTiledPrefill(true);

@@ -1,0 +1,230 @@
+// The paged KV cache: writes into it, copy-on-write of whole blocks, and the per-token (decode)
+// attention over it. Included by kernels.cu (after its helpers); flash_prefill.cuh holds the tiled
+// prefill over the same pool.
+//
+// Pool layout (one allocation, see PagedKvPool.java):
+//   data   [layer][K|V][slot][kvDim]      elements of the storage type
+//   scales [layer][K|V][slot][kvHeads]    fp16, only for int8 and fp8 (after all of the data)
+// slot = block * blockSize + offset. Storage types: fp32, fp16, bf16 (plain conversion, round to
+// nearest), int8 (symmetric: q = round(x / s), s = max|x| / 127 over the head's headDim values of
+// one token) and fp8 E4M3 (q = e4m3(x / s), s = max|x| / 448, saturating). The scale is rounded to
+// fp16 first and the values divided by that rounded scale, so q * s is exactly the value a reader
+// sees. Readers dequantize in registers: a key's dot product is summed over the raw values and
+// multiplied by its scale once; a value's softmax weight is multiplied by its scale once.
+// Every kernel comes in one version per storage type, named with its suffix: _f32, _f16, _bf16,
+// _i8, _fp8. The fp32 versions compute exactly what the fp32-only kernels computed before.
+#include <cuda_fp8.h>
+
+namespace {
+
+// How one storage type converts. scaled: a per-(slot, kv head) fp16 scale goes with the values,
+// whose largest magnitude maps to qmax.
+struct KvF32 {
+    typedef float T;
+    static constexpr bool scaled = false;
+    static constexpr float qmax = 1.f;
+    __device__ static __forceinline__ float load(T v) { return v; }
+    __device__ static __forceinline__ T store(float x) { return x; }
+};
+struct KvF16 {
+    typedef __half T;
+    static constexpr bool scaled = false;
+    static constexpr float qmax = 1.f;
+    __device__ static __forceinline__ float load(T v) { return __half2float(v); }
+    __device__ static __forceinline__ T store(float x) { return __float2half_rn(x); }
+};
+struct KvBF16 {
+    typedef __nv_bfloat16 T;
+    static constexpr bool scaled = false;
+    static constexpr float qmax = 1.f;
+    __device__ static __forceinline__ float load(T v) { return __bfloat162float(v); }
+    __device__ static __forceinline__ T store(float x) { return __float2bfloat16_rn(x); }
+};
+struct KvI8 {
+    typedef int8_t T;
+    static constexpr bool scaled = true;
+    static constexpr float qmax = 127.f;
+    __device__ static __forceinline__ float load(T v) { return (float) v; }
+    __device__ static __forceinline__ T store(float x) { return (int8_t) max(-127, min(127, __float2int_rn(x))); }
+};
+// E4M3: 4 exponent bits (bias 7), 3 mantissa bits, largest finite 448. The conversions are hardware
+// instructions from sm_89 on (emulated on sm_80; the host refuses fp8 below sm_89).
+struct KvFP8 {
+    typedef __nv_fp8_storage_t T;
+    static constexpr bool scaled = true;
+    static constexpr float qmax = 448.f;
+    __device__ static __forceinline__ float load(T v) { return __half2float(__half(__nv_cvt_fp8_to_halfraw(v, __NV_E4M3))); }
+    __device__ static __forceinline__ T store(float x) { return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3); }
+};
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Writes each token's key and value rows (srcStride floats apart from token to token) into the
+// layer's pool at slot[t]. One warp per (kv head, K|V) of the token: for scaled types it first finds
+// the head's max |x|. grid = n tokens, block = 256.
+template <typename S>
+__device__ void kv_write_rows(const float* k, const float* v, typename S::T* keys, typename S::T* values,
+                              __half* kScales, __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    size_t s = slot[blockIdx.x];
+    size_t src = (size_t) blockIdx.x * srcStride;
+    for (int job = warp; job < 2 * kvHeads; job += warps) {
+        int h = job >> 1;
+        bool isValue = job & 1;
+        const float* x = (isValue ? v : k) + src + h * headDim;
+        typename S::T* o = (isValue ? values : keys) + s * kvHeads * headDim + h * headDim;
+        if constexpr (S::scaled) {
+            float mx = 0.f;
+            for (int d = lane; d < headDim; d += 32) mx = fmaxf(mx, fabsf(x[d]));
+            mx = warp_max(mx);
+            __half sc = __float2half_rn(mx / S::qmax);
+            float scale = __half2float(sc);
+            if (lane == 0) (isValue ? vScales : kScales)[s * kvHeads + h] = sc;
+            for (int d = lane; d < headDim; d += 32) o[d] = S::store(scale > 0.f ? x[d] / scale : 0.f);
+        } else {
+            for (int d = lane; d < headDim; d += 32) o[d] = S::store(x[d]);
+        }
+    }
+}
+
+// Causal attention of each query token over its sequence's cached positions [0, pos], read through
+// the block table (paged attention). Serves decode and (un-tiled) prefill. One block of 4 warps per
+// (token, head); each warp runs an online softmax over every 4th position, lanes splitting the head
+// dims; the warps' partial states are merged at the end. Nothing of size N×N is ever stored.
+// grid = (n tokens, heads), block = 128. headDim <= 256.
+#define ATT_WARPS 4
+#define ATT_MAXD 8
+template <typename S>
+__device__ void attention_rows(const float* q, const typename S::T* keys, const typename S::T* values,
+                               const __half* kScales, const __half* vScales, float* out,
+                               const int* positions, const int* seqOf, const int* tables, int tableStride,
+                               int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
+    int t = blockIdx.x, h = blockIdx.y;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int kvDim = kvHeads * headDim;
+    int kvh = h / (heads / kvHeads);
+    int len = positions[t] + 1;
+    const int* table = tables + (size_t) seqOf[t] * tableStride;
+    const float* qh = q + (size_t) t * qStride + h * headDim;
+    float qv[ATT_MAXD], acc[ATT_MAXD];
+#pragma unroll
+    for (int j = 0; j < ATT_MAXD; j++) {
+        int d = lane + 32 * j;
+        qv[j] = d < headDim ? qh[d] * scale : 0.f;
+        acc[j] = 0.f;
+    }
+    float m = -INFINITY, l = 0.f;
+    for (int s = warp; s < len; s += ATT_WARPS) {
+        size_t slot = (size_t) table[s / blockSize] * blockSize + s % blockSize;
+        size_t off = slot * kvDim + kvh * headDim;
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < ATT_MAXD; j++) {
+            int d = lane + 32 * j;
+            if (d < headDim) dot += qv[j] * S::load(keys[off + d]);
+        }
+        dot = warp_sum(dot);
+        if constexpr (S::scaled) dot *= __half2float(kScales[slot * kvHeads + kvh]);
+        float mNew = fmaxf(m, dot);
+        float correction = expf(m - mNew);
+        float p = expf(dot - mNew);
+        l = l * correction + p;
+        float pv = p;
+        if constexpr (S::scaled) pv *= __half2float(vScales[slot * kvHeads + kvh]);
+#pragma unroll
+        for (int j = 0; j < ATT_MAXD; j++) {
+            int d = lane + 32 * j;
+            if (d < headDim) acc[j] = acc[j] * correction + pv * S::load(values[off + d]);
+        }
+        m = mNew;
+    }
+    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS];
+    __shared__ float sacc[ATT_WARPS][32 * ATT_MAXD];
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+#pragma unroll
+    for (int j = 0; j < ATT_MAXD; j++) sacc[warp][lane + 32 * j] = acc[j];
+    __syncthreads();
+    float gm = -INFINITY;
+    for (int w = 0; w < ATT_WARPS; w++) gm = fmaxf(gm, sm[w]);
+    float gl = 0.f;
+    for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) gl += sl[w] * expf(sm[w] - gm);
+    float* o = out + (size_t) t * heads * headDim + h * headDim;
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float s = 0.f;
+        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) s += sacc[w][d] * expf(sm[w] - gm);
+        o[d] = s / gl;
+    }
+}
+
+// n bytes from src to dst, in 4-byte words when both ends and n allow it.
+__device__ void copy_bytes(unsigned char* dst, const unsigned char* src, size_t n) {
+    if ((((uintptr_t) dst | (uintptr_t) src | n) & 3) == 0) {
+        uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+        const uint32_t* s = reinterpret_cast<const uint32_t*>(src);
+        for (size_t i = threadIdx.x; i < n / 4; i += blockDim.x) d[i] = s[i];
+    } else {
+        for (size_t i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+#define KV_WRITE(SFX, S)                                                                                              \
+    __global__ void kv_write_##SFX(const float* k, const float* v, S::T* keys, S::T* values, __half* kScales,          \
+                                   __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) {        \
+        kv_write_rows<S>(k, v, keys, values, kScales, vScales, slot, kvHeads, headDim, srcStride);                     \
+    }
+KV_WRITE(f32, KvF32)
+KV_WRITE(f16, KvF16)
+KV_WRITE(bf16, KvBF16)
+KV_WRITE(i8, KvI8)
+KV_WRITE(fp8, KvFP8)
+
+#define ATTENTION(SFX, S)                                                                                             \
+    __global__ void attention_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,        \
+                                    const __half* vScales, float* out, const int* positions, const int* seqOf,          \
+                                    const int* tables, int tableStride, int heads, int kvHeads, int headDim,            \
+                                    int blockSize, float scale, int qStride) {                                          \
+        attention_rows<S>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, heads, kvHeads, \
+                          headDim, blockSize, scale, qStride);                                                          \
+    }
+ATTENTION(f32, KvF32)
+ATTENTION(f16, KvF16)
+ATTENTION(bf16, KvBF16)
+ATTENTION(i8, KvI8)
+ATTENTION(fp8, KvFP8)
+
+// Copies whole blocks (copy-on-write) in every layer, any storage type: blockBytes from block src to
+// block dst in each layer's key and value data (sideBytes apart: [layer][K|V]), and when the type
+// has scales (scaleBlockBytes > 0) the same blocks of the scale arrays, which start scaleOffset
+// bytes into the pool, scaleSideBytes apart. grid = (copies, layers).
+__global__ void kv_copy_blocks(unsigned char* pool, const int* pairs, size_t sideBytes, size_t blockBytes,
+                               size_t scaleOffset, size_t scaleSideBytes, size_t scaleBlockBytes) {
+    size_t src = pairs[2 * blockIdx.x], dst = pairs[2 * blockIdx.x + 1];
+    for (int kv = 0; kv < 2; kv++) {
+        size_t side = 2 * (size_t) blockIdx.y + kv;
+        unsigned char* p = pool + side * sideBytes;
+        copy_bytes(p + dst * blockBytes, p + src * blockBytes, blockBytes);
+        if (scaleBlockBytes > 0) {
+            unsigned char* sp = pool + scaleOffset + side * scaleSideBytes;
+            copy_bytes(sp + dst * scaleBlockBytes, sp + src * scaleBlockBytes, scaleBlockBytes);
+        }
+    }
+}
+
+// count floats of a fixed pseudo-random pattern in [-1, 1) (benchmark and check inputs, made on the
+// device instead of copied over): a hash of (seed, index).
+__global__ void fill_uniform_f32(float* p, size_t count, unsigned seed) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    unsigned x = (unsigned) i * 0x9E3779B1u ^ (unsigned) (i >> 32) * 0x85EBCA77u ^ seed * 0xC2B2AE3Du;
+    x ^= x >> 16; x *= 0x7FEB352Du; x ^= x >> 15; x *= 0x846CA68Bu; x ^= x >> 16;
+    p[i] = (float) (x >> 8) * (2.f / 16777216.f) - 1.f;
+}
+
+}  // extern "C"

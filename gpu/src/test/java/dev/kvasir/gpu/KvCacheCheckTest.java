@@ -1,0 +1,338 @@
+package dev.kvasir.gpu;
+
+import dev.kvasir.model.tensor.Quantizer;
+import jcuda.driver.CUdeviceptr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The KV pool in every storage type (fp32, fp16, bf16, int8, fp8): kv_write's conversion and
+ * quantization, decode and tiled prefill attention, and copy-on-write. The pool is poisoned (all
+ * bytes 0xFF: NaN in the float types, a NaN scale for int8) and then filled through kv_write; the
+ * attention kernels are checked against a float64 reference computed from what the pool actually
+ * stores (read back and dequantized on the host: only fp32 arithmetic error is left, so the
+ * threshold is tight) and against the unquantized fp32 keys and values (the type's accuracy, logged
+ * and held to a loose bound). Random shapes with GQA, shuffled block tables, outputs poisoned.
+ */
+@GpuTest
+class KvCacheCheckTest {
+    private static final Logger log = LoggerFactory.getLogger(KvCacheCheckTest.class);
+    private static final SplittableRandom random = new SplittableRandom(System.nanoTime());
+    private static GpuDispatcher d;
+    private static GpuDeviceInfo card;
+
+    @BeforeAll
+    static void open() {
+        Gpu.assume();
+        d = GpuDispatcher.open(0);
+        card = GpuDevices.list().getFirst();
+    }
+
+    @AfterAll
+    static void close() {
+        if (d != null) d.close();
+    }
+
+    private static float[] randoms(int n, double amplitude) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) ((random.nextDouble() * 2 - 1) * amplitude);
+        return v;
+    }
+
+    private static boolean runs(KvCacheDtype t) {
+        String reason = t.unsupportedReason(card.computeMajor(), card.computeMinor());
+        if (reason != null) log.info("skipped on {}: {}", card, reason);
+        return reason == null;
+    }
+
+    /** Error of the stored values against the unquantized ones, relative: ‖out − ref‖ / ‖ref‖ (bounds per type). */
+    private static double accuracyLimit(KvCacheDtype t) {
+        return switch (t) {
+            case FP32 -> 1e-5;
+            case FP16 -> 2e-3;
+            case BF16 -> 1e-2;
+            case INT8 -> 3e-2;
+            case FP8 -> 8e-2;
+        };
+    }
+
+    /** A one-layer pool filled through kv_write: device pool, the host's view of what it stores, the unquantized values. */
+    private record Filled(PagedKvPool pool, double[] keys, double[] values, float[] rawKeys, float[] rawValues) {
+    }
+
+    /**
+     * Writes every slot of a fresh poisoned pool (slots in shuffled order, key/value rows inside
+     * wider rows as in the forward pass), reads it back and checks each stored element against its
+     * input within the type's rounding.
+     */
+    private static Filled fill(DeviceArrays a, KvCacheDtype t, int blocks, int bs, int kvHeads, int headDim, double amplitude) {
+        int kvDim = kvHeads * headDim, slots = blocks * bs;
+        long poolBytes = new PagedKvPool(null, 1, bs, blocks, kvHeads, headDim, t).totalBytes();
+        PagedKvPool pool = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
+        int stride = 3 * kvDim + 5;
+        float[] rows = randoms(slots * stride, amplitude);
+        // a few heads of all zeros (scale 0) and a few with one large outlier
+        for (int z = 0; z < 3; z++) {
+            int s = random.nextInt(slots), h = random.nextInt(kvHeads);
+            for (int i = 0; i < headDim; i++) rows[s * stride + h * headDim + i] = 0;
+            rows[random.nextInt(slots) * stride + random.nextInt(kvDim)] = (float) (20 * amplitude);
+        }
+        int[] slot = shuffled(slots);
+        CUdeviceptr src = a.floats(rows);
+        a.kernels.launch("kv_write_" + t.kernelSuffix, slots, 1, 256, d.stream(), src, src.withByteOffset(4L * kvDim), pool.keys(0), pool.values(0),
+                pool.keyScales(0), pool.valueScales(0), a.ints(slot), kvHeads, headDim, stride);
+        byte[] raw = a.readBytes(pool.base(), (int) poolBytes);
+        byte[] data = java.util.Arrays.copyOf(raw, (int) (2 * pool.sideBytes()));
+        byte[] scales = t.scaled ? java.util.Arrays.copyOfRange(raw, (int) pool.scaleOffset(), (int) poolBytes) : null;
+        double[] keys = new double[slots * kvDim], values = new double[slots * kvDim];
+        float[] rawKeys = new float[slots * kvDim], rawValues = new float[slots * kvDim];
+        long sideElements = (long) slots * kvDim;
+        for (int tk = 0; tk < slots; tk++) {
+            int s = slot[tk];
+            for (int side = 0; side < 2; side++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    float max = 0;
+                    for (int i = 0; i < headDim; i++) max = Math.max(max, Math.abs(rows[tk * stride + side * kvDim + h * headDim + i]));
+                    float scale = 1;
+                    if (t.scaled) {
+                        scale = KvStorage.scale(scales, side * (long) slots * kvHeads + (long) s * kvHeads + h);
+                        float expected = Float.float16ToFloat(Float.floatToFloat16(max / (t == KvCacheDtype.INT8 ? 127f : 448f)));
+                        assertEquals(expected, scale, t + ": scale of slot " + s + " head " + h);
+                    }
+                    for (int i = 0; i < headDim; i++) {
+                        int e = s * kvDim + h * headDim + i;
+                        float x = rows[tk * stride + side * kvDim + h * headDim + i];
+                        float q = KvStorage.element(data, side * sideElements + e, t);
+                        double stored = (double) q * scale;
+                        double err = Math.abs(stored - x);
+                        boolean ok = switch (t) {
+                            case FP32 -> stored == x;
+                            case FP16 -> q == Float.float16ToFloat(Float.floatToFloat16(x));
+                            case BF16 -> q == Float.intBitsToFloat(Quantizer.toBf16(x) << 16);
+                            case INT8 -> Math.abs(q) <= 127 && err <= 0.5 * scale * (1 + 1e-3) + 1e-7 * Math.abs(x);
+                            case FP8 -> Float.isFinite(q) && Math.abs(q) <= 448 && err <= Math.abs(x) / 16 * (1 + 1e-3) + scale * Math.pow(2, -10) * (1 + 1e-3);
+                        };
+                        assertTrue(ok, t + ": slot " + s + " element " + i + " of head " + h + (side == 0 ? " key " : " value ") + x + " stored as " + q + " × " + scale);
+                        (side == 0 ? keys : values)[e] = stored;
+                        (side == 0 ? rawKeys : rawValues)[e] = x;
+                    }
+                }
+            }
+        }
+        return new Filled(pool, keys, values, rawKeys, rawValues);
+    }
+
+    private static int[] shuffled(int n) {
+        int[] perm = new int[n];
+        for (int i = 0; i < n; i++) perm[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int x = perm[i]; perm[i] = perm[j]; perm[j] = x;
+        }
+        return perm;
+    }
+
+    /** Causal attention of each query (row t at q[t * qStride + h * headDim]) over its sequence's positions [0, pos], in float64. */
+    private static double[] reference(float[] q, int qStride, double[] keys, double[] values, int[] positions, int[] seqOf, int[] tables, int stride,
+                                      int heads, int kvHeads, int headDim, int bs, float scale) {
+        int n = positions.length, kvDim = kvHeads * headDim;
+        double[] ref = new double[n * heads * headDim];
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < heads; h++) {
+                int kvh = h / (heads / kvHeads);
+                int len = positions[t] + 1;
+                double[] sc = new double[len];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < len; p++) {
+                    int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
+                    double dot = 0;
+                    for (int i = 0; i < headDim; i++) dot += (double) q[t * qStride + h * headDim + i] * keys[off + i];
+                    sc[p] = dot * scale;
+                    max = Math.max(max, sc[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p < len; p++) sum += sc[p] = Math.exp(sc[p] - max);
+                for (int p = 0; p < len; p++) {
+                    int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
+                    for (int i = 0; i < headDim; i++) ref[(t * heads + h) * headDim + i] += sc[p] / sum * values[off + i];
+                }
+            }
+        }
+        return ref;
+    }
+
+    private static double[] toDouble(float[] v) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = v[i];
+        return out;
+    }
+
+    /**
+     * Per type and shape: decode queries (each sequence's last position and one in its middle) through
+     * `attention`, and prefill chunks over cached prefixes through `attention_prefill` (head dims up
+     * to 128) and `attention` on the same chunks.
+     */
+    @Test
+    void attentionOverEveryKvTypeMatchesWhatThePoolStores() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                // GQA groups of 2, 4, 8, 3, 1, 5 and 6 (the tensor-core kernel puts up to 4 heads of a group in a block)
+                int[][] shapes = {{8, 4, 8}, {32, 8, 64}, {32, 8, 128}, {6, 2, 100}, {16, 2, 256}, {12, 4, 32}, {16, 16, 64}, {40, 8, 128},
+                        {12, 2, 128}, {0, 0, 0}};
+                for (KvCacheDtype t : KvCacheDtype.values()) {
+                    if (!runs(t)) continue;
+                    for (int[] shape0 : shapes) {
+                        int[] shape = shape0;
+                        if (shape[0] == 0) {  // a random GQA shape
+                            int kvHeads = 1 + random.nextInt(4), group = 1 + random.nextInt(6), headDim = 8 * (1 + random.nextInt(16));
+                            shape = new int[]{kvHeads * group, kvHeads, headDim};
+                        }
+                        checkShape(a, t, shape[0], shape[1], shape[2]);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    private static void checkShape(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim) {
+        int bs = 16, blocks = 96;
+        double amplitude = 0.5 + 3 * random.nextDouble();
+        Filled f = fill(a, t, blocks, bs, kvHeads, headDim, amplitude);
+        int kvDim = kvHeads * headDim;
+        String what = t + " " + heads + "/" + kvHeads + " heads, head " + headDim;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        // sequences: (cached prefix, new tokens); block tables of shuffled, non-contiguous blocks
+        int[][] seqs = {{0, 1}, {0, 8}, {0, 17}, {0, 40}, {16, 16}, {5, 33}, {100, 57}, {0, 257}, {31, 1}, {200, 20}};
+        int stride = 0;
+        for (int[] sq : seqs) stride = Math.max(stride, (sq[0] + sq[1] + bs - 1) / bs);
+        int[] perm = shuffled(blocks);
+        int[] tables = new int[seqs.length * stride];
+        for (int s = 0; s < seqs.length; s++) for (int b = 0; b < stride; b++) tables[s * stride + b] = perm[(s * 7 + b * 3) % blocks];
+        CUdeviceptr tp = a.ints(tables);
+        PagedKvPool pool = f.pool();
+
+        // decode: the last position of each sequence and one in its middle
+        int n = 2 * seqs.length;
+        int[] positions = new int[n], seqOf = new int[n];
+        for (int s = 0; s < seqs.length; s++) {
+            int len = seqs[s][0] + seqs[s][1];
+            positions[2 * s] = len - 1;
+            positions[2 * s + 1] = (len - 1) / 2;
+            seqOf[2 * s] = seqOf[2 * s + 1] = s;
+        }
+        float[] q = randoms(n * heads * headDim, 1);
+        CUdeviceptr out = a.poisoned(n * heads * headDim);
+        a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+                out, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
+        float[] got = a.readFloats(out, n * heads * headDim);
+        compare("decode attention " + what, t, got,
+                reference(q, heads * headDim, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale),
+                reference(q, heads * headDim, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale));
+
+        // prefill: each sequence's new tokens over its cached prefix, query tiles of up to 16
+        n = 0;
+        int tileCount = 0;
+        for (int[] sq : seqs) {
+            n += sq[1];
+            tileCount += (sq[1] + 15) / 16;
+        }
+        positions = new int[n];
+        seqOf = new int[n];
+        int[] tiles = new int[2 * tileCount];
+        int tk = 0, tile = 0;
+        for (int s = 0; s < seqs.length; s++) {
+            for (int i = 0; i < seqs[s][1]; i += 16) {
+                tiles[2 * tile] = tk + i;
+                tiles[2 * tile + 1] = Math.min(16, seqs[s][1] - i);
+                tile++;
+            }
+            for (int i = 0; i < seqs[s][1]; i++, tk++) {
+                positions[tk] = seqs[s][0] + i;
+                seqOf[tk] = s;
+            }
+        }
+        int qStride = heads * headDim + 2 * kvDim;
+        q = randoms(n * qStride, 1);
+        double[] stored = reference(q, qStride, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        double[] exact = reference(q, qStride, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        CUdeviceptr qp = a.floats(q), pp = a.ints(positions), sp = a.ints(seqOf);
+        if (headDim <= 128) {
+            out = a.poisoned(n * heads * headDim);
+            a.kernels.launch("attention_prefill_" + t.kernelSuffix, tileCount, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0),
+                    pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, a.ints(tiles), heads, kvHeads, headDim, bs, scale, qStride);
+            compare("tiled prefill attention " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
+        }
+        if (GpuForwardPass.tensorCoresFit(t, headDim)) {
+            out = a.poisoned(n * heads * headDim);
+            GpuForwardPass.launchTensorCorePrefill(a.kernels, t, tileCount, heads, kvHeads, d.stream(), qp, pool.keys(0), pool.values(0),
+                    pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, a.ints(tiles), heads, kvHeads, headDim, bs, scale, qStride);
+            float[] tc = a.readFloats(out, n * heads * headDim);
+            // Q and P are rounded to the pool's 16-bit type for the tensor cores
+            double limit = t == KvCacheDtype.FP16 ? 2e-3 : 1.5e-2;
+            double eStored = KernelCheckTest.relativeError(tc, stored);
+            log.info("tensor-core tiled prefill {}: vs stored K/V {}, vs unquantized fp32 K/V {}", what, String.format("%.2e", eStored),
+                    String.format("%.2e", KernelCheckTest.relativeError(tc, exact)));
+            assertTrue(eStored < limit, "tensor-core tiled prefill " + what + ": relative error " + eStored + " against the stored K/V over " + limit);
+        }
+        out = a.poisoned(n * heads * headDim);
+        a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+                out, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
+        compare("per-token attention on the prefill " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
+    }
+
+    private static void compare(String what, KvCacheDtype t, float[] got, double[] stored, double[] exact) {
+        double eStored = KernelCheckTest.relativeError(got, stored);
+        double eExact = KernelCheckTest.relativeError(got, exact);
+        log.info("{}: vs stored K/V {}, vs unquantized fp32 K/V {}", what, String.format("%.2e", eStored), String.format("%.2e", eExact));
+        assertTrue(eStored < 1e-5, what + ": relative error " + eStored + " against the stored K/V");
+        assertTrue(eExact < accuracyLimit(t), what + ": relative error " + eExact + " against the unquantized K/V over " + accuracyLimit(t));
+    }
+
+    /** Copy-on-write in a two-layer pool of each type: the target blocks become byte copies of their sources, scales included; nothing else changes. */
+    @Test
+    void copyOnWriteCopiesDataAndScales() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (KvCacheDtype t : KvCacheDtype.values()) {
+                    if (!runs(t)) continue;
+                    int layers = 2, bs = 16, blocks = 12, kvHeads = 3, headDim = 40, kvDim = kvHeads * headDim;
+                    long poolBytes = new PagedKvPool(null, layers, bs, blocks, kvHeads, headDim, t).totalBytes();
+                    PagedKvPool pool = new PagedKvPool(a.poisonedBytes(poolBytes), layers, bs, blocks, kvHeads, headDim, t);
+                    int slots = blocks * bs;
+                    for (int l = 0; l < layers; l++) {
+                        float[] k = randoms(slots * kvDim, 2), v = randoms(slots * kvDim, 2);
+                        a.kernels.launch("kv_write_" + t.kernelSuffix, slots, 1, 256, d.stream(), a.floats(k), a.floats(v), pool.keys(l), pool.values(l),
+                                pool.keyScales(l), pool.valueScales(l), a.ints(shuffled(slots)), kvHeads, headDim, kvDim);
+                    }
+                    byte[] before = a.readBytes(pool.base(), (int) poolBytes);
+                    int[] pairs = {3, 10, 0, 5, 11, 1};
+                    a.kernels.launch("kv_copy_blocks", pairs.length / 2, layers, 256, d.stream(), pool.base(), a.ints(pairs), pool.sideBytes(), pool.blockBytes(),
+                            pool.scaleOffset(), pool.scaleSideBytes(), pool.scaleBlockBytes());
+                    byte[] after = a.readBytes(pool.base(), (int) poolBytes);
+                    byte[] expected = before.clone();
+                    for (int p = 0; p < pairs.length; p += 2) {
+                        var src = pool.blockSegments(pairs[p]);
+                        var dst = pool.blockSegments(pairs[p + 1]);
+                        assertEquals(src.size(), dst.size());
+                        for (int i = 0; i < src.size(); i++) {
+                            System.arraycopy(before, (int) src.get(i).offset(), expected, (int) dst.get(i).offset(), (int) src.get(i).bytes());
+                        }
+                    }
+                    assertArrayEquals(expected, after, t + ": pool after copy-on-write");
+                    log.info("copy-on-write {}: {} blocks copied in {} layers, data and scales", t, pairs.length / 2, layers);
+                }
+            }
+            return null;
+        });
+    }
+}
