@@ -76,6 +76,13 @@ if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 1,32 2>&1 | grep -v Warning | tail -12
 fi
 if [[ "$PHASE" == perf ]]; then
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  grep -E "tests (successful|failed|skipped|aborted)|FAIL|MethodSource|=>" "$OUT/gpu-tests.log" | head -30
+  grep -E "stories260K greedy|vs unquantized|tensor-core" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
+  step attention kvasir vs sdpa
+  $B/bin/gpu-bench attention --kv-cache-dtype fp32,fp16,bf16,int8,fp8 2>&1 | grep '"bench"' | tee "$OUT/attention.json"
+  python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
   step gemm kvasir
   $B/bin/gpu-bench gemm --tokens 512,2048,8192 2>&1 | grep -E '"bench"|cuBLAS|Exception' | tee "$OUT/gemm.json"
   step gemm torch
@@ -91,7 +98,7 @@ if [[ "$PHASE" == perf ]]; then
   $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
   step serving 8b
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
-  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  grep -E "ERROR|Exception|KV pool" "$OUT/serving.log" | head -5
   step transformers generate 8b
   python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
 fi
