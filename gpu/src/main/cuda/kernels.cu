@@ -573,6 +573,7 @@ __global__ void fill_f32(float* p, float value, size_t count) {
 }  // extern "C"
 
 // Sampling (temperature, top-k, top-p, min-p, penalties, log-probabilities) and the tiled prefill
-// attention live in their own files.
+// attention live in their own files, and so do the weight-only quantized (INT8/INT4) matrix kernels.
 #include "sampling.cuh"
 #include "flash_prefill.cuh"
+#include "quant.cuh"
