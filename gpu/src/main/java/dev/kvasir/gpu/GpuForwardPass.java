@@ -25,13 +25,14 @@ final class GpuForwardPass {
     private int generation;
     private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
 
-    GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
+    /** {@code matmuls}: built for {@code w}'s matrices (its scratch sized for the quantized ones). */
+    GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory, Matmuls matmuls) {
         this.c = c;
         this.w = w;
         this.kv = kv;
         this.k = k;
         this.memory = memory;
-        this.matmuls = new Matmuls(k, memory);
+        this.matmuls = matmuls;
     }
 
     /** Bytes of activations for a step of {@code tokens} tokens and {@code rows} logit rows. */

@@ -3,10 +3,14 @@ package dev.kvasir.gpu;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
+import java.util.List;
+
 /**
  * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
  * pipelined GEMV for decode, the tensor-core GEMM (split over K when the matrix alone would not
- * fill the card) for larger batches of 16-bit weights, the CUDA-core kernel otherwise.
+ * fill the card) for larger batches of 16-bit weights, the CUDA-core kernel otherwise. Quantized
+ * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, and for
+ * larger batches are dequantized into a bf16 scratch matrix that then goes the bf16 way.
  */
 final class Matmuls {
     private static final int MATMUL_WARPS = 4;
@@ -26,24 +30,80 @@ final class Matmuls {
     private CUdeviceptr splitWorkspace;
     private final Kernels k;
     private final DeviceMemory memory;
+    /** Elements of the largest quantized matrix (its bf16 copy for batches) and columns of the widest. */
+    private final long maxQuantizedElements;
+    private final int maxQuantizedCols;
+    /** Decode activations quantized to int8 (GEMV_MAX_TOKENS × widest cols) and their per-32 (scale, scale·sum). */
+    private CUdeviceptr actValues, actScales;
+    private CUdeviceptr dequantized;
 
     Matmuls(Kernels k, DeviceMemory memory) {
-        this.k = k;
-        this.memory = memory;
+        this(k, memory, List.of());
     }
 
-    /** Allocates the split-K workspace (before any graph capture, where allocating is not allowed). */
-    void ensureWorkspace() {
-        if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
+    /** For products with {@code matrices}: sizes the scratch its quantized ones need. */
+    Matmuls(Kernels k, DeviceMemory memory, List<? extends DeviceMatrix> matrices) {
+        this.k = k;
+        this.memory = memory;
+        this.maxQuantizedElements = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToLong(m -> (long) m.rows() * m.cols()).max().orElse(0);
+        this.maxQuantizedCols = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToInt(DeviceMatrix::cols).max().orElse(0);
     }
 
     /**
-     * out (+)= m · in for n activation rows, by the kernel that suits the batch: a pipelined GEMV for
-     * decode (n ≤ 4, bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights,
-     * and the CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     * Allocates the split-K workspace and, for quantized matrices, the decode activations' int8 copy
+     * and the bf16 scratch the largest one is dequantized into for batches: once, before any graph
+     * capture (where allocating is not allowed) and before the KV pool takes what is left.
+     */
+    void ensureWorkspace() {
+        if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
+        if (maxQuantizedElements > 0 && dequantized == null) {
+            dequantized = memory.allocate("activations", 2 * maxQuantizedElements);
+            actValues = memory.allocate("activations", (long) GEMV_MAX_TOKENS * maxQuantizedCols);
+            actScales = memory.allocate("activations", (long) GEMV_MAX_TOKENS * (maxQuantizedCols / 32) * 8);
+        }
+    }
+
+    /**
+     * out (+)= m · in for n activation rows ({@code in}: n × cols fp32; {@code out}: n × rows fp32,
+     * added to when {@code accumulate}).
      */
     void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
         ensureWorkspace();
+        switch (m) {
+            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, stream);
+            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, stream);
+        }
+    }
+
+    /**
+     * Decode (n ≤ 4): the activations quantized to int8 per 32 columns, then the dp4a GEMV, which
+     * reads the packed weights once. Larger batches: the matrix dequantized to bf16 into the scratch
+     * buffer, then the bf16 product (one method call, so another bf16 kernel can take its place).
+     */
+    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+        if (dequantized == null || m.cols() > maxQuantizedCols || (long) m.rows() * m.cols() > maxQuantizedElements) {
+            throw new IllegalStateException("no quantization scratch sized for a " + m.rows() + "x" + m.cols() + " matrix: build Matmuls with its matrices");
+        }
+        String sfx = m.format().kernelSuffix;
+        if (n <= GEMV_MAX_TOKENS) {
+            long count = (long) n * m.cols();
+            k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
+            k.launch("gemv_" + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream,
+                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), n, m.groupShift(), accumulate ? 1 : 0);
+        } else {
+            // a thread per 8 INT8 weights or per 32-column INT4 block
+            long threads = (long) m.rows() * m.cols() / (m.format() == QuantFormat.INT8 ? 8 : 32);
+            k.launch("dequant_" + sfx + "_bf16", (int) ((threads + 255) / 256), 1, 256, stream, m.data(), m.scales(), dequantized, m.rows(), m.cols(), m.groupSize());
+            runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, stream);
+        }
+    }
+
+    /**
+     * The kernel that suits the batch for a dense matrix: a pipelined GEMV for decode (n ≤ 4,
+     * bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights, and the
+     * CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     */
+    private void runDense(DeviceMatrix.Dense m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
         String sfx = m.dtype().kernelSuffix;
         int acc = accumulate ? 1 : 0;
         if (n <= GEMV_MAX_TOKENS) {

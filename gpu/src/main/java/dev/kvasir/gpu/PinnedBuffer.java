@@ -39,6 +39,11 @@ public final class PinnedBuffer implements AutoCloseable {
         cuMemcpyHtoDAsync(dst, host, count, stream);
     }
 
+    /** {@code count} bytes from {@code offset} in this buffer to {@code dst}. */
+    public void toDevice(CUdeviceptr dst, long offset, long count, CUstream stream) {
+        cuMemcpyHtoDAsync(dst, host.withByteOffset(offset), count, stream);
+    }
+
     public void fromDevice(CUdeviceptr src, long count, CUstream stream) {
         cuMemcpyDtoHAsync(host, src, count, stream);
     }

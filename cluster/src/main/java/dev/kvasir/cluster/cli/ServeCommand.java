@@ -39,6 +39,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "GPU weight type: auto, f32, bf16, f16 (default auto)")
     String dtype;
 
+    @Option(names = "--quantization", description = "GPU weight-only quantization: auto, none, int8, int4 (default auto)")
+    String quantization;
+
     @Option(names = "--config", description = "HOCON profile, e.g. config/single-node.conf")
     Path config;
 
@@ -68,6 +71,7 @@ final class ServeCommand implements Callable<Integer> {
         if (backend != null) o.put("kvasir.node.backend", backend);
         if (device != null) o.put("kvasir.node.devices", java.util.List.of("gpu" + device));
         if (dtype != null) o.put("kvasir.node.gpu.dtype", dtype);
+        if (quantization != null) o.put("kvasir.node.gpu.quantization", quantization);
         if (kvMemory != null) o.put("kvasir.serving.kv-memory", kvMemory);
         if (kvBlocks != null) o.put("kvasir.serving.kv-blocks", kvBlocks);
         if (blockSize != null) o.put("kvasir.serving.block-size", blockSize);

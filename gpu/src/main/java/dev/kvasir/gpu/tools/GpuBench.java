@@ -40,11 +40,13 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * <ul>
  *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
  *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
- *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
+ *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
- *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
+ *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--quantization Q] [--sample true]
+ *       [--bandwidth GB/s]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
+ *       their packed values and scales) set at that bandwidth
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
- *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D]}: one prompt's prefill step, tiled
+ *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--quantization Q]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
  * </ul>
  * A command-line tool: it prints to standard output.
@@ -72,8 +74,8 @@ public final class GpuBench {
             case "kernels" -> {
                 try (GpuDispatcher d = GpuDispatcher.open(0)) {
                     for (KernelBench.Result r : KernelBench.run(d)) {
-                        out.printf("{\"bench\":\"matmul_bf16\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
-                                r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                        out.printf("{\"bench\":\"matmul_%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
+                                r.format(), r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
                     }
                 }
             }
@@ -136,7 +138,8 @@ public final class GpuBench {
     }
 
     private static GpuStepExecutor open(Path model, ModelWeights w, Map<String, String> opts, int maxBlocks) {
-        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto")).withMaxKvBlocks(maxBlocks);
+        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto"))
+                .withQuantization(opts.getOrDefault("quantization", "auto")).withMaxKvBlocks(maxBlocks);
         return GpuStepExecutor.create(w, o);
     }
 
@@ -191,9 +194,10 @@ public final class GpuBench {
                 BatchGeneration g = new BatchGeneration(e, params, 7);
                 g.generate(prompts, steps);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
-                out.printf("{\"bench\":\"decode\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
-                                + "\"weight_bytes\":%d,\"floor_step_ms\":%.3f}%n",
-                        sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
+                out.printf("{\"bench\":\"decode\",\"quantization\":\"%s\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
+                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f}%n",
+                        opts.getOrDefault("quantization", "auto"), sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(),
+                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs);
             }
         }
     }
@@ -218,8 +222,8 @@ public final class GpuBench {
                         e.logits(step);
                         best = Math.min(best, (System.nanoTime() - t0) / 1e6);
                     }
-                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
-                            model.getFileName(), len, tiled, best, len / best * 1e3);
+                    out.printf("{\"bench\":\"prefill\",\"quantization\":\"%s\",\"model\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
+                            opts.getOrDefault("quantization", "auto"), model.getFileName(), len, tiled, best, len / best * 1e3);
                 }
             }
             e.useTiledPrefill(true);
