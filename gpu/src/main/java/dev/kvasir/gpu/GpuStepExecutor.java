@@ -146,6 +146,11 @@ public final class GpuStepExecutor implements StepExecutor {
         return weights.matrixBytes;
     }
 
+    /** The weight matrices' device layouts, e.g. "BF16 ×6, INT8/G32 ×15". */
+    public String describeWeights() {
+        return weights.describe();
+    }
+
     public GpuDispatcher dispatcher() {
         return dispatcher;
     }

@@ -20,6 +20,8 @@ final class Matmuls {
     static final int GEMV_MAX_TOKENS = 4;
     /** From this many rows the GEMV with 16 loads in flight per lane wins (measured on an H200). */
     static final int GEMV_WIDE_ROWS = 16384;
+    /** Weight rows per warp of the quantized GEMV (QUANT_GEMV_ROWS in quant.cuh). */
+    static final int QUANT_GEMV_ROWS = 4;
     /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
     static final int TC_ROWS = 128;
     static final int TC_TOKENS = 32;
@@ -88,8 +90,9 @@ final class Matmuls {
         if (n <= GEMV_MAX_TOKENS) {
             long count = (long) n * m.cols();
             k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
-            k.launch("gemv_" + sfx, (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS, 1, 32 * MATMUL_WARPS, stream,
-                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), n, m.groupShift(), accumulate ? 1 : 0);
+            int rowsPerBlock = MATMUL_WARPS * QUANT_GEMV_ROWS;
+            k.launch("gemv_" + sfx + "_" + n, (m.rows() + rowsPerBlock - 1) / rowsPerBlock, 1, 32 * MATMUL_WARPS, stream,
+                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0);
         } else {
             // a thread per 8 INT8 weights or per 32-column INT4 block
             long threads = (long) m.rows() * m.cols() / (m.format() == QuantFormat.INT8 ? 8 : 32);
