@@ -57,11 +57,6 @@ struct KvFP8 {
     __device__ static __forceinline__ T store(float x) { return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3); }
 };
 
-__device__ __forceinline__ float warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
 // Writes each token's key and value rows (srcStride floats apart from token to token) into the
 // layer's pool at slot[t]. One warp per (kv head, K|V) of the token: for scaled types it first finds
 // the head's max |x|. grid = n tokens, block = 256.

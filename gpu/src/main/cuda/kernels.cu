@@ -12,6 +12,11 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
 
 // Sum over a block of blockDim.x threads (a multiple of 32, at most 1024); every thread gets it.
 __device__ float block_sum(float v) {
@@ -572,7 +577,9 @@ __global__ void fill_f32(float* p, float value, size_t count) {
 }  // extern "C"
 
 // Sampling (temperature, top-k, top-p, min-p, penalties, log-probabilities), the paged KV cache
-// with its decode attention, and the tiled prefill attention live in their own files.
+// with its decode attention, the tiled prefill attention and the weight-only quantized (INT8/INT4)
+// matrix kernels live in their own files.
 #include "sampling.cuh"
 #include "attention.cuh"
 #include "flash_prefill.cuh"
+#include "quant.cuh"

@@ -142,7 +142,7 @@ final class Cublas implements AutoCloseable {
      * f16), x the activations already rounded to the same type, y fp32; fp32 accumulation. In
      * cuBLAS's column-major terms: Y (rows × n) = Wᵀ (W seen as cols × rows) · X (cols × n).
      */
-    void gemm(CUstream stream, DeviceMatrix w, CUdeviceptr x16, CUdeviceptr y, int n, boolean accumulate) {
+    void gemm(CUstream stream, DeviceMatrix.Dense w, CUdeviceptr x16, CUdeviceptr y, int n, boolean accumulate) {
         int type = switch (w.dtype()) {
             case BF16 -> R_16BF;
             case F16 -> R_16F;

@@ -27,13 +27,14 @@ final class GpuForwardPass {
     /** Tiled prefill on the tensor cores where the pool allows it ({@link #tensorCoresFit}). */
     private boolean tensorCorePrefill = Boolean.getBoolean("kvasir.gpu.tc-prefill");
 
-    GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory) {
+    /** {@code matmuls}: built for {@code w}'s matrices (its scratch sized for the quantized ones). */
+    GpuForwardPass(ModelConfig c, GpuWeights w, PagedKvPool kv, Kernels k, DeviceMemory memory, Matmuls matmuls) {
         this.c = c;
         this.w = w;
         this.kv = kv;
         this.k = k;
         this.memory = memory;
-        this.matmuls = new Matmuls(k, memory);
+        this.matmuls = matmuls;
     }
 
     /** Bytes of activations for a step of {@code tokens} tokens and {@code rows} logit rows. */

@@ -82,7 +82,7 @@ public final class GpuStepExecutor implements StepExecutor {
     }
 
     private GpuStepExecutor(ModelConfig config, GpuDispatcher dispatcher, DeviceMemory memory, Kernels kernels, GpuWeights weights,
-                            PagedKvPool kv) {
+                            PagedKvPool kv, Matmuls matmuls) {
         this.config = config;
         this.dispatcher = dispatcher;
         this.memory = memory;
@@ -90,7 +90,7 @@ public final class GpuStepExecutor implements StepExecutor {
         this.weights = weights;
         this.kv = kv;
         this.geometry = new KvGeometry(kv.blockSize(), kv.numBlocks());
-        this.forward = new GpuForwardPass(config, weights, kv, kernels, memory);
+        this.forward = new GpuForwardPass(config, weights, kv, kernels, memory, matmuls);
         this.sampler = new DeviceSampler(kernels, memory, config.vocabSize());
     }
 
@@ -109,7 +109,11 @@ public final class GpuStepExecutor implements StepExecutor {
                 GpuDeviceInfo card = GpuDevices.list().get(options.device());
                 String unsupported = kvDtype.unsupportedReason(card.computeMajor(), card.computeMinor());
                 if (unsupported != null) throw new IllegalArgumentException(unsupported);
-                GpuWeights w = GpuWeights.upload(c, model.weights(), dtype, memory, dispatcher.stream());
+                Quantization quantization = Quantization.parse(options.quantization());
+                GpuWeights w = GpuWeights.upload(c, model.weights(), dtype, quantization, memory, dispatcher.stream());
+                // the products' scratch (with the bf16 copy of the largest quantized matrix) before the KV pool takes the rest
+                Matmuls matmuls = new Matmuls(kernels, memory, w.matrices());
+                matmuls.ensureWorkspace();
                 long budget = memory.kvBudget(options.memoryFraction(), RESERVE);
                 long perBlock = PagedKvPool.bytesPerBlock(c, options.blockSize(), kvDtype);
                 long maxUseful = (long) c.contextLength() * 256 / options.blockSize() + 1;
@@ -119,10 +123,10 @@ public final class GpuStepExecutor implements StepExecutor {
                 if (blocks < 1) throw new IllegalStateException("no device memory left for the KV cache (budget " + (budget >> 20) + " MiB)");
                 CUdeviceptr pool = memory.allocate("kv", blocks * perBlock);
                 PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvHeads(), c.headDim(), kvDtype);
-                GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv);
+                GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv, matmuls);
                 cuEventCreate(e.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
-                log.info("cuda:{} ready: {} weights ({} MiB), {} KV pool of {} blocks × {} ({} MiB)", options.device(), dtype,
-                        w.matrixBytes >> 20, kvDtype, blocks, options.blockSize(), (blocks * perBlock) >> 20);
+                log.info("cuda:{} ready: weights {} ({} MiB streamed per decode step), {} KV pool of {} blocks × {} ({} MiB)", options.device(),
+                        w.describe(), w.matrixBytes >> 20, kvDtype, blocks, options.blockSize(), (blocks * perBlock) >> 20);
                 return e;
             });
         } catch (RuntimeException e) {
@@ -144,6 +148,11 @@ public final class GpuStepExecutor implements StepExecutor {
     /** Bytes of weight matrices on the device: what one decode step must stream. */
     public long weightBytes() {
         return weights.matrixBytes;
+    }
+
+    /** The weight matrices' device layouts, e.g. "BF16 ×6, INT8/G32 ×15". */
+    public String describeWeights() {
+        return weights.describe();
     }
 
     public GpuDispatcher dispatcher() {

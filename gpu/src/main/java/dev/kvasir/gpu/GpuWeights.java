@@ -19,10 +19,12 @@ import java.util.List;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /**
- * A model's weights uploaded to one device. Matrices already in the device type are copied byte for
- * byte; others (quantized, or another float type) are dequantized on the host row by row and rounded
- * to the device type. Norms, biases and RoPE frequencies stay fp32. Every byte goes through a pinned
- * staging buffer.
+ * A model's weights uploaded to one device. Each matrix (or stack of matrices) takes the layout
+ * {@link QuantPacking#plan} picks for the {@link Quantization}: quantized (INT8/INT4, repacked from
+ * GGUF blocks or quantized on load, on the host) or dense in the device type — copied byte for byte
+ * when already in it, else dequantized on the host row by row and rounded. The embedding table is
+ * always dense (rows are gathered). Norms, biases and RoPE frequencies stay fp32. Every byte goes
+ * through a pinned staging buffer.
  */
 public final class GpuWeights {
     private static final Logger log = LoggerFactory.getLogger(GpuWeights.class);
@@ -38,42 +40,86 @@ public final class GpuWeights {
     }
 
     public final GpuDtype dtype;
-    public final DeviceMatrix embedding;
+    public final DeviceMatrix.Dense embedding;
     public final DeviceMatrix output;
     public final CUdeviceptr outputNorm;
     public final CUdeviceptr inverseFrequencies;
     public final List<Layer> layers;
+    /**
+     * Bytes of the matrices one decode step streams: every layer's and the output's (the embedding
+     * table only when it is the output; otherwise a step gathers just a few of its rows).
+     */
     public final long matrixBytes;
 
-    private GpuWeights(GpuDtype dtype, DeviceMatrix embedding, DeviceMatrix output, CUdeviceptr outputNorm,
-                       CUdeviceptr inverseFrequencies, List<Layer> layers, long matrixBytes) {
+    private GpuWeights(GpuDtype dtype, DeviceMatrix.Dense embedding, DeviceMatrix output, CUdeviceptr outputNorm,
+                       CUdeviceptr inverseFrequencies, List<Layer> layers) {
         this.dtype = dtype;
         this.embedding = embedding;
         this.output = output;
         this.outputNorm = outputNorm;
         this.inverseFrequencies = inverseFrequencies;
         this.layers = layers;
-        this.matrixBytes = matrixBytes;
+        this.matrixBytes = streamedBytes(matrices());
     }
 
-    /** Uploads everything; call on the dispatcher thread. */
+    /** Sum of {@link DeviceMatrix#bytes} over {@code ms}: what reading each once costs. */
+    static long streamedBytes(List<DeviceMatrix> ms) {
+        long n = 0;
+        for (DeviceMatrix m : ms) n += m.bytes();
+        return n;
+    }
+
+    /** The matrices the weight products read: every layer's, then the output. */
+    public List<DeviceMatrix> matrices() {
+        List<DeviceMatrix> ms = new ArrayList<>();
+        for (Layer l : layers) ms.addAll(List.of(l.wqkv(), l.wo(), l.gateUp(), l.down()));
+        ms.add(output);
+        return ms;
+    }
+
+    /** Uploads everything with every matrix in {@code dtype}; call on the dispatcher thread. */
     public static GpuWeights upload(ModelConfig c, LlamaWeights w, GpuDtype dtype, DeviceMemory memory, CUstream stream) {
+        return upload(c, w, dtype, Quantization.NONE, memory, stream);
+    }
+
+    /**
+     * Uploads everything, the matrices laid out as {@code quantization} says (the rest in
+     * {@code dtype}); call on the dispatcher thread.
+     */
+    public static GpuWeights upload(ModelConfig c, LlamaWeights w, GpuDtype dtype, Quantization quantization, DeviceMemory memory, CUstream stream) {
         long t0 = System.nanoTime();
         try (PinnedBuffer staging = new PinnedBuffer(STAGING)) {
-            Uploader up = new Uploader(memory, staging, stream, dtype);
-            DeviceMatrix embedding = up.matrix(w.tokenEmbedding());
-            DeviceMatrix output = w.tiedOutput() ? embedding : up.matrix(w.output());
+            Uploader up = new Uploader(memory, staging, stream, dtype, quantization);
+            DeviceMatrix.Dense embedding = up.dense(w.tokenEmbedding());
+            DeviceMatrix output = w.tiedOutput() ? embedding : up.stacked(w.output());
             List<Layer> layers = new ArrayList<>();
             for (LayerWeights l : w.layers()) {
                 layers.add(new Layer(up.floats(l.attnNorm()), up.stacked(l.wq(), l.wk(), l.wv()), up.floats(stackedBias(l, c)),
-                        up.matrix(l.wo()), up.floats(l.ffnNorm()), up.stacked(l.gate(), l.up()), up.matrix(l.down())));
+                        up.stacked(l.wo()), up.floats(l.ffnNorm()), up.stacked(l.gate(), l.up()), up.stacked(l.down())));
             }
             CUdeviceptr norm = up.floats(w.outputNorm());
             CUdeviceptr freqs = up.floats(inverseFrequencies(c));
             cuStreamSynchronize(stream);
-            log.info("uploaded {} MiB of {} weights in {} ms", up.matrixBytes >> 20, dtype, (System.nanoTime() - t0) / 1_000_000);
-            return new GpuWeights(dtype, embedding, output, norm, freqs, List.copyOf(layers), up.matrixBytes);
+            GpuWeights g = new GpuWeights(dtype, embedding, output, norm, freqs, List.copyOf(layers));
+            log.info("uploaded {} MiB of weights in {} ms ({}; quantization {}); a decode step streams {} MiB",
+                    up.uploadedBytes >> 20, (System.nanoTime() - t0) / 1_000_000, g.describe(), quantization, g.matrixBytes >> 20);
+            return g;
         }
+    }
+
+    /** The layouts of the streamed matrices, e.g. "INT4/G32 ×96, BF16 ×33". */
+    public String describe() {
+        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        for (DeviceMatrix m : matrices()) {
+            String k = switch (m) {
+                case DeviceMatrix.Dense d -> d.dtype().name();
+                case DeviceMatrix.Quantized q -> q.format() + "/G" + q.groupSize();
+            };
+            counts.merge(k, 1, Integer::sum);
+        }
+        StringBuilder b = new StringBuilder();
+        counts.forEach((k, v) -> b.append(b.isEmpty() ? "" : ", ").append(k).append(" ×").append(v));
+        return b.toString();
     }
 
     /** q, k and v biases end to end (a missing one as zeros), or null when the model has none. */
@@ -102,13 +148,15 @@ public final class GpuWeights {
         final PinnedBuffer staging;
         final CUstream stream;
         final GpuDtype dtype;
-        long matrixBytes;
+        final Quantization quantization;
+        long uploadedBytes;
 
-        Uploader(DeviceMemory memory, PinnedBuffer staging, CUstream stream, GpuDtype dtype) {
+        Uploader(DeviceMemory memory, PinnedBuffer staging, CUstream stream, GpuDtype dtype, Quantization quantization) {
             this.memory = memory;
             this.staging = staging;
             this.stream = stream;
             this.dtype = dtype;
+            this.quantization = quantization;
         }
 
         CUdeviceptr floats(float[] v) {
@@ -118,21 +166,28 @@ public final class GpuWeights {
             return p;
         }
 
-        DeviceMatrix matrix(WeightMatrix m) {
-            return stacked(m);
+        /** Matrices with the same column count, one under the other in one allocation, laid out as planned. */
+        DeviceMatrix stacked(WeightMatrix... parts) {
+            checkWidths(parts);
+            QuantPacking.Plan plan = QuantPacking.plan(quantization, List.of(parts));
+            return plan.dense() ? dense(parts) : quantized(plan, parts);
         }
 
-        /** Matrices with the same column count, one under the other in one allocation. */
-        DeviceMatrix stacked(WeightMatrix... parts) {
+        private static void checkWidths(WeightMatrix... parts) {
+            for (WeightMatrix m : parts) {
+                if (m.cols() != parts[0].cols()) throw new IllegalArgumentException("stacked matrices differ in width: " + m.cols() + " vs " + parts[0].cols());
+            }
+        }
+
+        /** Stacked matrices in the device type. */
+        DeviceMatrix.Dense dense(WeightMatrix... parts) {
+            checkWidths(parts);
             int cols = parts[0].cols();
             int rows = 0;
-            for (WeightMatrix m : parts) {
-                if (m.cols() != cols) throw new IllegalArgumentException("stacked matrices differ in width: " + m.cols() + " vs " + cols);
-                rows += m.rows();
-            }
+            for (WeightMatrix m : parts) rows += m.rows();
             long bytes = (long) rows * cols * dtype.bytes;
             CUdeviceptr p = memory.allocate("weights", bytes);
-            matrixBytes += bytes;
+            uploadedBytes += bytes;
             long offset = 0;
             for (WeightMatrix m : parts) {
                 CUdeviceptr dst = p.withByteOffset(offset);
@@ -143,7 +198,41 @@ public final class GpuWeights {
                 }
                 offset += (long) m.rows() * cols * dtype.bytes;
             }
-            return new DeviceMatrix(p, rows, cols, dtype);
+            return new DeviceMatrix.Dense(p, rows, cols, dtype);
+        }
+
+        /**
+         * Stacked matrices quantized: rows packed on the host (QuantPacking), as many at a time as
+         * fit the staging buffer (values first, group parameters after them), then copied.
+         */
+        DeviceMatrix.Quantized quantized(QuantPacking.Plan plan, WeightMatrix... parts) {
+            int cols = parts[0].cols();
+            int rows = 0;
+            for (WeightMatrix m : parts) rows += m.rows();
+            long rowBytes = plan.format().rowBytes(cols);
+            long scaleRowBytes = QuantPacking.scaleRowBytes(plan, cols);
+            CUdeviceptr data = memory.allocate("weights", rows * rowBytes);
+            CUdeviceptr scales = memory.allocate("weights", rows * scaleRowBytes);
+            uploadedBytes += rows * (rowBytes + scaleRowBytes);
+            int rowsPerChunk = (int) Math.max(1, (STAGING - 16) / (rowBytes + scaleRowBytes));
+            float[] floats = new float[cols];
+            MemorySegment seg = staging.segment();
+            int r0 = 0;
+            for (WeightMatrix m : parts) {
+                for (int p0 = 0; p0 < m.rows(); p0 += rowsPerChunk) {
+                    int n = Math.min(rowsPerChunk, m.rows() - p0);
+                    long scaleBase = (n * rowBytes + 15) & ~15L;
+                    cuStreamSynchronize(stream); // the staging buffer is free again
+                    for (int r = 0; r < n; r++) {
+                        QuantPacking.packRow(plan, m, p0 + r, floats, seg, r * rowBytes, seg, scaleBase + r * scaleRowBytes);
+                    }
+                    long dst = r0 + p0;
+                    staging.toDevice(data.withByteOffset(dst * rowBytes), 0, n * rowBytes, stream);
+                    staging.toDevice(scales.withByteOffset(dst * scaleRowBytes), scaleBase, n * scaleRowBytes, stream);
+                }
+                r0 += m.rows();
+            }
+            return new DeviceMatrix.Quantized(plan.format(), data, scales, rows, cols, plan.groupSize());
         }
 
         boolean native_(GgmlType t) {

@@ -12,19 +12,26 @@ import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 
 /**
- * Times the weight-product kernels alone on Llama 3 8B's matrix shapes (bf16), through the same
- * dispatch the forward pass uses: achieved weight bandwidth for decode (n = 1) and TFLOP/s for a
- * batch of 32. Weights are a constant non-zero pattern, activations non-zero; several weight
- * copies rotate so that repeated launches do not run from L2.
+ * Times the weight-product kernels alone on Llama 3 8B's matrix shapes, through the same dispatch
+ * the forward pass uses: achieved weight bandwidth for decode (n = 1; quantized formats also n = 4)
+ * and TFLOP/s for a batch of 32, for bf16 and for the quantized formats (INT8 G=32 and per channel,
+ * INT4 G=32 and G=128; their bytes include the group scales). Weights are a constant non-zero
+ * pattern, activations non-zero; several weight copies rotate so that repeated launches do not run
+ * from L2.
  */
 public final class KernelBench {
-    /** One measurement: shape, tokens, milliseconds per launch, weight GB/s, TFLOP/s. */
-    public record Result(int rows, int cols, int n, double ms, double gbPerS, double tflops) {
+    /** One measurement: format, shape, tokens, milliseconds per launch, weight GB/s, TFLOP/s. */
+    public record Result(String format, int rows, int cols, int n, double ms, double gbPerS, double tflops) {
     }
 
     /** One prefill-shape product: path (cublas or own), shape, tokens, milliseconds, TFLOP/s, error vs float64. */
     public record GemmResult(String path, int rows, int cols, int n, double ms, double tflops, double relError) {
     }
+    private static final int[][] SHAPES = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}, {128256, 4096}};
+    /** The quantized layouts timed: format and group size (0 = one group per row). */
+    private static final Object[][] QUANTIZED = {{QuantFormat.INT8, 32}, {QuantFormat.INT8, 0}, {QuantFormat.INT4, 32}, {QuantFormat.INT4, 128}};
+    /** fp16 1.0 twice: as a float, fills a scale array with valid scales (and INT4 biases). */
+    private static final float HALF_ONES = Float.intBitsToFloat(0x3C003C00);
 
     private KernelBench() {
     }
@@ -40,8 +47,8 @@ public final class KernelBench {
         return d.call(() -> {
             List<GemmResult> out = new ArrayList<>();
             try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
-                Matmuls cublas = new Matmuls(k, mem, true);
-                Matmuls own = new Matmuls(k, mem, false);
+                Matmuls cublas = new Matmuls(k, mem, java.util.List.of(), true);
+                Matmuls own = new Matmuls(k, mem, java.util.List.of(), false);
                 int maxN = java.util.Arrays.stream(tokenCounts).max().orElse(1);
                 cublas.ensureHalfActivations((long) maxN * 14336);
                 int[][] shapes = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}};
@@ -52,7 +59,7 @@ public final class KernelBench {
                     for (int i = 0; i < wHost.length; i++) wHost[i] = dev.kvasir.model.tensor.Quantizer.toBf16((float) (random.nextGaussian() * 0.02));
                     CUdeviceptr wp = mem.allocate("bench", 2L * wHost.length);
                     jcuda.driver.JCudaDriver.cuMemcpyHtoD(wp, jcuda.Pointer.to(wHost), 2L * wHost.length);
-                    DeviceMatrix w = new DeviceMatrix(wp, rows, cols, GpuDtype.BF16);
+                    DeviceMatrix.Dense w = new DeviceMatrix.Dense(wp, rows, cols, GpuDtype.BF16);
                     for (int n : tokenCounts) {
                         float[] xHost = new float[n * cols];
                         for (int i = 0; i < xHost.length; i++) xHost[i] = (float) random.nextGaussian();
@@ -122,40 +129,64 @@ public final class KernelBench {
             List<Result> out = new ArrayList<>();
             try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
                 Matmuls mm = new Matmuls(k, mem);
-                int[][] shapes = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}, {128256, 4096}};
-                for (int[] shape : shapes) {
+                for (int[] shape : SHAPES) {
                     int rows = shape[0], cols = shape[1];
                     int copies = (int) Math.max(2, Math.min(8, (1L << 31) / ((long) rows * cols * 2)));
                     DeviceMatrix[] w = new DeviceMatrix[copies];
-                    for (int i = 0; i < copies; i++) {
-                        long floats = (long) rows * cols / 2;
-                        CUdeviceptr p = mem.allocate("bench", floats * 4);
-                        k.launch("fill_f32", (int) ((floats + 255) / 256), 1, 256, d.stream(), p, 0.0123f, floats);
-                        w[i] = new DeviceMatrix(p, rows, cols, GpuDtype.BF16);
-                    }
-                    for (int n : new int[]{1, 32}) {
-                        CUdeviceptr x = mem.allocate("bench", 4L * n * cols);
-                        CUdeviceptr y = mem.allocate("bench", 4L * n * rows);
-                        k.launch("fill_f32", (n * cols + 255) / 256, 1, 256, d.stream(), x, 0.5f, (long) n * cols);
-                        for (int i = 0; i < copies; i++) mm.run(w[i], x, y, n, false, d.stream());
-                        CUevent start = new CUevent();
-                        CUevent stop = new CUevent();
-                        cuEventCreate(start, 0);
-                        cuEventCreate(stop, 0);
-                        int reps = 8 * copies;
-                        cuEventRecord(start, d.stream());
-                        for (int i = 0; i < reps; i++) mm.run(w[i % copies], x, y, n, false, d.stream());
-                        cuEventRecord(stop, d.stream());
-                        cuEventSynchronize(stop);
-                        float[] ms = new float[1];
-                        cuEventElapsedTime(ms, start, stop);
-                        double per = ms[0] / reps;
-                        double bytes = (double) rows * cols * 2;
-                        out.add(new Result(rows, cols, n, per, bytes / (per / 1e3) / 1e9, 2.0 * rows * cols * n / (per / 1e3) / 1e12));
+                    for (int i = 0; i < copies; i++) w[i] = new DeviceMatrix.Dense(filled(d, mem, k, (long) rows * cols * 2, 0.0123f), rows, cols, GpuDtype.BF16);
+                    for (int n : new int[]{1, 32}) out.add(time(d, mem, k, mm, "bf16", w, n));
+                }
+                for (int[] shape : SHAPES) {
+                    int rows = shape[0], cols = shape[1];
+                    if (rows > 100_000) continue; // the output matrix: bf16 above shows the shape's behaviour
+                    for (Object[] q : QUANTIZED) {
+                        QuantFormat f = (QuantFormat) q[0];
+                        int g = (int) q[1] == 0 ? cols : (int) q[1];
+                        long dataBytes = rows * f.rowBytes(cols), scaleBytes = (long) rows * (cols / g) * f.groupBytes;
+                        int copies = (int) Math.max(2, Math.min(8, (1L << 31) / (dataBytes + scaleBytes)));
+                        // memory of its own, freed after the layout: the copies of all of them would not fit an 80 GB card
+                        try (DeviceMemory qmem = new DeviceMemory(d)) {
+                            DeviceMatrix[] w = new DeviceMatrix[copies];
+                            for (int i = 0; i < copies; i++) {
+                                w[i] = new DeviceMatrix.Quantized(f, filled(d, qmem, k, dataBytes, 0.0123f), filled(d, qmem, k, scaleBytes, HALF_ONES), rows, cols, g);
+                            }
+                            Matmuls qm = new Matmuls(k, qmem, List.of(w));
+                            String name = f.name().toLowerCase(java.util.Locale.ROOT) + "_g" + ((int) q[1] == 0 ? "cols" : g);
+                            for (int n : new int[]{1, 4, 32}) out.add(time(d, qmem, k, qm, name, w, n));
+                        }
                     }
                 }
             }
             return out;
         });
+    }
+
+    private static CUdeviceptr filled(GpuDispatcher d, DeviceMemory mem, Kernels k, long bytes, float value) {
+        long floats = (bytes + 3) / 4;
+        CUdeviceptr p = mem.allocate("bench", floats * 4);
+        k.launch("fill_f32", (int) ((floats + 255) / 256), 1, 256, d.stream(), p, value, floats);
+        return p;
+    }
+
+    private static Result time(GpuDispatcher d, DeviceMemory mem, Kernels k, Matmuls mm, String format, DeviceMatrix[] w, int n) {
+        int rows = w[0].rows(), cols = w[0].cols(), copies = w.length;
+        CUdeviceptr x = mem.allocate("bench", 4L * n * cols);
+        CUdeviceptr y = mem.allocate("bench", 4L * n * rows);
+        k.launch("fill_f32", (n * cols + 255) / 256, 1, 256, d.stream(), x, 0.5f, (long) n * cols);
+        for (int i = 0; i < copies; i++) mm.run(w[i], x, y, n, false, d.stream());
+        CUevent start = new CUevent();
+        CUevent stop = new CUevent();
+        cuEventCreate(start, 0);
+        cuEventCreate(stop, 0);
+        int reps = 8 * copies;
+        cuEventRecord(start, d.stream());
+        for (int i = 0; i < reps; i++) mm.run(w[i % copies], x, y, n, false, d.stream());
+        cuEventRecord(stop, d.stream());
+        cuEventSynchronize(stop);
+        float[] ms = new float[1];
+        cuEventElapsedTime(ms, start, stop);
+        double per = ms[0] / reps;
+        double bytes = w[0].bytes();
+        return new Result(format, rows, cols, n, per, bytes / (per / 1e3) / 1e9, 2.0 * rows * cols * n / (per / 1e3) / 1e9 / 1e3);
     }
 }

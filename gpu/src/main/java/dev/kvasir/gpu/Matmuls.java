@@ -3,13 +3,16 @@ package dev.kvasir.gpu;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
  * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
  * pipelined GEMV for decode; for larger batches of 16-bit weights cuBLAS where the library is
  * present (activations rounded to the weight type first), else our tensor-core GEMM (split over K
- * when the matrix alone would not fill the card); the CUDA-core kernel otherwise.
+ * when the matrix alone would not fill the card); the CUDA-core kernel for fp32 weights. Quantized
+ * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, and for
+ * larger batches are dequantized into a bf16 scratch matrix that then goes the bf16 way.
  */
 final class Matmuls {
     private static final int MATMUL_WARPS = 4;
@@ -23,6 +26,8 @@ final class Matmuls {
      * a warp per row, docs/PERFORMANCE.md).
      */
     static final int GEMV_WIDE_ROWS = 65536;
+    /** Weight rows per warp of the quantized GEMV (QUANT_GEMV_ROWS in quant.cuh). */
+    static final int QUANT_GEMV_ROWS = 4;
     /** Rows and tokens one block of matmul_tc_* covers (4 warps × MT×16 rows; NT×8 tokens). */
     static final int TC_ROWS = 128;
     static final int TC_TOKENS = 32;
@@ -37,29 +42,31 @@ final class Matmuls {
     private Optional<Cublas> cublas;
     private final Kernels k;
     private final DeviceMemory memory;
+    /** Elements of the largest quantized matrix (its bf16 copy for batches) and columns of the widest. */
+    private final long maxQuantizedElements;
+    private final int maxQuantizedCols;
+    /** Decode activations quantized to int8 (GEMV_MAX_TOKENS × widest cols) and their per-32 (scale, scale·sum). */
+    private CUdeviceptr actValues, actScales;
+    private CUdeviceptr dequantized;
 
     private final boolean allowCublas;
 
     Matmuls(Kernels k, DeviceMemory memory) {
-        this(k, memory, true);
+        this(k, memory, List.of(), true);
+    }
+
+    /** For products with {@code matrices}: sizes the scratch its quantized ones need. */
+    Matmuls(Kernels k, DeviceMemory memory, List<? extends DeviceMatrix> matrices) {
+        this(k, memory, matrices, true);
     }
 
     /** {@code allowCublas = false} keeps the engine's own kernels (for comparisons). */
-    Matmuls(Kernels k, DeviceMemory memory, boolean allowCublas) {
+    Matmuls(Kernels k, DeviceMemory memory, List<? extends DeviceMatrix> matrices, boolean allowCublas) {
         this.k = k;
         this.memory = memory;
         this.allowCublas = allowCublas;
-    }
-
-    /** Allocates the split-K workspace (before any graph capture, where allocating is not allowed). */
-    void ensureWorkspace() {
-        if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
-        if (cublas == null && !allowCublas) cublas = Optional.empty();
-        if (cublas == null) {
-            CUdeviceptr ws = memory.allocate("activations", Cublas.WORKSPACE_BYTES);
-            cublas = Cublas.open(ws);
-            if (cublas.isEmpty()) memory.free("activations", ws, Cublas.WORKSPACE_BYTES);
-        }
+        this.maxQuantizedElements = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToLong(m -> (long) m.rows() * m.cols()).max().orElse(0);
+        this.maxQuantizedCols = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToInt(DeviceMatrix::cols).max().orElse(0);
     }
 
     /** Room for {@code elements} 16-bit activations (the widest step's input), when cuBLAS is in use. Returns whether it moved. */
@@ -80,8 +87,7 @@ final class Matmuls {
 
     /**
      * The decode GEMV for a matrix: a warp per row with 16 loads in flight for tall matrices, else
-     * a warp per row ({@code warp}) or a block per row ({@code block}); -Dkvasir.gpu.gemv picks one
-     * for every matrix (for measurements).
+     * a block per row; -Dkvasir.gpu.gemv=warp|wide|block picks one for every matrix (for measurements).
      */
     private static String gemvKernel(DeviceMatrix m) {
         return switch (GEMV_CHOICE) {
@@ -99,12 +105,67 @@ final class Matmuls {
     }
 
     /**
-     * out (+)= m · in for n activation rows, by the kernel that suits the batch: a pipelined GEMV for
-     * decode (n ≤ 4, bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights,
-     * and the CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     * Allocates the split-K workspace, opens cuBLAS where present and, for quantized matrices, the decode activations' int8 copy
+     * and the bf16 scratch the largest one is dequantized into for batches: once, before any graph
+     * capture (where allocating is not allowed) and before the KV pool takes what is left.
+     */
+    void ensureWorkspace() {
+        if (splitWorkspace == null) splitWorkspace = memory.allocate("activations", splitWorkspaceFloats * 4);
+        if (cublas == null && !allowCublas) cublas = Optional.empty();
+        if (cublas == null) {
+            CUdeviceptr ws = memory.allocate("activations", Cublas.WORKSPACE_BYTES);
+            cublas = Cublas.open(ws);
+            if (cublas.isEmpty()) memory.free("activations", ws, Cublas.WORKSPACE_BYTES);
+        }
+        if (maxQuantizedElements > 0 && dequantized == null) {
+            dequantized = memory.allocate("activations", 2 * maxQuantizedElements);
+            actValues = memory.allocate("activations", (long) GEMV_MAX_TOKENS * maxQuantizedCols);
+            actScales = memory.allocate("activations", (long) GEMV_MAX_TOKENS * (maxQuantizedCols / 32) * 8);
+        }
+    }
+
+    /**
+     * out (+)= m · in for n activation rows ({@code in}: n × cols fp32; {@code out}: n × rows fp32,
+     * added to when {@code accumulate}).
      */
     void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
         ensureWorkspace();
+        switch (m) {
+            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, stream);
+            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, stream);
+        }
+    }
+
+    /**
+     * Decode (n ≤ 4): the activations quantized to int8 per 32 columns, then the dp4a GEMV, which
+     * reads the packed weights once. Larger batches: the matrix dequantized to bf16 into the scratch
+     * buffer, then the bf16 product (one method call, so another bf16 kernel can take its place).
+     */
+    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+        if (dequantized == null || m.cols() > maxQuantizedCols || (long) m.rows() * m.cols() > maxQuantizedElements) {
+            throw new IllegalStateException("no quantization scratch sized for a " + m.rows() + "x" + m.cols() + " matrix: build Matmuls with its matrices");
+        }
+        String sfx = m.format().kernelSuffix;
+        if (n <= GEMV_MAX_TOKENS) {
+            long count = (long) n * m.cols();
+            k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
+            int rowsPerBlock = MATMUL_WARPS * QUANT_GEMV_ROWS;
+            k.launch("gemv_" + sfx + "_" + n, (m.rows() + rowsPerBlock - 1) / rowsPerBlock, 1, 32 * MATMUL_WARPS, stream,
+                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0);
+        } else {
+            // a thread per 8 INT8 weights or per 32-column INT4 block
+            long threads = (long) m.rows() * m.cols() / (m.format() == QuantFormat.INT8 ? 8 : 32);
+            k.launch("dequant_" + sfx + "_bf16", (int) ((threads + 255) / 256), 1, 256, stream, m.data(), m.scales(), dequantized, m.rows(), m.cols(), m.groupSize());
+            runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, stream);
+        }
+    }
+
+    /**
+     * The kernel that suits the batch for a dense matrix: a pipelined GEMV for decode (n ≤ 4,
+     * bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights, and the
+     * CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     */
+    private void runDense(DeviceMatrix.Dense m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
         String sfx = m.dtype().kernelSuffix;
         int acc = accumulate ? 1 : 0;
         if (n <= GEMV_MAX_TOKENS) {

@@ -39,6 +39,11 @@ public final class PinnedBuffer implements AutoCloseable {
         cuMemcpyHtoDAsync(dst, host, count, stream);
     }
 
+    /** {@code count} bytes from {@code offset} in this buffer to {@code dst}. */
+    public void toDevice(CUdeviceptr dst, long offset, long count, CUstream stream) {
+        cuMemcpyHtoDAsync(dst, host.withByteOffset(offset), count, stream);
+    }
+
     public void fromDevice(CUdeviceptr src, long count, CUstream stream) {
         cuMemcpyDtoHAsync(host, src, count, stream);
     }
@@ -46,11 +51,6 @@ public final class PinnedBuffer implements AutoCloseable {
     /** Copies count bytes from the device to this buffer at hostOffset. */
     public void fromDevice(CUdeviceptr src, long hostOffset, long count, CUstream stream) {
         cuMemcpyDtoHAsync(host.withByteOffset(hostOffset), src, count, stream);
-    }
-
-    /** Copies count bytes from this buffer at hostOffset to the device. */
-    public void toDevice(CUdeviceptr dst, long hostOffset, long count, CUstream stream) {
-        cuMemcpyHtoDAsync(dst, host.withByteOffset(hostOffset), count, stream);
     }
 
     @Override

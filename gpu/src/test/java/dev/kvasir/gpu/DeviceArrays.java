@@ -51,6 +51,17 @@ final class DeviceArrays implements AutoCloseable {
         return p;
     }
 
+    /** Raw bytes (packed quantized weights and their scales). */
+    CUdeviceptr bytes(byte[] v) {
+        CUdeviceptr p = memory.allocate("test", Math.max(1, v.length));
+        try (PinnedBuffer b = new PinnedBuffer(Math.max(1, v.length))) {
+            MemorySegment.copy(v, 0, b.segment(), ValueLayout.JAVA_BYTE, 0, v.length);
+            b.toDevice(p, v.length, d.stream());
+            cuStreamSynchronize(d.stream());
+        }
+        return p;
+    }
+
     /** A fresh buffer of {@code n} floats poisoned with NaN, so unwritten outputs show. */
     CUdeviceptr poisoned(int n) {
         CUdeviceptr p = memory.allocate("test", 4L * n);

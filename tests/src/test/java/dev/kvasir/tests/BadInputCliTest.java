@@ -36,6 +36,11 @@ class BadInputCliTest {
     }
 
     @Test
+    void unknownQuantization() {
+        assertOneLineError(Cli.run("generate", "--model", f32().toString(), "--prompt", "hi", "--quantization", "fp8"), "'fp8'", "int8", "int4");
+    }
+
+    @Test
     void truncatedInsideTensorData() throws IOException {
         byte[] all = Files.readAllBytes(f32());
         Path cut = tmp.resolve("cut.gguf");

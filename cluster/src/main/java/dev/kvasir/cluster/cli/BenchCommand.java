@@ -76,6 +76,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "auto", description = "with --serving --backend gpu: weight type auto, f32, bf16, f16 (default ${DEFAULT-VALUE})")
     String dtype;
 
+    @Option(names = "--quantization", defaultValue = "auto", description = "with --serving --backend gpu: weight-only quantization auto, none, int8, int4 (default ${DEFAULT-VALUE})")
+    String quantization;
+
     @Option(names = "--kv-cache-dtype", defaultValue = "auto", description = "with --serving --backend gpu: KV cache type auto, fp32, fp16, bf16, int8, fp8 (default ${DEFAULT-VALUE})")
     String kvCacheDtype;
 
@@ -139,7 +142,7 @@ final class BenchCommand implements Callable<Integer> {
             ServingConfig config = ServingConfig.defaults().withQueues(Math.max(256, 2 * most), most).withMaxBatchedTokens(Math.max(2048, promptTokens));
             StepExecutor executor;
             if (backend.equals("gpu")) {
-                executor = GpuStepExecutor.create(loaded.weights(), new GpuOptions(0, dtype, 0.9, config.blockSize(), 0, kvCacheDtype));
+                executor = GpuStepExecutor.create(loaded.weights(), new GpuOptions(0, dtype, quantization, 0.9, config.blockSize(), 0, kvCacheDtype));
             } else {
                 int blocks = most * ((promptTokens + genTokens) / config.blockSize() + 2);
                 executor = new CpuStepExecutor(new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool), config.blockSize(), blocks);

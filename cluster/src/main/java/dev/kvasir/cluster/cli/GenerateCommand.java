@@ -1,6 +1,7 @@
 package dev.kvasir.cluster.cli;
 
 import dev.kvasir.gpu.GpuOptions;
+import dev.kvasir.gpu.Quantization;
 import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.model.LoadedModel;
 import dev.kvasir.model.cpu.ComputePool;
@@ -79,6 +80,10 @@ final class GenerateCommand implements Callable<Integer> {
             description = "GPU KV cache type: auto (fp32 for f32 weights, else the weights' 16-bit type), fp32, fp16, bf16, int8, fp8 (sm_89+) (default ${DEFAULT-VALUE})")
     String kvCacheDtype;
 
+    @Option(names = "--quantization", defaultValue = "auto",
+            description = "GPU weight-only quantization: auto (Q8_0 files INT8, Q4_0/Q4_K INT4), none, int8, int4 (default ${DEFAULT-VALUE})")
+    String quantization;
+
     @Option(names = "--device", defaultValue = "0", description = "GPU ordinal (default ${DEFAULT-VALUE})")
     int device;
 
@@ -89,6 +94,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         if (!backend.equals("cpu") && !backend.equals("gpu")) throw new IllegalArgumentException("unknown backend '" + backend + "' (cpu, gpu)");
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
+        Quantization.parse(quantization); // a bad value fails with the choices, whatever the backend
         SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, repeatPenalty,
                 SamplingParams.DEFAULT_PENALTY_LAST_N, presencePenalty, frequencyPenalty, seed);
         PrintWriter out = spec.commandLine().getOut();
@@ -109,7 +115,7 @@ final class GenerateCommand implements Callable<Integer> {
             };
             GenerationResult result;
             if (backend.equals("gpu")) {
-                GpuOptions options = new GpuOptions(device, dtype, 0.9, 16, 0, kvCacheDtype);
+                GpuOptions options = new GpuOptions(device, dtype, quantization, 0.9, 16, 0, kvCacheDtype);
                 try (GpuStepExecutor gpu = GpuStepExecutor.create(loaded.weights(), options)) {
                     result = new StepGenerator(gpu, loaded.tokenizer()).generate(request, sink);
                 }

@@ -42,6 +42,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--kv-cache-dtype", description = "GPU KV cache type: auto (fp32 for f32 weights, else the weights' 16-bit type), fp32, fp16, bf16, int8, fp8 (sm_89+)")
     String kvCacheDtype;
 
+    @Option(names = "--quantization", description = "GPU weight-only quantization: auto, none, int8, int4 (default auto)")
+    String quantization;
+
     @Option(names = "--config", description = "HOCON profile, e.g. config/single-node.conf")
     Path config;
 
@@ -72,6 +75,7 @@ final class ServeCommand implements Callable<Integer> {
         if (device != null) o.put("kvasir.node.devices", java.util.List.of("gpu" + device));
         if (dtype != null) o.put("kvasir.node.gpu.dtype", dtype);
         if (kvCacheDtype != null) o.put("kvasir.node.gpu.kv-cache-dtype", kvCacheDtype);
+        if (quantization != null) o.put("kvasir.node.gpu.quantization", quantization);
         if (kvMemory != null) o.put("kvasir.serving.kv-memory", kvMemory);
         if (kvBlocks != null) o.put("kvasir.serving.kv-blocks", kvBlocks);
         if (blockSize != null) o.put("kvasir.serving.block-size", blockSize);

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import dev.kvasir.gpu.GpuDevices;
 import dev.kvasir.gpu.GpuOptions;
 import dev.kvasir.gpu.GpuStepExecutor;
+import dev.kvasir.gpu.Quantization;
 import dev.kvasir.sharding.ExecutorFactory;
 
 import java.util.List;
@@ -13,7 +14,8 @@ import java.util.List;
  * checked at start so a node that cannot serve says why in one line before it binds anything:
  * {@code cpu} takes devices cpu, cpu0, cpu1, ...; {@code gpu} takes gpu0, gpu1, ... (CUDA ordinals).
  */
-record NodeBackend(String name, List<String> devices, String gpuDtype, double gpuMemoryFraction, String kvCacheDtype) {
+record NodeBackend(String name, List<String> devices, String gpuDtype, String gpuQuantization, double gpuMemoryFraction,
+                   String kvCacheDtype) {
 
     private static final List<String> KV_CACHE_DTYPES = List.of("auto", "fp32", "fp16", "bf16", "int8", "fp8");
 
@@ -21,7 +23,8 @@ record NodeBackend(String name, List<String> devices, String gpuDtype, double gp
         String backend = config.getString("kvasir.node.backend");
         List<String> devices = config.getStringList("kvasir.node.devices");
         NodeBackend b = new NodeBackend(backend, devices, config.getString("kvasir.node.gpu.dtype"),
-                config.getDouble("kvasir.node.gpu.memory-fraction"), config.getString("kvasir.node.gpu.kv-cache-dtype"));
+                config.getString("kvasir.node.gpu.quantization"), config.getDouble("kvasir.node.gpu.memory-fraction"),
+                config.getString("kvasir.node.gpu.kv-cache-dtype"));
         b.check(worker);
         return b;
     }
@@ -39,6 +42,11 @@ record NodeBackend(String name, List<String> devices, String gpuDtype, double gp
                 }
                 if (!KV_CACHE_DTYPES.contains(kvCacheDtype)) {
                     throw new IllegalArgumentException("kvasir.node.gpu.kv-cache-dtype must be one of " + KV_CACHE_DTYPES + ", got '" + kvCacheDtype + "'");
+                }
+                try {
+                    Quantization.parse(gpuQuantization);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("kvasir.node.gpu.quantization: " + e.getMessage());
                 }
                 if (gpuMemoryFraction <= 0 || gpuMemoryFraction > 1) {
                     throw new IllegalArgumentException("kvasir.node.gpu.memory-fraction must be in (0, 1], got " + gpuMemoryFraction);
@@ -63,7 +71,7 @@ record NodeBackend(String name, List<String> devices, String gpuDtype, double gp
         int ordinal = ordinal(device);
         return (model, serving) -> {
             // the executor's dispatcher thread makes every CUDA call; the shard's thread only hands steps over
-            GpuOptions options = new GpuOptions(ordinal, gpuDtype, gpuMemoryFraction, serving.blockSize(), serving.kvBlocks(), kvCacheDtype);
+            GpuOptions options = new GpuOptions(ordinal, gpuDtype, gpuQuantization, gpuMemoryFraction, serving.blockSize(), serving.kvBlocks(), kvCacheDtype);
             return new ExecutorFactory.Engine(GpuStepExecutor.create(model.weights(), options), null);
         };
     }

@@ -44,11 +44,13 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
  *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
  *   <li>{@code gemm [--tokens 512,2048,8192]}: prefill-shape products, cuBLAS path and own kernel, TFLOP/s and error</li>
- *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D]}: last-position logits
+ *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
- *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--sample true]}: decode tokens/s
+ *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--quantization Q] [--sample true]
+ *       [--bandwidth GB/s]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
+ *       their packed values and scales) set at that bandwidth
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
- *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--tc-prefill true]}: one prompt's prefill step, tiled
+ *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--quantization Q] [--tc-prefill true]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
  *   <li>{@code attention [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--kv-cache-dtype fp32,bf16]
  *       [--reps 20]}: the tiled prefill attention kernel alone (and its tensor-core version for fp16/bf16), one
@@ -82,8 +84,8 @@ public final class GpuBench {
             case "kernels" -> {
                 try (GpuDispatcher d = GpuDispatcher.open(0)) {
                     for (KernelBench.Result r : KernelBench.run(d)) {
-                        out.printf("{\"bench\":\"matmul_bf16\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
-                                r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                        out.printf("{\"bench\":\"matmul_%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
+                                r.format(), r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
                     }
                 }
             }
@@ -155,7 +157,8 @@ public final class GpuBench {
     }
 
     private static GpuStepExecutor open(Path model, ModelWeights w, Map<String, String> opts, int maxBlocks) {
-        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto")).withMaxKvBlocks(maxBlocks)
+        GpuOptions o = GpuOptions.defaults().withDtype(opts.getOrDefault("dtype", "auto"))
+                .withQuantization(opts.getOrDefault("quantization", "auto")).withMaxKvBlocks(maxBlocks)
                 .withKvCacheDtype(opts.getOrDefault("kv-cache-dtype", "auto"));
         return GpuStepExecutor.create(w, o);
     }
@@ -211,9 +214,10 @@ public final class GpuBench {
                 BatchGeneration g = new BatchGeneration(e, params, 7);
                 g.generate(prompts, steps);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
-                out.printf("{\"bench\":\"decode\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
-                                + "\"weight_bytes\":%d,\"floor_step_ms\":%.3f}%n",
-                        sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(), floorMs);
+                out.printf("{\"bench\":\"decode\",\"quantization\":\"%s\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
+                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f}%n",
+                        opts.getOrDefault("quantization", "auto"), sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(),
+                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs);
             }
         }
     }
@@ -268,8 +272,9 @@ public final class GpuBench {
                         e.logits(step);
                         best = Math.min(best, (System.nanoTime() - t0) / 1e6);
                     }
-                    out.printf("{\"bench\":\"prefill\",\"model\":\"%s\",\"kv_cache_dtype\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"tc_prefill\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
-                            model.getFileName(), e.kvCacheDtype(), len, tiled, tiled && tc && AttentionBench.tensorCoresFit(e.kvCacheDtype(), w.config().headDim()), best, len / best * 1e3);
+                    out.printf("{\"bench\":\"prefill\",\"quantization\":\"%s\",\"model\":\"%s\",\"kv_cache_dtype\":\"%s\",\"tokens\":%d,\"tiled_attention\":%b,\"tc_prefill\":%b,\"ms\":%.3f,\"tokens_per_s\":%.0f}%n",
+                            opts.getOrDefault("quantization", "auto"), model.getFileName(), e.kvCacheDtype(), len, tiled,
+                            tiled && tc && AttentionBench.tensorCoresFit(e.kvCacheDtype(), w.config().headDim()), best, len / best * 1e3);
                 }
             }
             e.useTiledPrefill(true);

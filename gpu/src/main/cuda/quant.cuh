@@ -1,0 +1,287 @@
+// Weight-only quantized matrices: decode GEMV that dequantizes in registers, and a dequantization
+// into bf16 for the batched (tensor-core) path. Included by kernels.cu.
+//
+// Device formats (QuantFormat on the host packs them; see QuantPacking):
+//   INT8: rows × cols int8, row-major; per group of G columns of a row one fp16 scale s: w = s·q.
+//         scales: rows × (cols/G) halves.
+//   INT4: rows × cols/2 bytes, row-major; per 32 columns 16 bytes where byte i holds column i in its
+//         low nibble and column i+16 in its high nibble (ggml Q4_0's order, so Q4_0 repacks by copy
+//         and an AND / shift+AND pulls out four consecutive columns as bytes, ready for dp4a);
+//         q unsigned 0..15. Per group of G columns an fp16 pair (s, b): w = s·q + b.
+//         scales: rows × (cols/G) half2 {s, b} (one 4-byte load for both).
+// G is 32 (GGUF repacks), 128 (INT4 quantized on load) or cols (INT8 per channel); cols % 32 == 0.
+// The kernels take G as gshift: group of chunk c = c >> gshift, where a chunk is what one lane's
+// 16-byte load covers (16 INT8 or 32 INT4 columns); gshift = 31 means one group per row.
+//
+// Why dp4a: at int4 a decode GEMV streams ~8.6e12 weights/s on an H200, while the card issues
+// ~3.3e13 lane instructions/s, so the budget is about 3 instructions per weight (for 4 tokens!).
+// Converting each weight to float and FMA-ing costs more than that. Instead the activations are
+// quantized once per GEMV to int8 per 32-column block (quantize_act_q8), and the inner loop is
+// integer dot products of four bytes (__dp4a), one float scale per 16 or 32 weights. Accumulation is
+// fp32 across blocks. The activation rounding costs ~0.4% relative error on random inputs (see
+// QuantKernelCheckTest); int8 weights × int8 activations is what llama.cpp's q8_0 × q8_1 path does.
+
+namespace {
+
+__device__ __forceinline__ int warp_sum_int(int v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Decode GEMV over INT8 weights for exactly T tokens (one kernel per token count: no per-token
+// branches, and registers for only the accumulators needed). One warp owns R consecutive rows; each
+// lane issues R × U 16-byte weight loads, and their scales, (chunk c = 16 columns; per load instruction the warp reads 512
+// contiguous bytes of a row) before it uses any, so a warp has several KB in flight and a short
+// matrix still covers the memory latency. R rows per warp also share each activation load: per chunk
+// and token one 16-byte load of int8 activations serves R rows' four dp4a and scale products.
+// Rows past the end repeat the last row (loaded, never stored).
+template <int T, int R, int U>
+__device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restrict__ scales,
+                             const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
+                             int rows, int cols, int gshift, int accumulate) {
+    int lane = threadIdx.x & 31;
+    int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
+    if (row0 >= rows) return;
+    int chunks = cols >> 4;
+    int groups = ((chunks - 1) >> gshift) + 1;
+    const uint4* wr[R];
+    const __half* sr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        int row = min(row0 + r, rows - 1);
+        wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * cols);
+        sr[r] = scales + (size_t) row * groups;
+    }
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    for (int base = lane; base < chunks; base += 32 * U) {
+        // every load of this round first (weights and their scales: DRAM), then the arithmetic
+        uint4 raw[R][U];
+        __half s[R][U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = min(base + 32 * u, chunks - 1);  // past the end: a repeated chunk, never used
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                raw[r][u] = __ldg(wr[r] + c);
+                s[r][u] = sr[r][c >> gshift];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = base + 32 * u;
+            if (c >= chunks) break;
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                int4 a = __ldg(reinterpret_cast<const int4*>(xq + (size_t) t * cols) + c);
+                float sx = __ldg(xs + (size_t) t * (cols >> 5) + (c >> 1)).x;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    int d = __dp4a((int) raw[r][u].x, a.x, 0);
+                    d = __dp4a((int) raw[r][u].y, a.y, d);
+                    d = __dp4a((int) raw[r][u].z, a.z, d);
+                    d = __dp4a((int) raw[r][u].w, a.w, d);
+                    acc[r][t] = fmaf(__half2float(s[r][u]) * sx, (float) d, acc[r][t]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            float v = warp_sum(acc[r][t]);
+            if (lane == 0 && row0 + r < rows) {
+                float* out = y + (size_t) t * rows + row0 + r;
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+
+// Decode GEMV over INT4 weights for exactly T tokens: as gemv_q8_rows, but one 16-byte load is a whole
+// 32-column block (chunk = activation block). Its four words give eight dp4a operands: low nibbles
+// (v & 0x0F0F0F0F) are columns 4k..4k+3, high nibbles ((v >> 4) & 0x0F0F0F0F) columns 16+4k..;
+// unsigned 0..15 is a valid signed byte. Per block and token:
+//   sum_i (s q_i + b) x_i  ≈  s · sx · dot(q, xq) + b · (sx · sum(xq))
+// with (sx, sx·sum(xq)) precomputed per activation block. The bias term uses the quantized
+// activations' sum (not the exact one) so that the rounding error is that of the actual weights
+// s·q + b (zero-mean q − 8 for Q4_0), not of the offset q alone, which is larger.
+template <int T, int R, int U>
+__device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __restrict__ scales,
+                             const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
+                             int rows, int cols, int gshift, int accumulate) {
+    int lane = threadIdx.x & 31;
+    int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
+    if (row0 >= rows) return;
+    int chunks = cols >> 5;
+    int groups = ((chunks - 1) >> gshift) + 1;
+    const uint4* wr[R];
+    const __half2* sr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        int row = min(row0 + r, rows - 1);
+        wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * (cols >> 1));
+        sr[r] = scales + (size_t) row * groups;
+    }
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    for (int base = lane; base < chunks; base += 32 * U) {
+        // every load of this round first (weights and their scales: DRAM), then the arithmetic
+        uint4 raw[R][U];
+        __half2 sbh[R][U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = min(base + 32 * u, chunks - 1);  // past the end: a repeated chunk, never used
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                raw[r][u] = __ldg(wr[r] + c);
+                sbh[r][u] = sr[r][c >> gshift];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = base + 32 * u;
+            if (c >= chunks) break;
+            int4 a[T], b[T];
+            float2 sx[T];
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                const int4* xp = reinterpret_cast<const int4*>(xq + (size_t) t * cols) + 2 * c;
+                a[t] = __ldg(xp);
+                b[t] = __ldg(xp + 1);
+                sx[t] = __ldg(xs + (size_t) t * chunks + c);
+            }
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float2 sb = __half22float2(sbh[r][u]);
+                uint32_t v[4] = {raw[r][u].x, raw[r][u].y, raw[r][u].z, raw[r][u].w};
+                int lo[4], hi[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    lo[k] = (int) (v[k] & 0x0F0F0F0Fu);
+                    hi[k] = (int) ((v[k] >> 4) & 0x0F0F0F0Fu);
+                }
+#pragma unroll
+                for (int t = 0; t < T; t++) {
+                    int d = __dp4a(lo[0], a[t].x, 0);
+                    d = __dp4a(lo[1], a[t].y, d);
+                    d = __dp4a(lo[2], a[t].z, d);
+                    d = __dp4a(lo[3], a[t].w, d);
+                    d = __dp4a(hi[0], b[t].x, d);
+                    d = __dp4a(hi[1], b[t].y, d);
+                    d = __dp4a(hi[2], b[t].z, d);
+                    d = __dp4a(hi[3], b[t].w, d);
+                    acc[r][t] = fmaf(sb.x, sx[t].x * (float) d, acc[r][t]);
+                    acc[r][t] = fmaf(sb.y, sx[t].y, acc[r][t]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            float v = warp_sum(acc[r][t]);
+            if (lane == 0 && row0 + r < rows) {
+                float* out = y + (size_t) t * rows + row0 + r;
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+// Activations to int8, per 32-column block: sx = max|x| / 127, q = round(x / sx) (ties to even),
+// and per block (sx, sx · sum(q)). x, xq: count floats / bytes (n rows of cols, cols % 32 == 0, so the
+// blocks of the flat array are the rows' blocks); xs: count / 32 pairs. One warp per block;
+// blockDim = 256, grid = ceil(count / 256).
+__global__ void quantize_act_q8(const float* __restrict__ x, int8_t* __restrict__ xq, float2* __restrict__ xs, size_t count) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i - (threadIdx.x & 31) >= count) return;  // whole warps only: count % 32 == 0
+    float v = x[i];
+    float amax = warp_max(fabsf(v));
+    float sx = amax / 127.f;
+    int q = amax > 0.f ? max(-127, min(127, __float2int_rn(v * (127.f / amax)))) : 0;
+    int sum = warp_sum_int(q);
+    xq[i] = (int8_t) q;
+    if ((threadIdx.x & 31) == 0) xs[i >> 5] = make_float2(sx, sx * (float) sum);
+}
+
+// Decode GEMV, gemv_{q8,q4}_{1..4} for n = 1..4 tokens, over activations quantized by quantize_act_q8.
+// blockDim = 128 (4 warps of QUANT_GEMV_ROWS rows); grid = ceil(rows / (4 * QUANT_GEMV_ROWS)) (Matmuls
+// knows QUANT_GEMV_ROWS). Each lane keeps QUANT_GEMV_ROWS × QUANT_GEMV_LOADS loads of 16 bytes in
+// flight (a warp: 8 KB). Measured on an H200 (a cupy harness, each time including the activation
+// quantization launch): 4 rows × 4 loads and 2 × 8 were about equal, 1 row per warp lost at n = 4;
+// INT4 28672×4096 at n = 1 took 0.026 ms against 0.057 ms for cuBLAS's bf16 GEMV (2.7 vs 4.1 TB/s).
+// The macros only exist so that other shapes can be timed (-DQUANT_GEMV_ROWS=...).
+#ifndef QUANT_GEMV_ROWS
+#define QUANT_GEMV_ROWS 4
+#endif
+#ifndef QUANT_GEMV_LOADS
+#define QUANT_GEMV_LOADS 4
+#endif
+#define QUANT_GEMV(fmt, T, W, S) \
+    __global__ void gemv_##fmt##_##T(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
+                                     int rows, int cols, int gshift, int acc) { \
+        gemv_##fmt##_rows<T, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS>(w, scales, xq, xs, y, rows, cols, gshift, acc); \
+    }
+QUANT_GEMV(q8, 1, int8_t, __half)
+QUANT_GEMV(q8, 2, int8_t, __half)
+QUANT_GEMV(q8, 3, int8_t, __half)
+QUANT_GEMV(q8, 4, int8_t, __half)
+QUANT_GEMV(q4, 1, uint8_t, __half2)
+QUANT_GEMV(q4, 2, uint8_t, __half2)
+QUANT_GEMV(q4, 3, uint8_t, __half2)
+QUANT_GEMV(q4, 4, uint8_t, __half2)
+
+// The batched path: the matrix dequantized to bf16 (w = s·q [+ b] in fp32, then rounded), for the
+// bf16 tensor-core GEMM. One thread per 8 INT8 weights / per 32-column INT4 block; G in columns.
+// blockDim = 256, grid = ceil(rows · cols / 8 / 256) resp. ceil(rows · cols / 32 / 256).
+__global__ void dequant_q8_bf16(const int8_t* __restrict__ w, const __half* __restrict__ scales, __nv_bfloat16* __restrict__ out,
+                                int rows, int cols, int groupSize) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    size_t perRow = cols >> 3;
+    if (i >= (size_t) rows * perRow) return;
+    size_t row = i / perRow;
+    int col = (int) (i % perRow) * 8;
+    float s = __half2float(scales[row * (cols / groupSize) + col / groupSize]);
+    uint2 raw = *reinterpret_cast<const uint2*>(w + row * cols + col);
+    const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+    __align__(16) __nv_bfloat16 o[8];
+#pragma unroll
+    for (int e = 0; e < 8; e++) o[e] = __float2bfloat16_rn(s * (float) q[e]);
+    *reinterpret_cast<uint4*>(out + row * cols + col) = *reinterpret_cast<const uint4*>(o);
+}
+
+__global__ void dequant_q4_bf16(const uint8_t* __restrict__ w, const __half2* __restrict__ scales, __nv_bfloat16* __restrict__ out,
+                                int rows, int cols, int groupSize) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    size_t perRow = cols >> 5;
+    if (i >= (size_t) rows * perRow) return;
+    size_t row = i / perRow;
+    int col = (int) (i % perRow) * 32;
+    float2 sb = __half22float2(scales[row * (cols / groupSize) + col / groupSize]);
+    uint4 raw = *reinterpret_cast<const uint4*>(w + row * (cols >> 1) + (col >> 1));
+    const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+    __align__(16) __nv_bfloat16 o[32];
+#pragma unroll
+    for (int e = 0; e < 16; e++) {
+        o[e] = __float2bfloat16_rn(fmaf(sb.x, (float) (q[e] & 0xF), sb.y));
+        o[e + 16] = __float2bfloat16_rn(fmaf(sb.x, (float) (q[e] >> 4), sb.y));
+    }
+    uint4* dst = reinterpret_cast<uint4*>(out + row * cols + col);
+#pragma unroll
+    for (int k = 0; k < 4; k++) dst[k] = reinterpret_cast<const uint4*>(o)[k];
+}
+
+}  // extern "C"

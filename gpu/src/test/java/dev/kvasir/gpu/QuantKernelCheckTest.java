@@ -1,0 +1,175 @@
+package dev.kvasir.gpu;
+
+import dev.kvasir.model.tensor.Quantizer;
+import jcuda.driver.CUdeviceptr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The quantized weight products (INT8 G=32 and per channel, INT4 G=32 and G=128) through
+ * {@link Matmuls}, the forward pass's dispatch, on fresh random packed weights and fp32 activations,
+ * outputs poisoned with NaN first (or holding random values for the accumulating form).
+ * <p>
+ * Decode (n ≤ 4, dp4a over int8-quantized activations) is checked twice: against float64 over the
+ * same int8 activations the kernel forms (simulated here; only fp32 summation differs, so 1e-4), and
+ * against float64 over the fp32 activations — the cost of the activation rounding, about
+ * 0.4% for these uniform inputs (step max|x|/127 per 32 columns); 1e-2 allowed.
+ * Batches (n > 4: dequantized to bf16, then the tf32 tensor-core GEMM) are checked against float64
+ * over the bf16-rounded weights (tf32 activations: 1e-3, as the bf16 GEMM's own check) and over the
+ * exact weights (bf16 rounding adds ~1e-3: 3e-3 allowed).
+ */
+@GpuTest
+class QuantKernelCheckTest {
+    private static final Logger log = LoggerFactory.getLogger(QuantKernelCheckTest.class);
+    private static GpuDispatcher d;
+    private static final SplittableRandom random = new SplittableRandom(System.nanoTime());
+
+    @BeforeAll
+    static void open() {
+        Gpu.assume();
+        d = GpuDispatcher.open(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (d != null) d.close();
+    }
+
+    /** A random packed matrix: its device bytes and the floats the device dequantizes them to. */
+    private record Packed(QuantFormat format, int rows, int cols, int groupSize, byte[] data, byte[] scales, float[] values) {
+        static Packed random(QuantFormat f, int rows, int cols, int groupSize) {
+            byte[] data = new byte[(int) (rows * f.rowBytes(cols))];
+            random.nextBytes(data);
+            if (f == QuantFormat.INT8) for (int i = 0; i < data.length; i++) if (data[i] == -128) data[i] = -127;
+            int groups = cols / groupSize;
+            byte[] scales = new byte[rows * groups * f.groupBytes];
+            MemorySegment s = MemorySegment.ofArray(scales);
+            for (int i = 0; i < rows * groups; i++) {
+                if (f == QuantFormat.INT8) {
+                    s.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, Float.floatToFloat16((float) ((0.5 + random.nextDouble()) / 127)));
+                } else {
+                    float sc = (float) ((0.5 + random.nextDouble()) / 8);
+                    s.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 4L * i, Float.floatToFloat16(sc));
+                    s.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 4L * i + 2, Float.floatToFloat16((float) (-8 * sc * (0.9 + 0.2 * random.nextDouble()))));
+                }
+            }
+            float[] values = new float[rows * cols];
+            float[] row = new float[cols];
+            long rowBytes = f.rowBytes(cols), scaleRow = (long) groups * f.groupBytes;
+            for (int r = 0; r < rows; r++) {
+                QuantPacking.unpackRow(f, cols, groupSize, MemorySegment.ofArray(data), r * rowBytes, s, r * scaleRow, row);
+                System.arraycopy(row, 0, values, r * cols, cols);
+            }
+            return new Packed(f, rows, cols, groupSize, data, scales, values);
+        }
+    }
+
+    private static float[] randoms(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (random.nextDouble() * 2 - 1);
+        return v;
+    }
+
+    /** x as the device's quantize_act_q8 rounds it: per 32 values sx·q, q = rint(x · 127/max|x|). */
+    static float[] int8Activations(float[] x) {
+        float[] out = new float[x.length];
+        for (int b = 0; b < x.length; b += 32) {
+            float amax = 0;
+            for (int i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(x[i]));
+            float sx = amax / 127f, inv = 127f / amax;
+            for (int i = b; i < b + 32; i++) out[i] = amax > 0 ? sx * (float) Math.max(-127, Math.min(127, Math.rint(x[i] * inv))) : 0f;
+        }
+        return out;
+    }
+
+    private static double[] reference(float[] w, float[] x, float[] y0, int rows, int cols, int n) {
+        double[] ref = new double[n * rows];
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double s = y0 == null ? 0 : y0[t * rows + r];
+                for (int c = 0; c < cols; c++) s += (double) w[r * cols + c] * x[t * cols + c];
+                ref[t * rows + r] = s;
+            }
+        }
+        return ref;
+    }
+
+    private static float[] bf16(float[] w) {
+        float[] o = new float[w.length];
+        for (int i = 0; i < w.length; i++) o[i] = Float.intBitsToFloat(Quantizer.toBf16(w[i]) << 16);
+        return o;
+    }
+
+    private static void check(String what, float[] out, double[] ref, double limit) {
+        double e = KernelCheckTest.relativeError(out, ref);
+        log.info("{}: relative error {}", what, e);
+        assertTrue(e < limit, what + ": relative error " + e + " over " + limit);
+    }
+
+    private static void checkProduct(DeviceArrays a, QuantFormat f, int rows, int cols, int groupSize, int n) {
+        for (int acc = 0; acc < 2; acc++) {
+            Packed p = Packed.random(f, rows, cols, groupSize);
+            float[] x = randoms(n * cols);
+            float[] y0 = acc == 1 ? randoms(n * rows) : null;
+            DeviceMatrix.Quantized m = new DeviceMatrix.Quantized(f, a.bytes(p.data()), a.bytes(p.scales()), rows, cols, groupSize);
+            Matmuls mm = new Matmuls(a.kernels, a.memory, List.of(m));
+            CUdeviceptr y = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
+            mm.run(m, a.floats(x), y, n, acc == 1, d.stream());
+            float[] out = a.readFloats(y, n * rows);
+            String what = f + " G=" + (groupSize == cols ? "cols" : groupSize) + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : "");
+            if (n <= Matmuls.GEMV_MAX_TOKENS) {
+                check(what + " vs int8 activations", out, reference(p.values(), int8Activations(x), y0, rows, cols, n), 1e-4);
+                check(what + " vs fp32 activations", out, reference(p.values(), x, y0, rows, cols, n), 1e-2);
+            } else {
+                check(what + " vs bf16 weights", out, reference(bf16(p.values()), x, y0, rows, cols, n), 1e-3);
+                check(what + " vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 3e-3);
+            }
+        }
+    }
+
+    private static final int[][] SHAPES = {{67, 128}, {300, 1024}, {129, 1536}, {4096, 4096}, {77, 14336}, {1001, 256}};
+
+    @Test
+    void decodeGemvInEveryLayout() {
+        d.call(() -> {
+            for (int[] s : SHAPES) {
+                try (DeviceArrays a = new DeviceArrays(d)) {
+                    for (int n = 1; n <= 4; n++) {
+                        checkProduct(a, QuantFormat.INT8, s[0], s[1], 32, n);
+                        checkProduct(a, QuantFormat.INT8, s[0], s[1], s[1], n);
+                        checkProduct(a, QuantFormat.INT4, s[0], s[1], 32, n);
+                        checkProduct(a, QuantFormat.INT4, s[0], s[1], 128, n);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void batchesThroughTheBf16Copy() {
+        d.call(() -> {
+            for (int[] s : SHAPES) {
+                int[] batches = (long) s[0] * s[1] > 4_000_000 ? new int[]{5, 33} : new int[]{5, 33, 100};
+                try (DeviceArrays a = new DeviceArrays(d)) {
+                    for (int n : batches) {
+                        checkProduct(a, QuantFormat.INT8, s[0], s[1], 32, n);
+                        checkProduct(a, QuantFormat.INT8, s[0], s[1], s[1], n);
+                        checkProduct(a, QuantFormat.INT4, s[0], s[1], 32, n);
+                        checkProduct(a, QuantFormat.INT4, s[0], s[1], 128, n);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+}
