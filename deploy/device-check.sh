@@ -4,6 +4,8 @@
 #   device-check.sh CARRY_DIR PHASE      PHASE: small (tests, stories260K, 1B) | big (8B) | all
 #                                        | serve (tests, stories260K generate and serve --backend gpu, 1B prefill and sampled decode)
 #                                        | perf (GEMM vs torch.matmul, 8B decode, serving throughput vs transformers generate)
+#                                        | quant (tests, 8B decode bf16/int8/int4, serving vs transformers)
+#                                        | accuracy (1B: int8/int4 weights and int8/fp8 KV against bf16; prefill)
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
@@ -101,5 +103,40 @@ if [[ "$PHASE" == perf ]]; then
   grep -E "ERROR|Exception|KV pool" "$OUT/serving.log" | head -5
   step transformers generate 8b
   python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
+fi
+if [[ "$PHASE" == quant ]]; then
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  grep -E "tests (successful|failed|aborted)|MethodSource|=>" "$OUT/gpu-tests.log" | head -20
+  grep -E "grouped decode attention .*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
+  step bandwidth
+  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for Q in none int8 int4; do
+    step decode 8b $Q
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  done
+  step serving 8b
+  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
+  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  step transformers generate 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -4
+fi
+if [[ "$PHASE" == accuracy ]]; then
+  step synth 1b
+  $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
+  step logits per mode
+  L="--lengths 7,33,100,250 --steps 48"
+  $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-base $L --dtype f32 --quantization none --kv-cache-dtype fp32 2>&1 | grep -E "wrote|Exception"
+  for M in "bf16 --quantization none --kv-cache-dtype bf16" "int8 --quantization int8 --kv-cache-dtype bf16" "int4 --quantization int4 --kv-cache-dtype bf16" \
+           "kv_int8 --quantization none --kv-cache-dtype int8" "kv_fp8 --quantization none --kv-cache-dtype fp8" "kv_fp16 --quantization none --kv-cache-dtype fp16"; do
+    set -- $M; N=$1; shift
+    $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-$N $L "$@" 2>&1 | grep -E "Exception" ; ARGS="$ARGS $N=/tmp/a-$N"
+  done
+  python3 $B/python/compare_runs.py /tmp/a-base $ARGS | tee "$OUT/accuracy_1b.json"
+  step prefill 1b and 8b-shaped attention
+  $B/bin/gpu-bench prefill /tmp/l1b.gguf --lengths 128,512,2048,4096 2>&1 | grep '"bench"' | tee "$OUT/prefill_1b.json"
 fi
 step done

@@ -154,6 +154,130 @@ __device__ void attention_rows(const float* q, const typename S::T* keys, const 
     }
 }
 
+// Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
+// kv head) reads each cached key and value once for all G = heads / kvHeads query heads (the
+// per-head kernel above reads them G times), and each warp takes P positions per step whose loads
+// and warp reductions are independent, so the walk over the context is no longer one long chain of
+// load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
+// attention). Online softmax per head in each warp; the 4 warps' states meet in shared memory.
+// grid = (n tokens, kvHeads), block = 128. G <= GMAX, headDim <= 32 * MAXD.
+template <typename S, int GMAX, int MAXD, int P>
+__device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
+                                     const __half* kScales, const __half* vScales, float* out,
+                                     const int* positions, const int* seqOf, const int* tables, int tableStride,
+                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
+    int t = blockIdx.x, kvh = blockIdx.y;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int G = heads / kvHeads;
+    int kvDim = kvHeads * headDim;
+    int len = positions[t] + 1;
+    const int* table = tables + (size_t) seqOf[t] * tableStride;
+    float qv[GMAX][MAXD], acc[GMAX][MAXD], m[GMAX], l[GMAX];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        const float* qh = q + (size_t) t * qStride + (size_t) (kvh * G + min(g, G - 1)) * headDim;
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) {
+            int d = lane + 32 * j;
+            qv[g][j] = (g < G && d < headDim) ? qh[d] * scale : 0.f;
+            acc[g][j] = 0.f;
+        }
+        m[g] = -INFINITY;
+        l[g] = 0.f;
+    }
+    for (int s0 = warp * P; s0 < len; s0 += ATT_WARPS * P) {
+        size_t off[P];
+        float ks[P], vs[P], x[P][MAXD];
+        bool live[P];
+#pragma unroll
+        for (int p = 0; p < P; p++) {
+            int s = s0 + p;
+            live[p] = s < len;
+            size_t slot = live[p] ? (size_t) table[s / blockSize] * blockSize + s % blockSize : 0;
+            off[p] = slot * kvDim + kvh * headDim;
+            ks[p] = 1.f;
+            vs[p] = 1.f;
+            if constexpr (S::scaled) {
+                ks[p] = live[p] ? __half2float(kScales[slot * kvHeads + kvh]) : 0.f;
+                vs[p] = live[p] ? __half2float(vScales[slot * kvHeads + kvh]) : 0.f;
+            }
+#pragma unroll
+            for (int j = 0; j < MAXD; j++) {
+                int d = lane + 32 * j;
+                x[p][j] = (live[p] && d < headDim) ? S::load(keys[off[p] + d]) : 0.f;
+            }
+        }
+        float sc[GMAX][P];
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+#pragma unroll
+            for (int p = 0; p < P; p++) {
+                float dot = 0.f;
+                if (g < G) {
+#pragma unroll
+                    for (int j = 0; j < MAXD; j++) dot += qv[g][j] * x[p][j];
+                    dot = warp_sum(dot);
+                }
+                sc[g][p] = dot * ks[p];
+            }
+        }
+#pragma unroll
+        for (int p = 0; p < P; p++) {
+#pragma unroll
+            for (int j = 0; j < MAXD; j++) {
+                int d = lane + 32 * j;
+                x[p][j] = (live[p] && d < headDim) ? S::load(values[off[p] + d]) * vs[p] : 0.f;
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            if (g >= G) continue;
+            float mNew = m[g];
+#pragma unroll
+            for (int p = 0; p < P; p++) if (live[p]) mNew = fmaxf(mNew, sc[g][p]);
+            float correction = expf(m[g] - mNew);
+            float w[P];
+            float sum = 0.f;
+#pragma unroll
+            for (int p = 0; p < P; p++) {
+                w[p] = live[p] ? expf(sc[g][p] - mNew) : 0.f;
+                sum += w[p];
+            }
+            l[g] = l[g] * correction + sum;
+#pragma unroll
+            for (int j = 0; j < MAXD; j++) {
+                float a = acc[g][j] * correction;
+#pragma unroll
+                for (int p = 0; p < P; p++) a += w[p] * x[p][j];
+                acc[g][j] = a;
+            }
+            m[g] = mNew;
+        }
+    }
+    __shared__ float sm[ATT_WARPS][GMAX], sl[ATT_WARPS][GMAX];
+    __shared__ float sacc[ATT_WARPS][GMAX][32 * MAXD];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        if (lane == 0) { sm[warp][g] = m[g]; sl[warp][g] = l[g]; }
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) sacc[warp][g][lane + 32 * j] = acc[g][j];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        int g = i / headDim, d = i % headDim;
+        float gm = -INFINITY;
+        for (int w = 0; w < ATT_WARPS; w++) gm = fmaxf(gm, sm[w][g]);
+        float gl = 0.f, s = 0.f;
+        for (int w = 0; w < ATT_WARPS; w++) {
+            if (sm[w][g] == -INFINITY) continue;
+            float e = expf(sm[w][g] - gm);
+            gl += sl[w][g] * e;
+            s += sacc[w][g][d] * e;
+        }
+        out[(size_t) t * heads * headDim + (size_t) (kvh * G + g) * headDim + d] = s / gl;
+    }
+}
+
 // n bytes from src to dst, in 4-byte words when both ends and n allow it.
 __device__ void copy_bytes(unsigned char* dst, const unsigned char* src, size_t n) {
     if ((((uintptr_t) dst | (uintptr_t) src | n) & 3) == 0) {
@@ -193,6 +317,29 @@ ATTENTION(f16, KvF16)
 ATTENTION(bf16, KvBF16)
 ATTENTION(i8, KvI8)
 ATTENTION(fp8, KvFP8)
+
+// Grouped decode attention: _g4 for groups of up to 4 query heads and headDim <= 128 (Llama 3's
+// shapes), _g8 for groups of up to 8 and headDim <= 256. grid = (n tokens, kvHeads), block = 128.
+#define ATTENTION_GROUP(SFX, S)                                                                                       \
+    __global__ void attention_g4_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,    \
+                                       const __half* vScales, float* out, const int* positions, const int* seqOf,       \
+                                       const int* tables, int tableStride, int heads, int kvHeads, int headDim,         \
+                                       int blockSize, float scale, int qStride) {                                       \
+        attention_group_rows<S, 4, 4, 4>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, \
+                                         heads, kvHeads, headDim, blockSize, scale, qStride);                           \
+    }                                                                                                                   \
+    __global__ void attention_g8_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,    \
+                                       const __half* vScales, float* out, const int* positions, const int* seqOf,       \
+                                       const int* tables, int tableStride, int heads, int kvHeads, int headDim,         \
+                                       int blockSize, float scale, int qStride) {                                       \
+        attention_group_rows<S, 8, 8, 2>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, \
+                                         heads, kvHeads, headDim, blockSize, scale, qStride);                           \
+    }
+ATTENTION_GROUP(f32, KvF32)
+ATTENTION_GROUP(f16, KvF16)
+ATTENTION_GROUP(bf16, KvBF16)
+ATTENTION_GROUP(i8, KvI8)
+ATTENTION_GROUP(fp8, KvFP8)
 
 // Copies whole blocks (copy-on-write) in every layer, any storage type: blockBytes from block src to
 // block dst in each layer's key and value data (sideBytes apart: [layer][K|V]), and when the type

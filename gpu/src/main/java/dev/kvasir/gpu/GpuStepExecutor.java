@@ -105,6 +105,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 DeviceMemory memory = new DeviceMemory(dispatcher);
                 Kernels kernels = Kernels.load(dispatcher);
                 GpuDtype dtype = GpuDtype.parse(options.dtype(), model.weights());
+                GpuForwardPass.decodeAttention(c); // an unsupported head shape fails here, before any upload
                 KvCacheDtype kvDtype = KvCacheDtype.parse(options.kvCacheDtype(), dtype);
                 GpuDeviceInfo card = GpuDevices.list().get(options.device());
                 String unsupported = kvDtype.unsupportedReason(card.computeMajor(), card.computeMinor());
@@ -260,7 +261,7 @@ public final class GpuStepExecutor implements StepExecutor {
 
     /**
      * Whether the tiled prefill runs on the tensor cores for fp16/bf16 KV pools (Q and P rounded to
-     * 16 bits; off by default, -Dkvasir.gpu.tc-prefill=true turns it on).
+     * 16 bits; on by default, -Dkvasir.gpu.tc-prefill=false turns it off).
      */
     public void useTensorCorePrefill(boolean on) {
         dispatcher.call(() -> {

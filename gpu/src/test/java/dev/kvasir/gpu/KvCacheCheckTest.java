@@ -235,9 +235,18 @@ class KvCacheCheckTest {
         a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                 out, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
         float[] got = a.readFloats(out, n * heads * headDim);
-        compare("decode attention " + what, t, got,
-                reference(q, heads * headDim, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale),
-                reference(q, heads * headDim, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale));
+        double[] refStored = reference(q, heads * headDim, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        double[] refRaw = reference(q, heads * headDim, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        compare("decode attention " + what, t, got, refStored, refRaw);
+
+        // the grouped decode kernel the forward pass uses: one block per (token, kv head)
+        for (String kernel : new String[]{"attention_g4_", "attention_g8_"}) {
+            if (kernel.equals("attention_g4_") && (heads / kvHeads > 4 || headDim > 128)) continue;
+            CUdeviceptr grouped = a.poisoned(n * heads * headDim);
+            a.kernels.launch(kernel + t.kernelSuffix, n, kvHeads, 128, d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+                    grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
+            compare("grouped decode attention (" + kernel + ") " + what, t, a.readFloats(grouped, n * heads * headDim), refStored, refRaw);
+        }
 
         // prefill: each sequence's new tokens over its cached prefix, query tiles of up to 16
         n = 0;

@@ -254,7 +254,7 @@ public final class GpuBench {
     private static void prefill(Path model, Map<String, String> opts) {
         int[] lengths = ints(opts.getOrDefault("lengths", "128,512,2048"));
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
-            boolean tc = Boolean.parseBoolean(opts.getOrDefault("tc-prefill", "false"));
+            boolean tc = Boolean.parseBoolean(opts.getOrDefault("tc-prefill", "true"));
             e.useTensorCorePrefill(tc);
             for (int len : lengths) {
                 int[] p = prompts(new int[]{len}, w.config().vocabSize(), 5).getFirst();
