@@ -125,10 +125,17 @@ if [[ "$PHASE" == quant ]]; then
   python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -4
 fi
 if [[ "$PHASE" == accuracy ]]; then
+  step profile 8b decode kernels
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for BATCH in 1 32; do
+    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --batch $BATCH --graphs off --prompt 100 --steps 3 > "$OUT/ncu_decode_b$BATCH.txt" 2>&1
+    wc -l "$OUT/ncu_decode_b$BATCH.txt"; grep -m3 -E "ERR|rror" "$OUT/ncu_decode_b$BATCH.txt"
+  done
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
   step logits per mode
-  L="--lengths 7,33,100,250 --steps 48"
+  L="--lengths 7,33,100,250 --steps 48"; ARGS=""
   $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-base $L --dtype f32 --quantization none --kv-cache-dtype fp32 2>&1 | grep -E "wrote|Exception"
   for M in "bf16 --quantization none --kv-cache-dtype bf16" "int8 --quantization int8 --kv-cache-dtype bf16" "int4 --quantization int4 --kv-cache-dtype bf16" \
            "kv_int8 --quantization none --kv-cache-dtype int8" "kv_fp8 --quantization none --kv-cache-dtype fp8" "kv_fp16 --quantization none --kv-cache-dtype fp16"; do

@@ -159,9 +159,9 @@ __device__ void attention_rows(const float* q, const typename S::T* keys, const 
 // per-head kernel above reads them G times), and each warp takes P positions per step whose loads
 // and warp reductions are independent, so the walk over the context is no longer one long chain of
 // load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
-// attention). Online softmax per head in each warp; the 4 warps' states meet in shared memory.
-// grid = (n tokens, kvHeads), block = 128. G <= GMAX, headDim <= 32 * MAXD.
-template <typename S, int GMAX, int MAXD, int P>
+// attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
+// grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
+template <typename S, int GMAX, int MAXD, int P, int WARPS>
 __device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
                                      const __half* kScales, const __half* vScales, float* out,
                                      const int* positions, const int* seqOf, const int* tables, int tableStride,
@@ -185,7 +185,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         m[g] = -INFINITY;
         l[g] = 0.f;
     }
-    for (int s0 = warp * P; s0 < len; s0 += ATT_WARPS * P) {
+    for (int s0 = warp * P; s0 < len; s0 += WARPS * P) {
         size_t off[P];
         float ks[P], vs[P], x[P][MAXD];
         bool live[P];
@@ -254,8 +254,8 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
             m[g] = mNew;
         }
     }
-    __shared__ float sm[ATT_WARPS][GMAX], sl[ATT_WARPS][GMAX];
-    __shared__ float sacc[ATT_WARPS][GMAX][32 * MAXD];
+    __shared__ float sm[WARPS][GMAX], sl[WARPS][GMAX];
+    __shared__ float sacc[WARPS][GMAX][32 * MAXD];
 #pragma unroll
     for (int g = 0; g < GMAX; g++) {
         if (lane == 0) { sm[warp][g] = m[g]; sl[warp][g] = l[g]; }
@@ -266,9 +266,9 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
         int g = i / headDim, d = i % headDim;
         float gm = -INFINITY;
-        for (int w = 0; w < ATT_WARPS; w++) gm = fmaxf(gm, sm[w][g]);
+        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
         float gl = 0.f, s = 0.f;
-        for (int w = 0; w < ATT_WARPS; w++) {
+        for (int w = 0; w < WARPS; w++) {
             if (sm[w][g] == -INFINITY) continue;
             float e = expf(sm[w][g] - gm);
             gl += sl[w][g] * e;
@@ -319,22 +319,21 @@ ATTENTION(i8, KvI8)
 ATTENTION(fp8, KvFP8)
 
 // Grouped decode attention: _g4 for groups of up to 4 query heads and headDim <= 128 (Llama 3's
-// shapes), _g8 for groups of up to 8 and headDim <= 256. grid = (n tokens, kvHeads), block = 128.
-#define ATTENTION_GROUP(SFX, S)                                                                                       \
-    __global__ void attention_g4_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,    \
-                                       const __half* vScales, float* out, const int* positions, const int* seqOf,       \
-                                       const int* tables, int tableStride, int heads, int kvHeads, int headDim,         \
-                                       int blockSize, float scale, int qStride) {                                       \
-        attention_group_rows<S, 4, 4, 4>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, \
-                                         heads, kvHeads, headDim, blockSize, scale, qStride);                           \
-    }                                                                                                                   \
-    __global__ void attention_g8_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,    \
-                                       const __half* vScales, float* out, const int* positions, const int* seqOf,       \
-                                       const int* tables, int tableStride, int heads, int kvHeads, int headDim,         \
-                                       int blockSize, float scale, int qStride) {                                       \
-        attention_group_rows<S, 8, 8, 2>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, \
-                                         heads, kvHeads, headDim, blockSize, scale, qStride);                           \
+// shapes) with 8 warps (block 256), _g4w the same with 16 warps (block 512) for steps of few
+// sequences, whose few blocks would otherwise walk the context in long serial sweeps; _g8 for
+// groups of up to 8 and headDim <= 256 with 4 warps (block 128). grid = (n tokens, kvHeads).
+#define ATTENTION_GROUP_KERNEL(NAME, S, GMAX, MAXD, P, WARPS)                                                         \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
+            const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
+            const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
+            int qStride) {                                                                                              \
+        attention_group_rows<S, GMAX, MAXD, P, WARPS>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, \
+                                                      tableStride, heads, kvHeads, headDim, blockSize, scale, qStride); \
     }
+#define ATTENTION_GROUP(SFX, S)                                      \
+    ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
+    ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
+    ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)
 ATTENTION_GROUP(f32, KvF32)
 ATTENTION_GROUP(f16, KvF16)
 ATTENTION_GROUP(bf16, KvBF16)

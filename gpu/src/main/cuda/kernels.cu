@@ -518,19 +518,29 @@ __global__ void swiglu(const float* gu, float* out, int n, int hidden) {
 }
 
 // Rotates the first ropeDim dims of every head of each token's vector (stride floats apart) by its
-// position. invFreq[i] already holds theta^(-2i/ropeDim) divided by Llama 3's factor. interleaved:
-// pairs (2i, 2i+1) (GGUF); otherwise (i, i+half) (NeoX/HF). Angles in double, like the CPU engine.
-// grid = n tokens, block = 128.
-__global__ void rope(float* vec, const int* positions, const float* invFreq, int heads, int headDim, int ropeDim,
-                     int interleaved, int stride) {
+// position. interleaved: pairs (2i, 2i+1) (GGUF); otherwise (i, i+half) (NeoX/HF). cos and sin come
+// from a table of float2 [position][i] made on the host in double, exactly as the CPU engine computes
+// them (double-precision sincos on the device cost ~18 µs a layer at decode); positions past the
+// table (or no table) compute the angle pos * invFreq[i] in double here. invFreq[i] already holds
+// theta^(-2i/ropeDim) divided by Llama 3's factor. grid = n tokens, block = 128.
+__global__ void rope(float* vec, const int* positions, const float* invFreq, const float2* table, int tablePositions,
+                     int heads, int headDim, int ropeDim, int interleaved, int stride) {
     int t = blockIdx.x;
     int half = ropeDim / 2;
-    double pos = positions[t];
+    int pos = positions[t];
     float* base = vec + (size_t) t * stride;
     for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
         int h = j / half, i = j % half;
-        double angle = pos * (double) invFreq[i];
-        float c = (float) cos(angle), s = (float) sin(angle);
+        float c, s;
+        if (table != nullptr && pos < tablePositions) {
+            float2 cs = table[(size_t) pos * half + i];
+            c = cs.x;
+            s = cs.y;
+        } else {
+            double angle = (double) pos * (double) invFreq[i];
+            c = (float) cos(angle);
+            s = (float) sin(angle);
+        }
         float* hp = base + h * headDim;
         int a = interleaved ? 2 * i : i;
         int b = interleaved ? a + 1 : a + half;

@@ -131,7 +131,7 @@ final class GpuForwardPass {
             matmuls.run(lw.wqkv(), xb, qkv, n, false, stream);
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // the k heads follow the q heads in each token's row: one launch rotates both
-            k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
+            k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
             k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
@@ -141,7 +141,8 @@ final class GpuForwardPass {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                k.launch(decodeAttention(c) + kvs, n, c.kvHeads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(),
+                String attention = decodeAttention(c, n);
+                k.launch(attention + kvs, n, c.kvHeads(), decodeAttentionThreads(attention), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(),
                         s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);
@@ -156,13 +157,27 @@ final class GpuForwardPass {
         return logits;
     }
 
-    /** The grouped decode attention kernel for the model's head shape (attention.cuh: _g4 or _g8). */
-    static String decodeAttention(ModelConfig c) {
+    /**
+     * The grouped decode attention kernel for the model's head shape and a step of {@code n}
+     * sequences (attention.cuh): _g4 (8 warps) for groups of up to 4 heads of up to 128 dims, or
+     * _g4w (16 warps) when the step has fewer blocks than an H100/H200 has SMs; _g8 (4 warps) for
+     * groups of up to 8 and heads of up to 256 dims.
+     */
+    static String decodeAttention(ModelConfig c, int n) {
         int group = c.heads() / c.kvHeads();
-        if (group <= 4 && c.headDim() <= 128) return "attention_g4_";
+        if (group <= 4 && c.headDim() <= 128) return (long) n * c.kvHeads() < 132 ? "attention_g4w_" : "attention_g4_";
         if (group <= 8 && c.headDim() <= 256) return "attention_g8_";
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "
                 + group + " and " + c.headDim());
+    }
+
+    /** Threads per block of a grouped decode attention kernel. */
+    static int decodeAttentionThreads(String kernel) {
+        return switch (kernel) {
+            case "attention_g4w_" -> 512;
+            case "attention_g4_" -> 256;
+            default -> 128;
+        };
     }
 
     private void bias(CUdeviceptr x, CUdeviceptr bias, int n, int d, CUstream stream) {

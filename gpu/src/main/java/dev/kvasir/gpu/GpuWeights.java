@@ -44,6 +44,9 @@ public final class GpuWeights {
     public final DeviceMatrix output;
     public final CUdeviceptr outputNorm;
     public final CUdeviceptr inverseFrequencies;
+    /** cos and sin of every rotated pair for positions below {@link #ropeTablePositions} (float2 [position][pair]). */
+    public final CUdeviceptr ropeTable;
+    public final int ropeTablePositions;
     public final List<Layer> layers;
     /**
      * Bytes of the matrices one decode step streams: every layer's and the output's (the embedding
@@ -52,8 +55,10 @@ public final class GpuWeights {
     public final long matrixBytes;
 
     private GpuWeights(GpuDtype dtype, DeviceMatrix.Dense embedding, DeviceMatrix output, CUdeviceptr outputNorm,
-                       CUdeviceptr inverseFrequencies, List<Layer> layers) {
+                       CUdeviceptr inverseFrequencies, CUdeviceptr ropeTable, int ropeTablePositions, List<Layer> layers) {
         this.dtype = dtype;
+        this.ropeTable = ropeTable;
+        this.ropeTablePositions = ropeTablePositions;
         this.embedding = embedding;
         this.output = output;
         this.outputNorm = outputNorm;
@@ -98,9 +103,12 @@ public final class GpuWeights {
                         up.stacked(l.wo()), up.floats(l.ffnNorm()), up.stacked(l.gate(), l.up()), up.stacked(l.down())));
             }
             CUdeviceptr norm = up.floats(w.outputNorm());
-            CUdeviceptr freqs = up.floats(inverseFrequencies(c));
+            float[] invFreq = inverseFrequencies(c);
+            CUdeviceptr freqs = up.floats(invFreq);
+            int tablePositions = Math.min(c.contextLength(), ROPE_TABLE_POSITIONS);
+            CUdeviceptr table = up.floats(ropeTable(invFreq, tablePositions));
             cuStreamSynchronize(stream);
-            GpuWeights g = new GpuWeights(dtype, embedding, output, norm, freqs, List.copyOf(layers));
+            GpuWeights g = new GpuWeights(dtype, embedding, output, norm, freqs, table, tablePositions, List.copyOf(layers));
             log.info("uploaded {} MiB of weights in {} ms ({}; quantization {}); a decode step streams {} MiB",
                     up.uploadedBytes >> 20, (System.nanoTime() - t0) / 1_000_000, g.describe(), quantization, g.matrixBytes >> 20);
             return g;
@@ -130,6 +138,25 @@ public final class GpuWeights {
         if (l.bk() != null) System.arraycopy(l.bk(), 0, b, c.qDim(), c.kvDim());
         if (l.bv() != null) System.arraycopy(l.bv(), 0, b, c.qDim() + c.kvDim(), c.kvDim());
         return b;
+    }
+
+    /** Positions the RoPE table covers at most (16 MiB for 128 rotated dims); later ones compute their angles. */
+    static final int ROPE_TABLE_POSITIONS = 32768;
+
+    /**
+     * (cos, sin) of pos · invFreq[i] for pos below {@code positions}, in double and rounded to float
+     * exactly as the CPU engine does, pair by pair: [pos][i] → (cos, sin).
+     */
+    static float[] ropeTable(float[] invFreq, int positions) {
+        float[] t = new float[2 * positions * invFreq.length];
+        for (int pos = 0, k = 0; pos < positions; pos++) {
+            for (float f : invFreq) {
+                double angle = pos * (double) f;
+                t[k++] = (float) Math.cos(angle);
+                t[k++] = (float) Math.sin(angle);
+            }
+        }
+        return t;
     }
 
     /** Per rotated pair i: theta^(-2i/ropeDim), divided by the Llama 3 factor — as the CPU engine computes them. */

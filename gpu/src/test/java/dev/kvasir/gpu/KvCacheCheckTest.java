@@ -240,10 +240,10 @@ class KvCacheCheckTest {
         compare("decode attention " + what, t, got, refStored, refRaw);
 
         // the grouped decode kernel the forward pass uses: one block per (token, kv head)
-        for (String kernel : new String[]{"attention_g4_", "attention_g8_"}) {
-            if (kernel.equals("attention_g4_") && (heads / kvHeads > 4 || headDim > 128)) continue;
+        for (String kernel : new String[]{"attention_g4_", "attention_g4w_", "attention_g8_"}) {
+            if (!kernel.equals("attention_g8_") && (heads / kvHeads > 4 || headDim > 128)) continue;
             CUdeviceptr grouped = a.poisoned(n * heads * headDim);
-            a.kernels.launch(kernel + t.kernelSuffix, n, kvHeads, 128, d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+            a.kernels.launch(kernel + t.kernelSuffix, n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                     grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
             compare("grouped decode attention (" + kernel + ") " + what, t, a.readFloats(grouped, n * heads * headDim), refStored, refRaw);
         }
