@@ -127,10 +127,10 @@ fi
 if [[ "$PHASE" == accuracy ]]; then
   step profile 8b decode kernels
   $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
-  for BATCH in 1 32; do
-    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-      $B/bin/gpu-bench decode /tmp/l8b.gguf --batch $BATCH --graphs off --prompt 100 --steps 3 > "$OUT/ncu_decode_b$BATCH.txt" 2>&1
-    wc -l "$OUT/ncu_decode_b$BATCH.txt"; grep -m3 -E "ERR|rror" "$OUT/ncu_decode_b$BATCH.txt"
+  for Q in none int4; do
+    timeout 240 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs off --prompt 100 --steps 3 > "$OUT/ncu_decode_$Q.txt" 2>&1
+    wc -l "$OUT/ncu_decode_$Q.txt"
   done
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
