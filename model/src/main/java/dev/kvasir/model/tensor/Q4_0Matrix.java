@@ -146,9 +146,11 @@ final class Q4_0Matrix extends BlockMatrix {
      * forms (products and sums of small integers are exact in float, in any order), and the scale
      * step is the same fused multiply-add: the results are identical. The tile layout puts all
      * eight activations' loads at constant offsets from one index, which keeps C2's loop body to
-     * the vector work (about 85 instructions per block, 48 of them multiplies).
+     * the vector work (about 85 instructions per block, 48 of them multiplies). The accumulators
+     * leave through {@code sums} (see {@link GgmlSums#hsum8(float[], int)}: C2 boxed them for the
+     * vector reduction, which it does not inline into a method this large).
      */
-    private void tile8(int row, Q8Activations a, int b, float[] out, int outStride) {
+    private void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -186,18 +188,19 @@ final class Q4_0Matrix extends BlockMatrix {
                     w1.fma(FloatVector.fromArray(F8, xt, x + 232), w0.mul(FloatVector.fromArray(F8, xt, x + 224)))));
             a7 = s.fma(d.mul(st[sc + 7]), a7);
         }
-        out[b * outStride + row] = GgmlSums.hsum8(a0);
-        out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
-        out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
-        out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
-        out[(b + 4) * outStride + row] = GgmlSums.hsum8(a4);
-        out[(b + 5) * outStride + row] = GgmlSums.hsum8(a5);
-        out[(b + 6) * outStride + row] = GgmlSums.hsum8(a6);
-        out[(b + 7) * outStride + row] = GgmlSums.hsum8(a7);
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, 8);
+        a2.intoArray(sums, 16);
+        a3.intoArray(sums, 24);
+        a4.intoArray(sums, 32);
+        a5.intoArray(sums, 40);
+        a6.intoArray(sums, 48);
+        a7.intoArray(sums, 56);
+        for (int t = 0; t < 8; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
     }
 
     /** {@link #tile8} for a tile of four. */
-    private void tile4(int row, Q8Activations a, int b, float[] out, int outStride) {
+    private void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -223,10 +226,11 @@ final class Q4_0Matrix extends BlockMatrix {
                     w1.fma(FloatVector.fromArray(F8, xt, x + 104), w0.mul(FloatVector.fromArray(F8, xt, x + 96)))));
             a3 = s.fma(d.mul(st[sc + 3]), a3);
         }
-        out[b * outStride + row] = GgmlSums.hsum8(a0);
-        out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
-        out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
-        out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, 8);
+        a2.intoArray(sums, 16);
+        a3.intoArray(sums, 24);
+        for (int t = 0; t < 4; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
     }
 
     /** Per lane and group t: the shift that brings the wanted nibble down (8t, or 8t + 4 for high nibbles). */
@@ -252,13 +256,14 @@ final class Q4_0Matrix extends BlockMatrix {
     @Override
     public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
         int tiled = x.batch & ~3;
+        float[] sums = new float[8 * Q8Activations.WIDE];
         for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
             int r1 = Math.min(rowEnd, r0 + ROW_BLOCK);
             for (int b = 0; b < tiled; b += x.tileWidth(b)) {
                 if (x.tileWidth(b) == Q8Activations.WIDE) {
-                    for (int r = r0; r < r1; r++) tile8(r, x, b, out, outStride);
+                    for (int r = r0; r < r1; r++) tile8(r, x, b, out, outStride, sums);
                 } else {
-                    for (int r = r0; r < r1; r++) tile4(r, x, b, out, outStride);
+                    for (int r = r0; r < r1; r++) tile4(r, x, b, out, outStride, sums);
                 }
             }
             for (int r = r0; r < r1; r++) {
