@@ -322,7 +322,35 @@ public final class LlamaCpuModel {
                 int headOff = (h / group) * hd;
                 int len = in.positions()[t] + 1;
                 float max = Float.NEGATIVE_INFINITY;
-                for (int s = 0; s < len; s++) {
+                int s0 = 0;
+                if (half) {
+                    // four positions at a time: each one's sum is still added up in order, but the
+                    // four chains of dependent double additions overlap instead of waiting on each other
+                    for (; s0 + 4 <= len; s0 += 4) {
+                        int k0 = (table[s0 / blockSize] * blockSize + s0 % blockSize) * kvDim + headOff;
+                        int k1 = (table[(s0 + 1) / blockSize] * blockSize + (s0 + 1) % blockSize) * kvDim + headOff;
+                        int k2 = (table[(s0 + 2) / blockSize] * blockSize + (s0 + 2) % blockSize) * kvDim + headOff;
+                        int k3 = (table[(s0 + 3) / blockSize] * blockSize + (s0 + 3) % blockSize) * kvDim + headOff;
+                        double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
+                        for (int i = 0; i < hd; i++) {
+                            float qi = qh[i];
+                            sum0 += qi * Float.float16ToFloat(keys16[k0 + i]);
+                            sum1 += qi * Float.float16ToFloat(keys16[k1 + i]);
+                            sum2 += qi * Float.float16ToFloat(keys16[k2 + i]);
+                            sum3 += qi * Float.float16ToFloat(keys16[k3 + i]);
+                        }
+                        float d0 = (float) sum0 * scale, d1 = (float) sum1 * scale, d2 = (float) sum2 * scale, d3 = (float) sum3 * scale;
+                        scores[s0] = d0;
+                        scores[s0 + 1] = d1;
+                        scores[s0 + 2] = d2;
+                        scores[s0 + 3] = d3;
+                        if (d0 > max) max = d0;
+                        if (d1 > max) max = d1;
+                        if (d2 > max) max = d2;
+                        if (d3 > max) max = d3;
+                    }
+                }
+                for (int s = s0; s < len; s++) {
                     int kOff = (table[s / blockSize] * blockSize + s % blockSize) * kvDim + headOff;
                     float dot;
                     if (half) {

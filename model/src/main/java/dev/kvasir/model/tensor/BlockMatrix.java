@@ -13,6 +13,14 @@ abstract class BlockMatrix implements WeightMatrix {
     /** Activations that share one pass over a weight row. Four accumulators plus the decoded weights fit in registers. */
     static final int TILE = 4;
 
+    /**
+     * Rows a batched product finishes against one tile of activations before the next tile: the
+     * tile (4 × cols floats, 12 KiB at 768 columns) stays in L1 while the rows pass, instead of
+     * every tile of a large batch being fetched again from L2 for every row (a 128-token prompt's
+     * activations alone are 384 KiB at 768 columns).
+     */
+    static final int ROW_BLOCK = 32;
+
     final MemorySegment data;
     final int rows;
     final int cols;
@@ -61,9 +69,11 @@ abstract class BlockMatrix implements WeightMatrix {
             for (int r = rowStart; r < rowEnd; r++) out[r] = dot(r, x, 0);
             return;
         }
-        for (int r = rowStart; r < rowEnd; r++) {
+        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+            int r1 = Math.min(rowEnd, r0 + ROW_BLOCK);
             for (int b = 0; b < batch; b += TILE) {
-                dot4(r, x, b, Math.min(TILE, batch - b), out, outStride);
+                int n = Math.min(TILE, batch - b);
+                for (int r = r0; r < r1; r++) dot4(r, x, b, n, out, outStride);
             }
         }
     }

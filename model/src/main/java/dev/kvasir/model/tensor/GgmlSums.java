@@ -20,6 +20,17 @@ public final class GgmlSums {
         return (h.lane(0) + h.lane(2)) + (h.lane(1) + h.lane(3));
     }
 
+    /**
+     * {@link #hsum8(FloatVector)} of the eight floats at {@code v[o ..]}, in the same order (the
+     * lane-wise upper-onto-lower add is the same float addition). For kernels whose accumulators
+     * C2 would otherwise box to pass them to a reduction it does not inline: they store the
+     * accumulators into a scratch array (a plain vector store) and reduce from there.
+     */
+    static float hsum8(float[] v, int o) {
+        float h0 = v[o] + v[o + 4], h1 = v[o + 1] + v[o + 5], h2 = v[o + 2] + v[o + 6], h3 = v[o + 3] + v[o + 7];
+        return (h0 + h2) + (h1 + h3);
+    }
+
     /** Lane i takes lane i + 4 (the upper half moved down; the upper lanes are not used). */
     private static final VectorShuffle<Float> UPPER_HALF = VectorShuffle.fromOp(FloatVector.SPECIES_256, i -> (i + 4) % 8);
 

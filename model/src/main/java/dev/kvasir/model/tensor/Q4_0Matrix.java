@@ -140,40 +140,97 @@ final class Q4_0Matrix extends BlockMatrix {
     }
 
     /**
-     * Four activations against one row, for batches: each block's nibbles are widened to float once
-     * and used four times (see {@link Q8_0Matrix}'s dotQ8x4; identical results to {@link #dotQ8}).
-     * Lane j of group t holds element 4j+t: the low nibble of byte 4j+t for j < 4, the high nibble
-     * of byte 4(j-4)+t after; the 16 bytes are read as 4 ints, twice over, and shifted per lane.
+     * Eight activations (a tile, see {@link Q8Activations#tiles}) against one row: each block's
+     * weights are widened to float once and used eight times. Lane j of group t holds element 4j+t
+     * (ggml's grouping), so each lane's sum of four products is exactly the integer {@link #dotQ8}
+     * forms (products and sums of small integers are exact in float, in any order), and the scale
+     * step is the same fused multiply-add: the results are identical. The tile layout puts all
+     * eight activations' loads at constant offsets from one index, which keeps C2's loop body to
+     * the vector work (about 85 instructions per block, 48 of them multiplies). The accumulators
+     * leave through {@code sums} (see {@link GgmlSums#hsum8(float[], int)}: C2 boxed them for the
+     * vector reduction, which it does not inline into a method this large).
      */
-    private void dotQ8x4(int row, Q8Activations a, int b, float[] out, int outStride) {
-        float[] xq = a.values;
-        float[] scales = a.scales;
+    private void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+        float[] xt = a.tiles;
+        float[] st = a.tileScales;
         int blocks = cols / BLOCK;
-        int x0 = b * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        int d0 = b * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
+        int x = b * cols;
+        int sc = b * blocks;
         long o = row * rowBytes;
-        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0, i = 0; k < blocks; k++, i += BLOCK, o += BLOCK_BYTES) {
+        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector s;
+        for (int k = 0; k < blocks; k++, o += BLOCK_BYTES, x += 256, sc += 8) {
             IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
             FloatVector w0 = nibble(q, 0), w1 = nibble(q, 1), w2 = nibble(q, 2), w3 = nibble(q, 3);
-            float d = f16(data, o);
-            FloatVector s = w3.fma(FloatVector.fromArray(F8, xq, x0 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x0 + i + 16),
-                    w1.fma(FloatVector.fromArray(F8, xq, x0 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x0 + i)))));
-            a0 = s.fma(FloatVector.broadcast(F8, d * scales[d0 + k]), a0);
-            s = w3.fma(FloatVector.fromArray(F8, xq, x1 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x1 + i + 16),
-                    w1.fma(FloatVector.fromArray(F8, xq, x1 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x1 + i)))));
-            a1 = s.fma(FloatVector.broadcast(F8, d * scales[d1 + k]), a1);
-            s = w3.fma(FloatVector.fromArray(F8, xq, x2 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x2 + i + 16),
-                    w1.fma(FloatVector.fromArray(F8, xq, x2 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x2 + i)))));
-            a2 = s.fma(FloatVector.broadcast(F8, d * scales[d2 + k]), a2);
-            s = w3.fma(FloatVector.fromArray(F8, xq, x3 + i + 24), w2.fma(FloatVector.fromArray(F8, xq, x3 + i + 16),
-                    w1.fma(FloatVector.fromArray(F8, xq, x3 + i + 8), w0.mul(FloatVector.fromArray(F8, xq, x3 + i)))));
-            a3 = s.fma(FloatVector.broadcast(F8, d * scales[d3 + k]), a3);
+            FloatVector d = FloatVector.broadcast(F8, f16(data, o));
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 24), w2.fma(FloatVector.fromArray(F8, xt, x + 16),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 8), w0.mul(FloatVector.fromArray(F8, xt, x)))));
+            a0 = s.fma(d.mul(st[sc]), a0);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 56), w2.fma(FloatVector.fromArray(F8, xt, x + 48),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 40), w0.mul(FloatVector.fromArray(F8, xt, x + 32)))));
+            a1 = s.fma(d.mul(st[sc + 1]), a1);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 88), w2.fma(FloatVector.fromArray(F8, xt, x + 80),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 72), w0.mul(FloatVector.fromArray(F8, xt, x + 64)))));
+            a2 = s.fma(d.mul(st[sc + 2]), a2);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 120), w2.fma(FloatVector.fromArray(F8, xt, x + 112),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 104), w0.mul(FloatVector.fromArray(F8, xt, x + 96)))));
+            a3 = s.fma(d.mul(st[sc + 3]), a3);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 152), w2.fma(FloatVector.fromArray(F8, xt, x + 144),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 136), w0.mul(FloatVector.fromArray(F8, xt, x + 128)))));
+            a4 = s.fma(d.mul(st[sc + 4]), a4);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 184), w2.fma(FloatVector.fromArray(F8, xt, x + 176),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 168), w0.mul(FloatVector.fromArray(F8, xt, x + 160)))));
+            a5 = s.fma(d.mul(st[sc + 5]), a5);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 216), w2.fma(FloatVector.fromArray(F8, xt, x + 208),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 200), w0.mul(FloatVector.fromArray(F8, xt, x + 192)))));
+            a6 = s.fma(d.mul(st[sc + 6]), a6);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 248), w2.fma(FloatVector.fromArray(F8, xt, x + 240),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 232), w0.mul(FloatVector.fromArray(F8, xt, x + 224)))));
+            a7 = s.fma(d.mul(st[sc + 7]), a7);
         }
-        out[b * outStride + row] = GgmlSums.hsum8(a0);
-        out[(b + 1) * outStride + row] = GgmlSums.hsum8(a1);
-        out[(b + 2) * outStride + row] = GgmlSums.hsum8(a2);
-        out[(b + 3) * outStride + row] = GgmlSums.hsum8(a3);
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, 8);
+        a2.intoArray(sums, 16);
+        a3.intoArray(sums, 24);
+        a4.intoArray(sums, 32);
+        a5.intoArray(sums, 40);
+        a6.intoArray(sums, 48);
+        a7.intoArray(sums, 56);
+        for (int t = 0; t < 8; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
+    }
+
+    /** {@link #tile8} for a tile of four. */
+    private void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+        float[] xt = a.tiles;
+        float[] st = a.tileScales;
+        int blocks = cols / BLOCK;
+        int x = b * cols;
+        int sc = b * blocks;
+        long o = row * rowBytes;
+        FloatVector a0 = FloatVector.zero(F8), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector s;
+        for (int k = 0; k < blocks; k++, o += BLOCK_BYTES, x += 128, sc += 4) {
+            IntVector q = ((IntVector) IntVector.fromMemorySegment(I4, data, o + QS, LE).reinterpretShape(I8, 0)).rearrange(TWICE);
+            FloatVector w0 = nibble(q, 0), w1 = nibble(q, 1), w2 = nibble(q, 2), w3 = nibble(q, 3);
+            FloatVector d = FloatVector.broadcast(F8, f16(data, o));
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 24), w2.fma(FloatVector.fromArray(F8, xt, x + 16),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 8), w0.mul(FloatVector.fromArray(F8, xt, x)))));
+            a0 = s.fma(d.mul(st[sc]), a0);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 56), w2.fma(FloatVector.fromArray(F8, xt, x + 48),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 40), w0.mul(FloatVector.fromArray(F8, xt, x + 32)))));
+            a1 = s.fma(d.mul(st[sc + 1]), a1);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 88), w2.fma(FloatVector.fromArray(F8, xt, x + 80),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 72), w0.mul(FloatVector.fromArray(F8, xt, x + 64)))));
+            a2 = s.fma(d.mul(st[sc + 2]), a2);
+            s = w3.fma(FloatVector.fromArray(F8, xt, x + 120), w2.fma(FloatVector.fromArray(F8, xt, x + 112),
+                    w1.fma(FloatVector.fromArray(F8, xt, x + 104), w0.mul(FloatVector.fromArray(F8, xt, x + 96)))));
+            a3 = s.fma(d.mul(st[sc + 3]), a3);
+        }
+        a0.intoArray(sums, 0);
+        a1.intoArray(sums, 8);
+        a2.intoArray(sums, 16);
+        a3.intoArray(sums, 24);
+        for (int t = 0; t < 4; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
     }
 
     /** Per lane and group t: the shift that brings the wanted nibble down (8t, or 8t + 4 for high nibbles). */
@@ -191,12 +248,27 @@ final class Q4_0Matrix extends BlockMatrix {
         return toFloats(q.lanewise(VectorOperators.LSHR, SHIFTS[t]).and(0x0F).sub(8));
     }
 
+    /**
+     * Rows in blocks of {@link #ROW_BLOCK}, and within a block, each tile of activations against
+     * every row of the block: the block's weights and one tile's activations stay in L1. Up to
+     * three activations left over after the tiles go one at a time through {@link #dotQ8}.
+     */
     @Override
     public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
         int tiled = x.batch & ~3;
-        for (int r = rowStart; r < rowEnd; r++) {
-            for (int b = 0; b < tiled; b += 4) dotQ8x4(r, x, b, out, outStride);
-            for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
+        float[] sums = new float[8 * Q8Activations.WIDE];
+        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+            int r1 = Math.min(rowEnd, r0 + ROW_BLOCK);
+            for (int b = 0; b < tiled; b += x.tileWidth(b)) {
+                if (x.tileWidth(b) == Q8Activations.WIDE) {
+                    for (int r = r0; r < r1; r++) tile8(r, x, b, out, outStride, sums);
+                } else {
+                    for (int r = r0; r < r1; r++) tile4(r, x, b, out, outStride, sums);
+                }
+            }
+            for (int r = r0; r < r1; r++) {
+                for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
+            }
         }
     }
 }

@@ -17,6 +17,20 @@ public final class Q8Activations {
     short[] pairs = new short[0];
     /** Per block: the f16-rounded scale, as float. */
     float[] scales = new float[0];
+    /**
+     * The same values as {@link #values}, regrouped for the batched kernels: activations in tiles
+     * (of {@link #WIDE} from the first, then one of {@link #NARROW} if at least that many are
+     * left; see {@link #tileWidth}), and within a tile block by block, the tile's activations one
+     * after the other (32 floats each, in lane order). A tile starting at activation {@code b} of
+     * width {@code w} holds block {@code k} of its activation {@code t} at
+     * {@code b * cols + (k * w + t) * 32}: one running index walks the whole tile, so the kernel's
+     * loads differ only by constant displacements, and its scales likewise sit at
+     * {@code b * blocks + k * w + t} in {@link #tileScales}.
+     */
+    float[] tiles = new float[0];
+    float[] tileScales = new float[0];
+    static final int WIDE = 8;
+    static final int NARROW = 4;
     int cols;
     int batch;
 
@@ -29,6 +43,8 @@ public final class Q8Activations {
             values = new float[n];
             pairs = new short[n];
             scales = new float[n / BLOCK];
+            tiles = new float[n];
+            tileScales = new float[n / BLOCK];
         }
         for (int b = 0; b < n / BLOCK; b++) {
             int o = b * BLOCK;
@@ -44,6 +60,33 @@ public final class Q8Activations {
                 pairs[o + (i % 2) * 16 + i / 2] = (short) q;
             }
         }
+        tile();
+    }
+
+    /** Regroups {@link #values} and {@link #scales} into {@link #tiles} and {@link #tileScales}. */
+    private void tile() {
+        int blocks = cols / BLOCK;
+        for (int b = 0; b < batch; ) {
+            int w = tileWidth(b);
+            if (w == 0) break;
+            for (int t = 0; t < w; t++) {
+                for (int k = 0; k < blocks; k++) {
+                    System.arraycopy(values, (b + t) * cols + k * BLOCK, tiles, b * cols + (k * w + t) * BLOCK, BLOCK);
+                    tileScales[b * blocks + k * w + t] = scales[(b + t) * blocks + k];
+                }
+            }
+            b += w;
+        }
+    }
+
+    /**
+     * The width of the tile that starts at activation {@code b}: {@link #WIDE} while that many
+     * are left, then {@link #NARROW} if that many are left, else 0 (the rest go one at a time).
+     * Tiles start at multiples of 8, then possibly one more tile of 4.
+     */
+    int tileWidth(int b) {
+        int left = batch - b;
+        return left >= WIDE ? WIDE : left >= NARROW ? NARROW : 0;
     }
 
     public int cols() {

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class Q8ActivationDotTest {
 
     @ParameterizedTest(name = "{0} {1}x{2} batch {3}")
-    @CsvSource({"Q8_0,67,256,1", "Q8_0,40,96,9", "Q8_0,9,32,3", "Q8_0,5,64,4", "Q4_0,67,256,1", "Q4_0,40,96,9", "Q4_0,9,32,3", "Q4_0,5,64,4"})
+    @CsvSource({"Q8_0,67,256,1", "Q8_0,40,96,9", "Q8_0,9,32,3", "Q8_0,5,64,4", "Q8_0,70,64,15", "Q8_0,33,96,16", "Q4_0,67,256,1", "Q4_0,40,96,9", "Q4_0,9,32,3", "Q4_0,5,64,4", "Q4_0,70,64,15", "Q4_0,33,96,16"})
     void kernelEqualsGgmlsScalarArithmetic(GgmlType type, int rows, int cols, int batch) {
         Random r = new Random(rows * 31L + cols);
         float[] w = new float[rows * cols];

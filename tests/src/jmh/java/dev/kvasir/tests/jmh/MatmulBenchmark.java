@@ -49,7 +49,7 @@ public class MatmulBenchmark {
     @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     public String type;
 
-    @Param({"1", "4", "16"})
+    @Param({"1", "4", "16", "64"})
     public int batch;
 
     private Arena arena;
