@@ -146,4 +146,22 @@ if [[ "$PHASE" == accuracy ]]; then
   step prefill 1b and 8b-shaped attention
   $B/bin/gpu-bench prefill /tmp/l1b.gguf --lengths 128,512,2048,4096 2>&1 | grep '"bench"' | tee "$OUT/prefill_1b.json"
 fi
+if [[ "$PHASE" == ppl ]]; then
+  step perplexity stories260K per mode
+  S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"
+  run_ppl() { local name=$1; shift; printf '%s ' "$name"; $B/bin/kvasir eval perplexity --file "$T" --json "$@" 2>"$OUT/ppl-$name.log" | grep -o '"perplexity":[0-9.]*' || tail -2 "$OUT/ppl-$name.log"; }
+  run_ppl cpu_f32 --model $S/stories260K-f32.gguf
+  run_ppl gpu_f32 --backend gpu --model $S/stories260K-f32.gguf
+  run_ppl gpu_bf16 --backend gpu --model $S/stories260K-f32.gguf --dtype bf16
+  run_ppl gpu_int8 --backend gpu --model $S/stories260K-f32.gguf --quantization int8
+  run_ppl gpu_int4 --backend gpu --model $S/stories260K-f32.gguf --quantization int4
+  run_ppl gpu_kv_fp16 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp16
+  run_ppl gpu_kv_int8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype int8
+  run_ppl gpu_kv_fp8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp8
+  run_ppl cpu_q8_0 --model $S/stories260K-q8_0.gguf
+  run_ppl gpu_q8_0 --backend gpu --model $S/stories260K-q8_0.gguf
+  run_ppl cpu_q4_0 --model $S/stories260K-q4_0.gguf
+  run_ppl gpu_q4_0 --backend gpu --model $S/stories260K-q4_0.gguf
+  grep -h "quantization\|KV pool" "$OUT"/ppl-gpu_int*.log "$OUT"/ppl-gpu_q*.log | grep -v DEBUG | sed 's/.*INFO *//' | head -8
+fi
 step done

@@ -1,5 +1,8 @@
 package dev.kvasir.cluster.cli;
 
+import dev.kvasir.gpu.GpuChunkScorer;
+import dev.kvasir.gpu.GpuOptions;
+import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.model.LoadedModel;
 import dev.kvasir.model.cpu.ComputePool;
 import dev.kvasir.model.cpu.LlamaCpuModel;
@@ -41,6 +44,18 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object")
     boolean json;
 
+    @Option(names = "--backend", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--dtype", defaultValue = "auto", description = "GPU weight type: auto, f32, bf16, f16 (default ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = "--quantization", defaultValue = "auto", description = "GPU weight-only quantization: auto, none, int8, int4 (default ${DEFAULT-VALUE})")
+    String quantization;
+
+    @Option(names = "--kv-cache-dtype", defaultValue = "auto", description = "GPU KV cache type: auto, fp32, fp16, bf16, int8, fp8 (default ${DEFAULT-VALUE})")
+    String kvCacheDtype;
+
     @Override
     public Integer call() {
         if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
@@ -53,8 +68,19 @@ final class PerplexityCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel loaded = LoadedModel.open(model);
              ComputePool pool = threads != null ? new ComputePool(threads) : ComputePool.ofAvailableCores()) {
-            LlamaCpuModel cpu = new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool);
-            Perplexity.Result r = Perplexity.evaluate(cpu, loaded.tokenizer(), text, context);
+            Perplexity.Result r;
+            if (backend.equals("gpu")) {
+                var c = loaded.weights().config();
+                GpuOptions options = new GpuOptions(0, dtype, quantization, 0.9, 16, (context + 15) / 16 + 1, kvCacheDtype);
+                try (GpuStepExecutor gpu = GpuStepExecutor.create(loaded.weights(), options)) {
+                    r = Perplexity.evaluate(new GpuChunkScorer(gpu), c.vocabSize(), c.contextLength(), loaded.tokenizer(), text, context);
+                }
+            } else if (backend.equals("cpu")) {
+                LlamaCpuModel cpu = new LlamaCpuModel(loaded.weights().config(), loaded.weights().weights(), pool);
+                r = Perplexity.evaluate(cpu, loaded.tokenizer(), text, context);
+            } else {
+                throw new IllegalArgumentException("unknown backend '" + backend + "' (cpu, gpu)");
+            }
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("perplexity", r.perplexity());

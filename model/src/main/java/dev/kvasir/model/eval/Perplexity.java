@@ -1,6 +1,5 @@
 package dev.kvasir.model.eval;
 
-import dev.kvasir.model.cpu.KvCache;
 import dev.kvasir.model.cpu.LlamaCpuModel;
 import dev.kvasir.model.tokenizer.Tokenizer;
 import org.slf4j.Logger;
@@ -25,17 +24,28 @@ public final class Perplexity {
     private Perplexity() {
     }
 
+    /** The logits of every position of a chunk (context × vocab), each chunk scored from an empty cache. */
+    @FunctionalInterface
+    public interface ChunkScorer {
+        float[] logits(int[] chunk);
+    }
+
     public static Result evaluate(LlamaCpuModel model, Tokenizer tokenizer, String text, int context) {
+        return evaluate(chunk -> model.forward(chunk, model.newCache(chunk.length), true), model.config().vocabSize(),
+                model.config().contextLength(), tokenizer, text, context);
+    }
+
+    /** The same measurement with any engine that can score a chunk (the GPU executor, say). */
+    public static Result evaluate(ChunkScorer scorer, int vocab, int contextLength, Tokenizer tokenizer, String text, int context) {
         if (context < 4) throw new IllegalArgumentException("--context must be at least 4, got " + context);
-        if (context > model.config().contextLength()) {
-            throw new IllegalArgumentException("--context " + context + " exceeds the model's context window of " + model.config().contextLength());
+        if (context > contextLength) {
+            throw new IllegalArgumentException("--context " + context + " exceeds the model's context window of " + contextLength);
         }
         int[] tokens = tokenizer.encode(text, tokenizer.addBosByDefault(), false);
         int chunks = tokens.length / context;
         if (chunks == 0) {
             throw new IllegalArgumentException("the text has " + tokens.length + " tokens, fewer than one chunk of " + context);
         }
-        int vocab = model.config().vocabSize();
         int first = context / 2;
         double nll = 0;
         double nll2 = 0;
@@ -45,8 +55,7 @@ public final class Perplexity {
             int[] chunk = new int[context];
             System.arraycopy(tokens, c * context, chunk, 0, context);
             if (tokenizer.bosId() >= 0) chunk[0] = tokenizer.bosId();
-            KvCache cache = model.newCache(context);
-            float[] logits = model.forward(chunk, cache, true);
+            float[] logits = scorer.logits(chunk);
             for (int i = first; i < context - 1; i++) {
                 double v = -logSoftmax(logits, i * vocab, vocab, chunk[i + 1]);
                 nll += v;
