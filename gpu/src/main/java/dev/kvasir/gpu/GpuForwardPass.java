@@ -117,6 +117,8 @@ final class GpuForwardPass {
         int n = s.tokens();
         ensure(n, s.rows());
         int dim = c.dim();
+        // a float4 of the row per thread (up to 1024 threads): one round of loads instead of a serial walk
+        int normThreads = Math.min(1024, Math.max(32, ((dim / 4 + 31) / 32) * 32));
         String sfx = w.dtype.kernelSuffix;
         String kvs = kv.dtype().kernelSuffix;
         k.launch("embed_" + sfx, n, 1, 256, stream, w.embedding.ptr(), s.tokenIds(), x, dim);
@@ -127,11 +129,11 @@ final class GpuForwardPass {
         CUdeviceptr values = qkv.withByteOffset(4L * (c.qDim() + c.kvDim()));
         for (int l = 0; l < c.layers(); l++) {
             GpuWeights.Layer lw = w.layers.get(l);
-            k.launch("rmsnorm", n, 1, 256, stream, x, null, lw.attnNorm(), xb, dim, c.rmsEps());
+            k.launch("rmsnorm", n, 1, normThreads, stream, x, null, lw.attnNorm(), xb, dim, c.rmsEps());
             matmuls.run(lw.wqkv(), xb, qkv, n, false, stream);
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // the k heads follow the q heads in each token's row: one launch rotates both
-            k.launch("rope", n, 1, 128, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
+            k.launch("rope", n, c.heads() + c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
             k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
@@ -146,13 +148,13 @@ final class GpuForwardPass {
                         s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);
-            k.launch("rmsnorm", n, 1, 256, stream, x, null, lw.ffnNorm(), xb, dim, c.rmsEps());
+            k.launch("rmsnorm", n, 1, normThreads, stream, x, null, lw.ffnNorm(), xb, dim, c.rmsEps());
             matmuls.run(lw.gateUp(), xb, gateUp, n, false, stream);
             long count = (long) n * c.hiddenDim();
             k.launch("swiglu", (int) ((count + 255) / 256), 1, 256, stream, gateUp, hidden, n, c.hiddenDim());
             matmuls.run(lw.down(), hidden, x, n, true, stream);
         }
-        k.launch("rmsnorm", s.rows(), 1, 256, stream, x, s.logitRows(), w.outputNorm, last, dim, c.rmsEps());
+        k.launch("rmsnorm", s.rows(), 1, normThreads, stream, x, s.logitRows(), w.outputNorm, last, dim, c.rmsEps());
         matmuls.run(w.output, last, logits, s.rows(), false, stream);
         return logits;
     }

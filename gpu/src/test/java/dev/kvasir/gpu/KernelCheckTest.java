@@ -225,7 +225,7 @@ class KernelCheckTest {
                         }
                     }
                     CUdeviceptr p = a.floats(v);
-                    a.kernels.launch("rope", n, 1, 128, d.stream(), p, a.ints(pos), a.floats(inv), null, 0, heads, headDim, headDim, interleaved, heads * headDim);
+                    a.kernels.launch("rope", n, heads, 64, d.stream(), p, a.ints(pos), a.floats(inv), null, 0, heads, headDim, headDim, interleaved, heads * headDim);
                     check("rope " + (interleaved == 1 ? "interleaved" : "neox"), a.readFloats(p, v.length), ref, 1e-6);
                 }
             }
