@@ -146,6 +146,15 @@ if [[ "$PHASE" == accuracy ]]; then
   step prefill 1b and 8b-shaped attention
   $B/bin/gpu-bench prefill /tmp/l1b.gguf --lengths 128,512,2048,4096 2>&1 | grep '"bench"' | tee "$OUT/prefill_1b.json"
 fi
+if [[ "$PHASE" == gemm ]]; then
+  step gemm kvasir
+  $B/bin/gpu-bench gemm --tokens 512,2048,8192 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/gemm.json"
+  step gemm torch
+  python3 $B/python/matmul_bench.py --tokens 512,2048,8192 2>&1 | tee "$OUT/torch_matmul.json"
+  step attention kvasir vs sdpa
+  $B/bin/gpu-bench attention --kv-cache-dtype bf16,fp16 2>&1 | grep '"bench"' | tee "$OUT/attention.json"
+  python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
+fi
 if [[ "$PHASE" == ppl ]]; then
   step perplexity stories260K per mode
   S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"
