@@ -155,6 +155,16 @@ if [[ "$PHASE" == gemm ]]; then
   $B/bin/gpu-bench attention --kv-cache-dtype bf16,fp16 2>&1 | grep '"bench"' | tee "$OUT/attention.json"
   python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
 fi
+if [[ "$PHASE" == attprof ]]; then
+  step profile decode attention
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for BATCH in 1 32; do
+    timeout 200 ncu --clock-control none -k regex:attention_g4 -s 64 -c 2 --section SpeedOfLight --section WarpStateStats \
+      --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --batch $BATCH --graphs off --prompt 200 --steps 3 > "$OUT/ncu_att_b$BATCH.txt" 2>&1
+    grep -E "attention_g4|Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Memory Throughput|Theoretical Occ|Block Limit" "$OUT/ncu_att_b$BATCH.txt" | head -40
+  done
+fi
 if [[ "$PHASE" == ppl ]]; then
   step perplexity stories260K per mode
   S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"

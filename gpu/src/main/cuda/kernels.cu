@@ -194,29 +194,28 @@ __device__ void gemv_rows(const W* __restrict__ w, const float* __restrict__ x, 
 // (U*16 bytes in flight per lane: a whole 4096-wide bf16 row per warp at once), then converts and
 // multiplies, so even a small matrix's single wave is not bound by one load's latency after another.
 // x (a few KB per token) stays in L1.
+// One thread's share of a decode GEMV row: the 16-byte chunks first, first + stride, ... of row wr,
+// U raw loads issued before any is used, each converted and multiplied into acc[t] for the n ≤ T
+// activation rows; then the columns past the last whole chunk. Shared by the warp-per-row and
+// block-per-row kernels (stride 32 or the block size).
 template <typename W, int T, int U>
-__device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
-                          int rows, int cols, int n, int accumulate) {
+__device__ __forceinline__ void gemv_row_share(const W* __restrict__ wr, const float* __restrict__ x, int cols, int n,
+                                               int first, int stride, float* acc) {
     constexpr int VEC = 16 / sizeof(W);
-    int lane = threadIdx.x & 31;
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return;
-    const W* wr = w + (size_t) row * cols;
     const uint4* w4 = reinterpret_cast<const uint4*>(wr);
     int chunks = (cols % VEC) == 0 ? cols / VEC : 0;
-    float acc[T];
 #pragma unroll
     for (int t = 0; t < T; t++) acc[t] = 0.f;
-    for (int base = lane; base < chunks; base += 32 * U) {
+    for (int base = first; base < chunks; base += stride * U) {
         uint4 raw[U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int ch = base + 32 * u;
+            int ch = base + stride * u;
             raw[u] = ch < chunks ? __ldg(w4 + ch) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int ch = base + 32 * u;
+            int ch = base + stride * u;
             if (ch < chunks) {
                 float wv[VEC];
                 unpack16(raw[u], wr, wv);
@@ -234,11 +233,22 @@ __device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict_
             }
         }
     }
-    for (int c = chunks * VEC + lane; c < cols; c += 32) {
+    for (int c = chunks * VEC + first; c < cols; c += stride) {
         float wv = to_float(wr[c]);
 #pragma unroll
         for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
     }
+}
+
+template <typename W, int T, int U>
+__device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+                          int rows, int cols, int n, int accumulate) {
+    int lane = threadIdx.x & 31;
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return;
+    const W* wr = w + (size_t) row * cols;
+    float acc[T];
+    gemv_row_share<W, T, U>(wr, x, cols, n, lane, 32, acc);
 #pragma unroll
     for (int t = 0; t < T; t++) {
         float s = warp_sum(acc[t]);
@@ -257,46 +267,10 @@ __device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict_
 template <typename W, int T, int U>
 __device__ void gemv_rows_block(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
                                 int rows, int cols, int n, int accumulate) {
-    constexpr int VEC = 16 / sizeof(W);
     int row = blockIdx.x;
     const W* wr = w + (size_t) row * cols;
-    const uint4* w4 = reinterpret_cast<const uint4*>(wr);
-    int chunks = (cols % VEC) == 0 ? cols / VEC : 0;
     float acc[T];
-#pragma unroll
-    for (int t = 0; t < T; t++) acc[t] = 0.f;
-    for (int base = threadIdx.x; base < chunks; base += blockDim.x * U) {
-        uint4 raw[U];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int ch = base + blockDim.x * u;
-            raw[u] = ch < chunks ? __ldg(w4 + ch) : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int ch = base + blockDim.x * u;
-            if (ch < chunks) {
-                float wv[VEC];
-                unpack16(raw[u], wr, wv);
-#pragma unroll
-                for (int t = 0; t < T; t++) {
-                    if (t < n) {
-                        const float4* xp = reinterpret_cast<const float4*>(x + (size_t) t * cols + ch * VEC);
-#pragma unroll
-                        for (int q = 0; q < VEC / 4; q++) {
-                            float4 a = xp[q];
-                            acc[t] += wv[4 * q] * a.x + wv[4 * q + 1] * a.y + wv[4 * q + 2] * a.z + wv[4 * q + 3] * a.w;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for (int c = chunks * VEC + threadIdx.x; c < cols; c += blockDim.x) {
-        float wv = to_float(wr[c]);
-#pragma unroll
-        for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
-    }
+    gemv_row_share<W, T, U>(wr, x, cols, n, threadIdx.x, blockDim.x, acc);
     __shared__ float partial[T][32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll

@@ -135,6 +135,7 @@ class KernelCheckTest {
                         for (int n = 1; n <= 4; n++) {
                             checkMatmul(a, "gemv_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
                             checkMatmul(a, "gemv_wide_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{(rows + 3) / 4, 1}, 1e-5);
+                            checkMatmul(a, "gemv_block_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{rows, 1}, 1e-5);
                         }
                     }
                 }
