@@ -108,7 +108,7 @@ if [[ "$PHASE" == quant ]]; then
   step gpu tests
   $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
   grep -E "tests (successful|failed|aborted)|MethodSource|=>" "$OUT/gpu-tests.log" | head -20
-  grep -E "grouped decode attention .*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
+  grep -E "grouped decode attention .attention_lp.*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
   step bandwidth
   $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
   BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)

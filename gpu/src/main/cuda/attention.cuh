@@ -278,6 +278,174 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     }
 }
 
+// Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
+template <typename S> struct KvVec;
+template <> struct KvVec<KvF32> {
+    static constexpr int N16 = 4;
+    __device__ static __forceinline__ void load16(const float* p, float* o) { float4 v = *reinterpret_cast<const float4*>(p); o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w; }
+    __device__ static __forceinline__ void load4(const float* p, float* o) { load16(p, o); }
+};
+template <> struct KvVec<KvF16> {
+    static constexpr int N16 = 8;
+    __device__ static __forceinline__ void load16(const __half* p, float* o) {
+        uint4 u = *reinterpret_cast<const uint4*>(p);
+        const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { float2 f = __half22float2(h[i]); o[2 * i] = f.x; o[2 * i + 1] = f.y; }
+    }
+    __device__ static __forceinline__ void load4(const __half* p, float* o) {
+        uint2 u = *reinterpret_cast<const uint2*>(p);
+        const __half2* h = reinterpret_cast<const __half2*>(&u);
+        float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+        o[0] = a.x; o[1] = a.y; o[2] = b.x; o[3] = b.y;
+    }
+};
+template <> struct KvVec<KvBF16> {
+    static constexpr int N16 = 8;
+    __device__ static __forceinline__ void load16(const __nv_bfloat16* p, float* o) {
+        uint4 u = *reinterpret_cast<const uint4*>(p);
+        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { float2 f = __bfloat1622float2(h[i]); o[2 * i] = f.x; o[2 * i + 1] = f.y; }
+    }
+    __device__ static __forceinline__ void load4(const __nv_bfloat16* p, float* o) {
+        uint2 u = *reinterpret_cast<const uint2*>(p);
+        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+        float2 a = __bfloat1622float2(h[0]), b = __bfloat1622float2(h[1]);
+        o[0] = a.x; o[1] = a.y; o[2] = b.x; o[3] = b.y;
+    }
+};
+template <typename S> struct KvVecBytes {
+    static constexpr int N16 = 16;
+    __device__ static __forceinline__ void load16(const typename S::T* p, float* o) {
+        uint4 u = *reinterpret_cast<const uint4*>(p);
+        const typename S::T* e = reinterpret_cast<const typename S::T*>(&u);
+#pragma unroll
+        for (int i = 0; i < 16; i++) o[i] = S::load(e[i]);
+    }
+    __device__ static __forceinline__ void load4(const typename S::T* p, float* o) {
+        uint32_t u = *reinterpret_cast<const uint32_t*>(p);
+        const typename S::T* e = reinterpret_cast<const typename S::T*>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) o[i] = S::load(e[i]);
+    }
+};
+template <> struct KvVec<KvI8> : KvVecBytes<KvI8> {};
+template <> struct KvVec<KvFP8> : KvVecBytes<KvFP8> {};
+
+// Decode attention with a lane per cached position (heads of 128 dims, GQA groups of up to 4): each
+// lane streams its own key row in 16-byte loads and forms the group's scores against q held in
+// shared memory, so a score costs no warp reduction; the softmax update takes one max and one sum
+// across the warp per head per 32 positions; then for P·V the lanes split the 128 dims (4 each)
+// and walk the sweep's 32 positions, each position's weight and slot broadcast by a shuffle. The
+// kernel it replaces reduced every score across the warp (5 shuffles per head per position) and
+// was bound by those dependent chains (ncu, runs 11–17). grid = (n tokens, kvHeads), block = 32 * WARPS.
+template <typename S, int WARPS>
+__device__ void attention_lanes_rows(const float* q, const typename S::T* keys, const typename S::T* values,
+                                     const __half* kScales, const __half* vScales, float* out,
+                                     const int* positions, const int* seqOf, const int* tables, int tableStride,
+                                     int heads, int kvHeads, int blockSize, float scale, int qStride) {
+    constexpr int HD = 128, GMAX = 4;
+    typedef KvVec<S> V;
+    int t = blockIdx.x, kvh = blockIdx.y;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int G = heads / kvHeads;
+    size_t kvDim = (size_t) kvHeads * HD;
+    int len = positions[t] + 1;
+    const int* table = tables + (size_t) seqOf[t] * tableStride;
+    __shared__ float qs[GMAX][HD];
+    for (int i = threadIdx.x; i < GMAX * HD; i += blockDim.x) {
+        int g = i / HD, d = i % HD;
+        qs[g][d] = g < G ? q[(size_t) t * qStride + (size_t) (kvh * G + g) * HD + d] * scale : 0.f;
+    }
+    __syncthreads();
+    float m[GMAX], l[GMAX], acc[GMAX][4];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 4; e++) acc[g][e] = 0.f;
+    }
+    for (int s0 = warp * 32; s0 < len; s0 += WARPS * 32) {
+        int s = s0 + lane;
+        bool live = s < len;
+        int slot = live ? table[s / blockSize] * blockSize + s % blockSize : 0;
+        float sc[GMAX];
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) sc[g] = 0.f;
+        if (live) {
+            const typename S::T* krow = keys + (size_t) slot * kvDim + (size_t) kvh * HD;
+#pragma unroll 4
+            for (int c = 0; c < HD; c += V::N16) {
+                float kf[V::N16];
+                V::load16(krow + c, kf);
+#pragma unroll
+                for (int g = 0; g < GMAX; g++) {
+                    float dot = 0.f;
+#pragma unroll
+                    for (int e = 0; e < V::N16; e++) dot += qs[g][c + e] * kf[e];
+                    sc[g] += dot;
+                }
+            }
+        }
+        float ks = 1.f, vs = 1.f;
+        if constexpr (S::scaled) {
+            ks = live ? __half2float(kScales[(size_t) slot * kvHeads + kvh]) : 0.f;
+            vs = live ? __half2float(vScales[(size_t) slot * kvHeads + kvh]) : 0.f;
+        }
+        float p[GMAX];
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            if (g >= G) { p[g] = 0.f; continue; }
+            float x = live ? sc[g] * ks : -INFINITY;
+            float mNew = fmaxf(m[g], warp_max(x));
+            float correction = expf(m[g] - mNew);
+            p[g] = live ? expf(x - mNew) : 0.f;
+            l[g] = l[g] * correction + warp_sum(p[g]);
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[g][e] *= correction;
+            m[g] = mNew;
+            p[g] *= vs;
+        }
+        int count = min(32, len - s0);
+#pragma unroll 4
+        for (int j = 0; j < count; j++) {
+            int sj = __shfl_sync(0xffffffffu, slot, j);
+            float vf[4];
+            V::load4(values + (size_t) sj * kvDim + (size_t) kvh * HD + lane * 4, vf);
+#pragma unroll
+            for (int g = 0; g < GMAX; g++) {
+                float pj = __shfl_sync(0xffffffffu, p[g], j);
+#pragma unroll
+                for (int e = 0; e < 4; e++) acc[g][e] += pj * vf[e];
+            }
+        }
+    }
+    __shared__ float sm[WARPS][GMAX], sl[WARPS][GMAX];
+    __shared__ float sacc[WARPS][GMAX][HD];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        if (lane == 0) { sm[warp][g] = m[g]; sl[warp][g] = l[g]; }
+#pragma unroll
+        for (int e = 0; e < 4; e++) sacc[warp][g][lane * 4 + e] = acc[g][e];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * HD; i += blockDim.x) {
+        int g = i / HD, d = i % HD;
+        float gm = -INFINITY;
+        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
+        float gl = 0.f, sum = 0.f;
+        for (int w = 0; w < WARPS; w++) {
+            if (sm[w][g] == -INFINITY) continue;
+            float e = expf(sm[w][g] - gm);
+            gl += sl[w][g] * e;
+            sum += sacc[w][g][d] * e;
+        }
+        out[(size_t) t * heads * HD + (size_t) (kvh * G + g) * HD + d] = sum / gl;
+    }
+}
+
 // n bytes from src to dst, in 4-byte words when both ends and n allow it.
 __device__ void copy_bytes(unsigned char* dst, const unsigned char* src, size_t n) {
     if ((((uintptr_t) dst | (uintptr_t) src | n) & 3) == 0) {
@@ -334,6 +502,25 @@ ATTENTION(fp8, KvFP8)
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)
+// Lane-per-position decode attention for heads of 128 dims and groups of up to 4 (Llama 3's shapes):
+// _lp with 4 warps (128 positions a sweep), _lpw with 8 (256) for steps of few sequences.
+#define ATTENTION_LANES_KERNEL(NAME, S, WARPS)                                                                        \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
+            const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
+            const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
+            int qStride) {                                                                                              \
+        attention_lanes_rows<S, WARPS>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride,  \
+                                       heads, kvHeads, blockSize, scale, qStride);                                      \
+    }
+#define ATTENTION_LANES(SFX, S)                          \
+    ATTENTION_LANES_KERNEL(attention_lp_##SFX, S, 4)     \
+    ATTENTION_LANES_KERNEL(attention_lpw_##SFX, S, 8)
+ATTENTION_LANES(f32, KvF32)
+ATTENTION_LANES(f16, KvF16)
+ATTENTION_LANES(bf16, KvBF16)
+ATTENTION_LANES(i8, KvI8)
+ATTENTION_LANES(fp8, KvFP8)
+
 ATTENTION_GROUP(f32, KvF32)
 ATTENTION_GROUP(f16, KvF16)
 ATTENTION_GROUP(bf16, KvBF16)

@@ -187,7 +187,7 @@ class KvCacheCheckTest {
             try (DeviceArrays a = new DeviceArrays(d)) {
                 // GQA groups of 2, 4, 8, 3, 1, 5 and 6 (the tensor-core kernel puts up to 4 heads of a group in a block)
                 int[][] shapes = {{8, 4, 8}, {32, 8, 64}, {32, 8, 128}, {6, 2, 100}, {16, 2, 256}, {12, 4, 32}, {16, 16, 64}, {40, 8, 128},
-                        {12, 2, 128}, {0, 0, 0}};
+                        {12, 2, 128}, {8, 8, 128}, {24, 8, 128}, {0, 0, 0}};
                 for (KvCacheDtype t : KvCacheDtype.values()) {
                     if (!runs(t)) continue;
                     for (int[] shape0 : shapes) {
@@ -240,8 +240,9 @@ class KvCacheCheckTest {
         compare("decode attention " + what, t, got, refStored, refRaw);
 
         // the grouped decode kernel the forward pass uses: one block per (token, kv head)
-        for (String kernel : new String[]{"attention_g4_", "attention_g4w_", "attention_g8_"}) {
-            if (!kernel.equals("attention_g8_") && (heads / kvHeads > 4 || headDim > 128)) continue;
+        for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_"}) {
+            if (kernel.startsWith("attention_lp") && (heads / kvHeads > 4 || headDim != 128)) continue;
+            if (kernel.startsWith("attention_g4") && (heads / kvHeads > 4 || headDim > 128)) continue;
             CUdeviceptr grouped = a.poisoned(n * heads * headDim);
             a.kernels.launch(kernel + t.kernelSuffix, n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                     grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
