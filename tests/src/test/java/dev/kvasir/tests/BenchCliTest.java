@@ -24,6 +24,33 @@ class BenchCliTest {
     }
 
     @Test
+    void benchServingRunsBurstsThroughTheServingCore() {
+        Cli r = Cli.run("bench", "--serving", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString(),
+                "--concurrency", "1,3", "--prompt-tokens", "8", "--gen-tokens", "6", "--threads", "2", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode runs = r.json().get("serving");
+        assertEquals(2, runs.size(), r.out());
+        for (int i = 0; i < 2; i++) {
+            JsonNode run = runs.get(i);
+            int c = new int[]{1, 3}[i];
+            assertEquals(c, run.get("concurrent").asInt());
+            assertEquals(8, run.get("prompt_tokens").asInt());
+            // greedy over seeded prompts: every request runs to its 6 tokens (no EOS in these)
+            assertEquals(c * 6, run.get("generated_tokens").asInt(), r.out());
+            assertTrue(run.get("generated_tokens_per_second").asDouble() > 0, r.out());
+        }
+        assertEquals("cpu", r.json().get("backend").asText());
+    }
+
+    @Test
+    void benchServingOnAnUnknownBackendIsAOneLineError() {
+        Cli r = Cli.run("bench", "--serving", "--backend", "tpu", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString());
+        assertNotEquals(0, r.exitCode());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("unknown backend 'tpu'"), r.err());
+    }
+
+    @Test
     void benchMemoryPrintsReadBandwidth() {
         Cli r = Cli.run("bench", "--memory", "--memory-mib", "16", "--threads", "2", "--repetitions", "2", "--json");
         assertEquals(0, r.exitCode(), r.err());
