@@ -167,6 +167,22 @@ if [[ "$PHASE" == attprof ]]; then
     grep -E "attention_g4|Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Memory Throughput|Theoretical Occ|Block Limit" "$OUT/ncu_att_b$BATCH.txt" | head -40
   done
 fi
+if [[ "$PHASE" == attchoice ]]; then
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  grep -E "tests (successful|failed|aborted)|MethodSource|=>" "$OUT/gpu-tests.log" | head -20
+  grep -E "attention_lp.* (bf16|int8) 32/8" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -4
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for A in lp lpw; do
+    step serving 8b decode attention $A
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 32,128 \
+      --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving-$A.log" | tee "$OUT/serving_8b_$A.json"
+    grep -E "ERROR|Exception" "$OUT/serving-$A.log" | head -3
+  done
+  step transformers generate 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -3
+fi
 if [[ "$PHASE" == ppl ]]; then
   step perplexity stories260K per mode
   S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"

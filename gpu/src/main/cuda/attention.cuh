@@ -376,7 +376,7 @@ __device__ void attention_lanes_rows(const float* q, const typename S::T* keys, 
         for (int g = 0; g < GMAX; g++) sc[g] = 0.f;
         if (live) {
             const typename S::T* krow = keys + (size_t) slot * kvDim + (size_t) kvh * HD;
-#pragma unroll 4
+#pragma unroll 8
             for (int c = 0; c < HD; c += V::N16) {
                 float kf[V::N16];
                 V::load16(krow + c, kf);
@@ -409,7 +409,7 @@ __device__ void attention_lanes_rows(const float* q, const typename S::T* keys, 
             p[g] *= vs;
         }
         int count = min(32, len - s0);
-#pragma unroll 4
+#pragma unroll 8
         for (int j = 0; j < count; j++) {
             int sj = __shfl_sync(0xffffffffu, slot, j);
             float vf[4];

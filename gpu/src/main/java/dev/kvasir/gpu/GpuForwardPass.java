@@ -169,6 +169,7 @@ final class GpuForwardPass {
      */
     static String decodeAttention(ModelConfig c, int n) {
         int group = c.heads() / c.kvHeads();
+        if (DECODE_ATTENTION_CHOICE != null && group <= 4 && c.headDim() == 128) return "attention_" + DECODE_ATTENTION_CHOICE + "_";
         boolean few = (long) n * c.kvHeads() < 132;
         // measured on an H100 (runs 15 and 18): the lane-per-position kernel wins for full steps and
         // long contexts (serving at 32 and 128 sequences), the 16-warp grouped one for a few short ones
@@ -178,6 +179,9 @@ final class GpuForwardPass {
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "
                 + group + " and " + c.headDim());
     }
+
+    /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w forces a kernel for Llama 3's head shape (for measurements). */
+    private static final String DECODE_ATTENTION_CHOICE = System.getProperty("kvasir.gpu.decode-attention");
 
     /** Threads per block of a grouped decode attention kernel. */
     static int decodeAttentionThreads(String kernel) {
