@@ -162,18 +162,19 @@ final class GpuForwardPass {
     /**
      * The grouped decode attention kernel for the model's head shape and a step of {@code n}
      * sequences (attention.cuh): when the step has at least as many blocks as an H100/H200 has SMs,
-     * _lp (a lane per position, 4 warps) for heads of exactly 128 dims in groups of up to 4; below
+     * _lpw (a lane per position, 8 warps) for heads of exactly 128 dims in groups of up to 4; below
      * that, or for other heads of up to 128 dims, _g4w / _g4 (16 / 8 warps); _g8 (4 warps) for
-     * groups of up to 8 and heads of up to 256 dims. (_lpw, 8 warps, is checked but not chosen: it
-     * lost to _g4w at batch 1.)
+     * groups of up to 8 and heads of up to 256 dims. (_lp, 4 warps, is checked but not chosen: 6%
+     * slower in serving; _lpw lost to _g4w at batch 1.)
      */
     static String decodeAttention(ModelConfig c, int n) {
         int group = c.heads() / c.kvHeads();
         if (DECODE_ATTENTION_CHOICE != null && group <= 4 && c.headDim() == 128) return "attention_" + DECODE_ATTENTION_CHOICE + "_";
         boolean few = (long) n * c.kvHeads() < 132;
-        // measured on an H100 (runs 15 and 18): the lane-per-position kernel wins for full steps and
-        // long contexts (serving at 32 and 128 sequences), the 16-warp grouped one for a few short ones
-        if (group <= 4 && c.headDim() == 128 && !few) return "attention_lp_";
+        // measured on an H100 (runs 15, 18, 20): the lane-per-position kernel with 8 warps wins for full
+        // steps and long contexts (serving at 32 and 128 sequences: +6% over 4 warps), the 16-warp
+        // grouped one for a few short ones (batch 1)
+        if (group <= 4 && c.headDim() == 128 && !few) return "attention_lpw_";
         if (group <= 4 && c.headDim() <= 128) return few ? "attention_g4w_" : "attention_g4_";
         if (group <= 8 && c.headDim() <= 256) return "attention_g8_";
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "

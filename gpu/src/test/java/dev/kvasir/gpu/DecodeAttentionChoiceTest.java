@@ -16,8 +16,8 @@ class DecodeAttentionChoiceTest {
         ModelConfig llama3 = shape(32, 8, 128);
         assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 1));
         assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 16));
-        assertEquals("attention_lp_", GpuForwardPass.decodeAttention(llama3, 17));
-        assertEquals(128, GpuForwardPass.decodeAttentionThreads("attention_lp_"));
+        assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17));
+        assertEquals(256, GpuForwardPass.decodeAttentionThreads("attention_lpw_"));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_g4w_"));
     }
 
