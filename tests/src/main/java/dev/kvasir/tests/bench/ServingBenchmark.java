@@ -150,42 +150,17 @@ public final class ServingBenchmark {
         }
     }
 
-    void run(boolean quick) {
-        int vocab = model.tokenizer().vocabSize();
-        Random random = new Random(42);
-        ServingConfig base = ServingConfig.defaults().withKvBlocks(1024).withMaxBatchedTokens(512).withQueues(1024, 64);
-        StringBuilder out = new StringBuilder();
-        out.append("model: ").append(model.weights().config()).append('\n');
-        out.append("threads: ").append(pool.threads()).append("\n\n");
-
-        // 1. throughput vs concurrency: prompts of 16 tokens, 32 new tokens each
-        out.append("| concurrent requests | generated tokens | wall s | generated tok/s | steps | mean TTFT s |\n|---|---|---|---|---|---|\n");
-        for (int c : quick ? new int[]{1, 4, 16} : new int[]{1, 4, 16, 64}) {
-            Router r = router(base);
-            long t0 = System.nanoTime();
-            List<CompletableFuture<Tracker>> fs = new ArrayList<>();
-            for (int i = 0; i < c; i++) fs.add(submit(r, prompt(random, 16, vocab), 32));
-            List<Tracker> ts = all(fs);
-            double wall = (System.nanoTime() - t0) / 1e9;
-            int tokens = ts.stream().mapToInt(t -> t.tokens).sum();
-            RouterMetrics m = metrics(r);
-            out.append("| %d | %d | %.2f | %.1f | %d | %.3f |\n".formatted(c, tokens, wall, tokens / wall, m.steps(),
-                    ts.stream().mapToDouble(Tracker::ttftSeconds).average().orElse(0)));
-            close(r);
-        }
-
-        // 2. continuous vs static batching: output lengths spread evenly over 16..max, batches of 8
-        int maxOut = quick ? 128 : 512;
-        int requests = quick ? 16 : 32;
-        int[] lengths = new int[requests];
-        for (int i = 0; i < requests; i++) lengths[i] = 16 + (int) ((long) (maxOut - 16) * ((i * 7) % requests) / (requests - 1));
-        List<int[]> prompts = new ArrayList<>();
-        for (int i = 0; i < requests; i++) prompts.add(prompt(random, 16, vocab));
-        out.append("\n| batching (").append(requests).append(" requests, outputs 16–").append(maxOut).append(", 8 at a time) | useful tokens | wall s | useful tok/s | KV waste |\n|---|---|---|---|---|\n");
-        // continuous: iteration-level admission, at most 8 running. static: request-level batches of 8,
-        // the next batch starting when the whole previous one is done. padded static: the classic static
-        // batching of a model.generate call — every member keeps generating until the batch's longest is
-        // done (its extra tokens are padding), so only each request's own length counts as useful output.
+    /**
+     * Continuous batching (iteration-level admission, at most 8 running) against static batching
+     * (request-level batches of 8, the next starting when the whole previous one is done) and padded
+     * static batching (a model.generate call: every member generates until the batch's longest is
+     * done, the extra tokens being padding, so only each request's own length counts as useful).
+     */
+    private void batching(StringBuilder out, ServingConfig base, String mix, int[] lengths, List<int[]> prompts, int maxOut) {
+        int requests = lengths.length;
+        out.append("\n| batching (").append(requests).append(" requests, outputs 16–").append(maxOut).append(' ').append(mix)
+                .append(", mean ").append(java.util.Arrays.stream(lengths).sum() / requests)
+                .append(", 8 at a time) | useful tokens | wall s | useful tok/s | KV waste |\n|---|---|---|---|---|\n");
         for (String mode : new String[]{"continuous", "static", "static, padded"}) {
             Router r = router(base.withQueues(1024, 8));
             long t0 = System.nanoTime();
@@ -210,6 +185,48 @@ public final class ServingBenchmark {
             out.append("| %s | %d | %.2f | %.1f | %.1f%% |\n".formatted(mode, tokens, wall, tokens / wall, 100 * m.kvWaste()));
             close(r);
         }
+    }
+
+    void run(boolean quick) {
+        int vocab = model.tokenizer().vocabSize();
+        Random random = new Random(42);
+        ServingConfig base = ServingConfig.defaults().withKvBlocks(1024).withMaxBatchedTokens(512).withQueues(1024, 64);
+        StringBuilder out = new StringBuilder();
+        out.append("model: ").append(model.weights().config()).append('\n');
+        out.append("threads: ").append(pool.threads()).append("\n\n");
+
+        // 1. throughput vs concurrency: prompts of 16 tokens, 32 new tokens each
+        out.append("| concurrent requests | generated tokens | wall s | generated tok/s | steps | mean TTFT s |\n|---|---|---|---|---|---|\n");
+        for (int c : quick ? new int[]{1, 4, 16} : new int[]{1, 4, 16, 64}) {
+            Router r = router(base);
+            long t0 = System.nanoTime();
+            List<CompletableFuture<Tracker>> fs = new ArrayList<>();
+            for (int i = 0; i < c; i++) fs.add(submit(r, prompt(random, 16, vocab), 32));
+            List<Tracker> ts = all(fs);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            int tokens = ts.stream().mapToInt(t -> t.tokens).sum();
+            RouterMetrics m = metrics(r);
+            out.append("| %d | %d | %.2f | %.1f | %d | %.3f |\n".formatted(c, tokens, wall, tokens / wall, m.steps(),
+                    ts.stream().mapToDouble(Tracker::ttftSeconds).average().orElse(0)));
+            close(r);
+        }
+
+        // 2. continuous vs static batching, batches of 8: output lengths spread evenly over 16..max, and
+        // log-uniformly over the same range (right-skewed, as real output lengths are: many short
+        // answers, a few long ones)
+        int maxOut = quick ? 128 : 512;
+        int requests = quick ? 16 : 32;
+        int[] even = new int[requests];
+        int[] skewed = new int[requests];
+        for (int i = 0; i < requests; i++) {
+            int k = (i * 7) % requests;
+            even[i] = 16 + (int) ((long) (maxOut - 16) * k / (requests - 1));
+            skewed[i] = (int) Math.round(16 * Math.pow(maxOut / 16.0, (double) k / (requests - 1)));
+        }
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < requests; i++) prompts.add(prompt(random, 16, vocab));
+        batching(out, base, "evenly spread", even, prompts, maxOut);
+        batching(out, base, "log-uniform", skewed, prompts, maxOut);
 
         // 3. TTFT with a shared prefix, cache on vs off: one warm-up request, then 3 more one after another
         int prefixLength = Math.min(1000, model.weights().config().contextLength() - 24);
