@@ -5,7 +5,10 @@
 #                                        | serve (tests, stories260K generate and serve --backend gpu, 1B prefill and sampled decode)
 #                                        | perf (GEMM vs torch.matmul, 8B decode, serving throughput vs transformers generate)
 #                                        | quant (tests, 8B decode bf16/int8/int4, serving vs transformers)
-#                                        | accuracy (1B: int8/int4 weights and int8/fp8 KV against bf16; prefill)
+#                                        | accuracy (ncu decode profiles; 1B: int8/int4 weights and int8/fp8 KV against bf16; prefill)
+#                                        | ppl (stories260K perplexity per mode, GPU and CPU) | gemm (GEMM vs torch, attention vs SDPA)
+#                                        | attprof (ncu sections of the decode attention) | attchoice (serving with each lane kernel)
+#   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
