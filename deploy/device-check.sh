@@ -17,15 +17,29 @@ B=/tmp/kvasir-bundle
 [[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 step() { echo "=== $* ($(date +%T))"; }
+# GPU tests into $OUT/gpu-tests.log; prints the summary and the INFO lines matching $1 (an ERE)
+gpu_tests() {
+  step gpu tests
+  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" "$OUT/gpu-tests.log" | head -40
+  [[ -n "${1:-}" ]] && grep -E "$1" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
+  return 0
+}
+# copy bandwidth into $OUT/bandwidth.json and $BW (GB/s, read + written)
+bandwidth() {
+  bandwidth
+}
+# transformers generate on /tmp/l8b.gguf at the batch sizes $1, 128-token prompts and outputs
+transformers_generate() {
+  step transformers generate 8b
+  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench "$1" --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
+}
 # cuBLAS for the batched products: PyTorch's wheel carries one when no toolkit library is on the loader path
 export KVASIR_CUBLAS="${KVASIR_CUBLAS:-$(find /opt /usr -name 'libcublas.so.1[23]' 2>/dev/null | head -1)}"
 echo "cuBLAS: ${KVASIR_CUBLAS:-none}"
 if [[ "$PHASE" == serve ]]; then
   M="$C/shared/models/stories260K/stories260K-f32.gguf"
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
-  grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" "$OUT/gpu-tests.log" | head -40
-  grep -E "relative error|equal the CPU|deviation" "$OUT/gpu-tests.log" | grep -iE "prefill|sampling" | sed 's/.*INFO *//' | head -20
+  gpu_tests "relative error|equal the CPU|deviation"
   step generate greedy and sampled
   $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -1
   $B/bin/kvasir generate --backend gpu --model "$M" --prompt "Once upon a time" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 5 --json 2>&1 | tail -1
@@ -49,12 +63,10 @@ if [[ "$PHASE" == serve ]]; then
   for S in false true; do $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --graphs on --sample $S 2>&1 | grep '"bench"'; done | tee "$OUT/decode_1b.json"
 fi
 if [[ "$PHASE" == small || "$PHASE" == all ]]; then
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG | tee "$OUT/gpu-tests.log" | grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" | head -40
+  gpu_tests
   step generate
   $B/bin/kvasir generate --backend gpu --model "$C/shared/models/stories260K/stories260K-f32.gguf" --prompt "Once upon a time" --max-tokens 40 --temperature 0 --json 2>&1 | tail -2
-  step bandwidth
-  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  bandwidth
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
   step kvasir logits 1b
@@ -62,13 +74,10 @@ if [[ "$PHASE" == small || "$PHASE" == all ]]; then
   step transformers 1b
   python3 $B/python/hf_compare.py /tmp/l1b.gguf /tmp/k1b --out "$OUT/hf_1b.json" --safetensors /tmp/l1b-hf --bench 1,32 2>&1 | grep -v Warning | tail -12
   step decode 1b
-  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
   $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_1b.json"
 fi
 if [[ "$PHASE" == big || "$PHASE" == all ]]; then
-  step bandwidth
-  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
-  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  bandwidth
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
   step synth 8b
@@ -81,10 +90,7 @@ if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   python3 $B/python/hf_compare.py /tmp/l8b.gguf /tmp/k8b --out "$OUT/hf_8b.json" --bench 1,32 2>&1 | grep -v Warning | tail -12
 fi
 if [[ "$PHASE" == perf ]]; then
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
-  grep -E "tests (successful|failed|skipped|aborted)|FAIL|MethodSource|=>" "$OUT/gpu-tests.log" | head -30
-  grep -E "stories260K greedy|vs unquantized|tensor-core" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
+  gpu_tests "stories260K greedy|vs unquantized|tensor-core"
   step attention kvasir vs sdpa
   $B/bin/gpu-bench attention --kv-cache-dtype fp32,fp16,bf16,int8,fp8 2>&1 | grep '"bench"' | tee "$OUT/attention.json"
   python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
@@ -92,9 +98,7 @@ if [[ "$PHASE" == perf ]]; then
   $B/bin/gpu-bench gemm --tokens 512,2048,8192 2>&1 | grep -E '"bench"|cuBLAS|Exception' | tee "$OUT/gemm.json"
   step gemm torch
   python3 $B/python/matmul_bench.py --tokens 512,2048,8192 2>&1 | tee "$OUT/torch_matmul.json"
-  step bandwidth
-  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
-  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  bandwidth
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
   step synth 8b
@@ -104,19 +108,11 @@ if [[ "$PHASE" == perf ]]; then
   step serving 8b
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
   grep -E "ERROR|Exception|KV pool" "$OUT/serving.log" | head -5
-  step transformers generate 8b
-  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
+  transformers_generate 8,32,128
 fi
 if [[ "$PHASE" == quant ]]; then
-  if [[ -z "${SKIP_TESTS:-}" ]]; then
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
-  grep -E "tests (successful|failed|aborted)|MethodSource|=>" "$OUT/gpu-tests.log" | head -20
-  grep -E "grouped decode attention .attention_lp.*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
-  fi
-  step bandwidth
-  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
-  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
+  [[ -n "${SKIP_TESTS:-}" ]] || gpu_tests "grouped decode attention .attention_lp.*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×"
+  bandwidth
   step synth 8b
   $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
   for Q in none int8 int4; do
@@ -126,8 +122,7 @@ if [[ "$PHASE" == quant ]]; then
   step serving 8b
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
   grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
-  step transformers generate 8b
-  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 8,32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -4
+  transformers_generate 8,32,128
 fi
 if [[ "$PHASE" == accuracy ]]; then
   step profile 8b decode kernels
@@ -171,10 +166,7 @@ if [[ "$PHASE" == attprof ]]; then
   done
 fi
 if [[ "$PHASE" == attchoice ]]; then
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
-  grep -E "tests (successful|failed|aborted)|MethodSource|=>" "$OUT/gpu-tests.log" | head -20
-  grep -E "attention_lp.* (bf16|int8) 32/8" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -4
+  gpu_tests "attention_lp.* (bf16|int8) 32/8"
   step synth 8b
   $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
   for A in lp lpw; do
@@ -183,8 +175,7 @@ if [[ "$PHASE" == attchoice ]]; then
       --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving-$A.log" | tee "$OUT/serving_8b_$A.json"
     grep -E "ERROR|Exception" "$OUT/serving-$A.log" | head -3
   done
-  step transformers generate 8b
-  python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench 32,128 --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -3
+  transformers_generate 32,128
 fi
 if [[ "$PHASE" == ppl ]]; then
   step perplexity stories260K per mode
