@@ -12,7 +12,7 @@
 // sees. Readers dequantize in registers: a key's dot product is summed over the raw values and
 // multiplied by its scale once; a value's softmax weight is multiplied by its scale once.
 // Every kernel comes in one version per storage type, named with its suffix: _f32, _f16, _bf16,
-// _i8, _fp8. The fp32 versions compute exactly what the fp32-only kernels computed before.
+// _i8, _fp8. The fp32 writes and copies do exactly what the fp32-only kernels did before.
 #include <cuda_fp8.h>
 
 namespace {
@@ -85,78 +85,31 @@ __device__ void kv_write_rows(const float* k, const float* v, typename S::T* key
     }
 }
 
-// Causal attention of each query token over its sequence's cached positions [0, pos], read through
-// the block table (paged attention). Serves decode and (un-tiled) prefill. One block of 4 warps per
-// (token, head); each warp runs an online softmax over every 4th position, lanes splitting the head
-// dims; the warps' partial states are merged at the end. Nothing of size N×N is ever stored.
-// grid = (n tokens, heads), block = 128. headDim <= 256.
-#define ATT_WARPS 4
-#define ATT_MAXD 8
-template <typename S>
-__device__ void attention_rows(const float* q, const typename S::T* keys, const typename S::T* values,
-                               const __half* kScales, const __half* vScales, float* out,
-                               const int* positions, const int* seqOf, const int* tables, int tableStride,
-                               int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
-    int t = blockIdx.x, h = blockIdx.y;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int kvDim = kvHeads * headDim;
-    int kvh = h / (heads / kvHeads);
-    int len = positions[t] + 1;
-    const int* table = tables + (size_t) seqOf[t] * tableStride;
-    const float* qh = q + (size_t) t * qStride + h * headDim;
-    float qv[ATT_MAXD], acc[ATT_MAXD];
-#pragma unroll
-    for (int j = 0; j < ATT_MAXD; j++) {
-        int d = lane + 32 * j;
-        qv[j] = d < headDim ? qh[d] * scale : 0.f;
-        acc[j] = 0.f;
-    }
-    float m = -INFINITY, l = 0.f;
-    for (int s = warp; s < len; s += ATT_WARPS) {
-        size_t slot = (size_t) table[s / blockSize] * blockSize + s % blockSize;
-        size_t off = slot * kvDim + kvh * headDim;
-        float dot = 0.f;
-#pragma unroll
-        for (int j = 0; j < ATT_MAXD; j++) {
-            int d = lane + 32 * j;
-            if (d < headDim) dot += qv[j] * S::load(keys[off + d]);
+// The last step of a decode-attention block over (token t, kv head kvh): merges its warps' online
+// softmax states (running max sm, sum sl, accumulator sacc per head of the group and dim, in shared
+// memory after a barrier) and writes the G heads' outputs out[t][kvh * G + g][d].
+template <int WARPS, int GMAX, int D>
+__device__ __forceinline__ void write_merged_heads(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
+                                                   const float (&sacc)[WARPS][GMAX][D], float* out, int t, int heads, int kvh,
+                                                   int G, int headDim) {
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        int g = i / headDim, d = i % headDim;
+        float gm = -INFINITY;
+        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
+        float gl = 0.f, s = 0.f;
+        for (int w = 0; w < WARPS; w++) {
+            if (sm[w][g] == -INFINITY) continue;
+            float e = expf(sm[w][g] - gm);
+            gl += sl[w][g] * e;
+            s += sacc[w][g][d] * e;
         }
-        dot = warp_sum(dot);
-        if constexpr (S::scaled) dot *= __half2float(kScales[slot * kvHeads + kvh]);
-        float mNew = fmaxf(m, dot);
-        float correction = expf(m - mNew);
-        float p = expf(dot - mNew);
-        l = l * correction + p;
-        float pv = p;
-        if constexpr (S::scaled) pv *= __half2float(vScales[slot * kvHeads + kvh]);
-#pragma unroll
-        for (int j = 0; j < ATT_MAXD; j++) {
-            int d = lane + 32 * j;
-            if (d < headDim) acc[j] = acc[j] * correction + pv * S::load(values[off + d]);
-        }
-        m = mNew;
-    }
-    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS];
-    __shared__ float sacc[ATT_WARPS][32 * ATT_MAXD];
-    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
-#pragma unroll
-    for (int j = 0; j < ATT_MAXD; j++) sacc[warp][lane + 32 * j] = acc[j];
-    __syncthreads();
-    float gm = -INFINITY;
-    for (int w = 0; w < ATT_WARPS; w++) gm = fmaxf(gm, sm[w]);
-    float gl = 0.f;
-    for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) gl += sl[w] * expf(sm[w] - gm);
-    float* o = out + (size_t) t * heads * headDim + h * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
-        float s = 0.f;
-        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) s += sacc[w][d] * expf(sm[w] - gm);
-        o[d] = s / gl;
+        out[(size_t) t * heads * headDim + (size_t) (kvh * G + g) * headDim + d] = s / gl;
     }
 }
 
 // Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
-// kv head) reads each cached key and value once for all G = heads / kvHeads query heads (the
-// per-head kernel above reads them G times), and each warp takes P positions per step whose loads
+// kv head) reads each cached key and value once for all G = heads / kvHeads query heads (a block
+// per query head would read them G times), and each warp takes P positions per step whose loads
 // and warp reductions are independent, so the walk over the context is no longer one long chain of
 // load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
 // attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
@@ -263,19 +216,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         for (int j = 0; j < MAXD; j++) sacc[warp][g][lane + 32 * j] = acc[g][j];
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
-        int g = i / headDim, d = i % headDim;
-        float gm = -INFINITY;
-        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
-        float gl = 0.f, s = 0.f;
-        for (int w = 0; w < WARPS; w++) {
-            if (sm[w][g] == -INFINITY) continue;
-            float e = expf(sm[w][g] - gm);
-            gl += sl[w][g] * e;
-            s += sacc[w][g][d] * e;
-        }
-        out[(size_t) t * heads * headDim + (size_t) (kvh * G + g) * headDim + d] = s / gl;
-    }
+    write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh, G, headDim);
 }
 
 // Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
@@ -431,19 +372,7 @@ __device__ void attention_lanes_rows(const float* q, const typename S::T* keys, 
         for (int e = 0; e < 4; e++) sacc[warp][g][lane * 4 + e] = acc[g][e];
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < G * HD; i += blockDim.x) {
-        int g = i / HD, d = i % HD;
-        float gm = -INFINITY;
-        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
-        float gl = 0.f, sum = 0.f;
-        for (int w = 0; w < WARPS; w++) {
-            if (sm[w][g] == -INFINITY) continue;
-            float e = expf(sm[w][g] - gm);
-            gl += sl[w][g] * e;
-            sum += sacc[w][g][d] * e;
-        }
-        out[(size_t) t * heads * HD + (size_t) (kvh * G + g) * HD + d] = sum / gl;
-    }
+    write_merged_heads<WARPS, GMAX, HD>(sm, sl, sacc, out, t, heads, kvh, G, HD);
 }
 
 // n bytes from src to dst, in 4-byte words when both ends and n allow it.
@@ -472,19 +401,6 @@ KV_WRITE(bf16, KvBF16)
 KV_WRITE(i8, KvI8)
 KV_WRITE(fp8, KvFP8)
 
-#define ATTENTION(SFX, S)                                                                                             \
-    __global__ void attention_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales,        \
-                                    const __half* vScales, float* out, const int* positions, const int* seqOf,          \
-                                    const int* tables, int tableStride, int heads, int kvHeads, int headDim,            \
-                                    int blockSize, float scale, int qStride) {                                          \
-        attention_rows<S>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, heads, kvHeads, \
-                          headDim, blockSize, scale, qStride);                                                          \
-    }
-ATTENTION(f32, KvF32)
-ATTENTION(f16, KvF16)
-ATTENTION(bf16, KvBF16)
-ATTENTION(i8, KvI8)
-ATTENTION(fp8, KvFP8)
 
 // Grouped decode attention: _g4 for groups of up to 4 query heads and headDim <= 128 (Llama 3's
 // shapes) with 8 warps (block 256), _g4w the same with 16 warps (block 512) for steps of few

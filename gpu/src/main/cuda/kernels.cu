@@ -135,65 +135,7 @@ __device__ __forceinline__ void unpack16(uint4 u, const float*, float* w) {
     w[0] = __uint_as_float(u.x); w[1] = __uint_as_float(u.y); w[2] = __uint_as_float(u.z); w[3] = __uint_as_float(u.w);
 }
 
-// Decode GEMV (n <= T tokens): one warp per weight row, each lane keeping U 16-byte weight loads
-// in flight before it uses any, so a row streams at close to memory speed. x (a few KB) stays in L1.
-template <typename W, int T, int U>
-__device__ void gemv_rows(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
-                          int rows, int cols, int n, int accumulate) {
-    int lane = threadIdx.x & 31;
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return;
-    const W* wr = w + (size_t) row * cols;
-    int chunks = (cols % 8) == 0 ? cols / 8 : 0;
-    float acc[T];
-#pragma unroll
-    for (int t = 0; t < T; t++) acc[t] = 0.f;
-    for (int base = lane; base < chunks; base += 32 * U) {
-        float wv[U][8];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int ch = base + 32 * u;
-            if (ch < chunks) load8(wr + ch * 8, wv[u]);
-            else {
-#pragma unroll
-                for (int e = 0; e < 8; e++) wv[u][e] = 0.f;
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int ch = min(base + 32 * u, chunks - 1);  // past the end: weights are zero, any x will do
-#pragma unroll
-            for (int t = 0; t < T; t++) {
-                if (t < n) {
-                    const float* xp = x + (size_t) t * cols + ch * 8;
-                    float4 a = *reinterpret_cast<const float4*>(xp);
-                    float4 b = *reinterpret_cast<const float4*>(xp + 4);
-                    acc[t] += wv[u][0] * a.x + wv[u][1] * a.y + wv[u][2] * a.z + wv[u][3] * a.w
-                            + wv[u][4] * b.x + wv[u][5] * b.y + wv[u][6] * b.z + wv[u][7] * b.w;
-                }
-            }
-        }
-    }
-    for (int c = chunks * 8 + lane; c < cols; c += 32) {
-        float wv = to_float(wr[c]);
-#pragma unroll
-        for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
-    }
-#pragma unroll
-    for (int t = 0; t < T; t++) {
-        float s = warp_sum(acc[t]);
-        if (lane == 0 && t < n) {
-            float* out = y + (size_t) t * rows + row;
-            *out = accumulate ? *out + s : s;
-        }
-    }
-}
 
-// Decode GEMV for tall matrices (measured faster from about 16K rows on an H200; slower on small
-// ones, where its register use costs occupancy): one warp per weight row. Each lane first issues U raw 16-byte loads
-// (U*16 bytes in flight per lane: a whole 4096-wide bf16 row per warp at once), then converts and
-// multiplies, so even a small matrix's single wave is not bound by one load's latency after another.
-// x (a few KB per token) stays in L1.
 // One thread's share of a decode GEMV row: the 16-byte chunks first, first + stride, ... of row wr,
 // U raw loads issued before any is used, each converted and multiplied into acc[t] for the n ≤ T
 // activation rows; then the columns past the last whole chunk. Shared by the warp-per-row and
@@ -240,8 +182,13 @@ __device__ __forceinline__ void gemv_row_share(const W* __restrict__ wr, const f
     }
 }
 
+// Decode GEMV (n <= T tokens), one warp per weight row: each lane first issues U raw 16-byte loads
+// (U = 16: a whole 4096-wide bf16 row per warp at once), then converts and multiplies, so a row
+// streams without one load's latency after another. The logits matrix takes U = 16 (the wide
+// kernels); the warp kernels (U = 4, 64 bytes a lane) are there for comparisons
+// (-Dkvasir.gpu.gemv=warp). x (a few KB per token) stays in L1.
 template <typename W, int T, int U>
-__device__ void gemv_rows_wide(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+__device__ void gemv_rows_warp(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
                           int rows, int cols, int n, int accumulate) {
     int lane = threadIdx.x & 31;
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -428,12 +375,12 @@ __global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, in
 __global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__half, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
 
 // Decode: n <= 4 tokens. blockDim = 128; grid = ceil(rows / 4).
-__global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<float, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<float, 4, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<__nv_bfloat16, 4, 16>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_wide<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__nv_bfloat16, 4, 16>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
 
 // Decode, a block per row: blockDim = 128; grid = rows.
 __global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<float, 4, 8>(w, x, y, rows, cols, n, acc); }
@@ -516,7 +463,7 @@ __global__ void swiglu(const float* gu, float* out, int n, int hidden) {
 // theta^(-2i/ropeDim) divided by Llama 3's factor. A block per (token, head): one block walking
 // every head in turn was latency-bound (~10 µs a layer at decode). grid = (n tokens, heads), block = 64.
 __global__ void rope(float* vec, const int* positions, const float* invFreq, const float2* table, int tablePositions,
-                     int heads, int headDim, int ropeDim, int interleaved, int stride) {
+                     int headDim, int ropeDim, int interleaved, int stride) {
     int t = blockIdx.x, h = blockIdx.y;
     int half = ropeDim / 2;
     int pos = positions[t];

@@ -133,7 +133,7 @@ final class GpuForwardPass {
             matmuls.run(lw.wqkv(), xb, qkv, n, false, stream);
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // the k heads follow the q heads in each token's row: one launch rotates both
-            k.launch("rope", n, c.heads() + c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.heads() + c.kvHeads(), c.headDim(), c.ropeDim(), interleaved, qkvDim);
+            k.launch("rope", n, c.heads() + c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim);
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
             k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
@@ -168,17 +168,22 @@ final class GpuForwardPass {
      * slower in serving; _lpw lost to _g4w at batch 1.)
      */
     static String decodeAttention(ModelConfig c, int n) {
-        int group = c.heads() / c.kvHeads();
-        if (DECODE_ATTENTION_CHOICE != null && group <= 4 && c.headDim() == 128) return "attention_" + DECODE_ATTENTION_CHOICE + "_";
-        boolean few = (long) n * c.kvHeads() < 132;
+        return decodeAttention(c.heads(), c.kvHeads(), c.headDim(), n);
+    }
+
+    /** {@link #decodeAttention(ModelConfig, int)} for a head shape alone (the kernel checks use it too). */
+    static String decodeAttention(int heads, int kvHeads, int headDim, int n) {
+        int group = heads / kvHeads;
+        if (DECODE_ATTENTION_CHOICE != null && group <= 4 && headDim == 128) return "attention_" + DECODE_ATTENTION_CHOICE + "_";
+        boolean few = (long) n * kvHeads < 132;
         // measured on an H100 (runs 15, 18, 20): the lane-per-position kernel with 8 warps wins for full
         // steps and long contexts (serving at 32 and 128 sequences: +6% over 4 warps), the 16-warp
         // grouped one for a few short ones (batch 1)
-        if (group <= 4 && c.headDim() == 128 && !few) return "attention_lpw_";
-        if (group <= 4 && c.headDim() <= 128) return few ? "attention_g4w_" : "attention_g4_";
-        if (group <= 8 && c.headDim() <= 256) return "attention_g8_";
+        if (group <= 4 && headDim == 128 && !few) return "attention_lpw_";
+        if (group <= 4 && headDim <= 128) return few ? "attention_g4w_" : "attention_g4_";
+        if (group <= 8 && headDim <= 256) return "attention_g8_";
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "
-                + group + " and " + c.headDim());
+                + group + " and " + headDim);
     }
 
     /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w forces a kernel for Llama 3's head shape (for measurements). */

@@ -226,7 +226,7 @@ class KernelCheckTest {
                         }
                     }
                     CUdeviceptr p = a.floats(v);
-                    a.kernels.launch("rope", n, heads, 64, d.stream(), p, a.ints(pos), a.floats(inv), null, 0, heads, headDim, headDim, interleaved, heads * headDim);
+                    a.kernels.launch("rope", n, heads, 64, d.stream(), p, a.ints(pos), a.floats(inv), null, 0, headDim, headDim, interleaved, heads * headDim);
                     check("rope " + (interleaved == 1 ? "interleaved" : "neox"), a.readFloats(p, v.length), ref, 1e-6);
                 }
             }
@@ -266,32 +266,14 @@ class KernelCheckTest {
                     }
                     float[] q = randoms(n * heads * headDim);
                     float scale = (float) (1 / Math.sqrt(headDim));
-                    double[] ref = new double[n * heads * headDim];
-                    for (int t = 0; t < n; t++) {
-                        for (int h = 0; h < heads; h++) {
-                            int kvh = h / (heads / kvHeads);
-                            int len = positions[t] + 1;
-                            double[] sc = new double[len];
-                            double max = Double.NEGATIVE_INFINITY;
-                            for (int p = 0; p < len; p++) {
-                                int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                                double dot = 0;
-                                for (int i = 0; i < headDim; i++) dot += (double) q[(t * heads + h) * headDim + i] * keys[off + i];
-                                sc[p] = dot * scale;
-                                max = Math.max(max, sc[p]);
-                            }
-                            double sum = 0;
-                            for (int p = 0; p < len; p++) sum += sc[p] = Math.exp(sc[p] - max);
-                            for (int p = 0; p < len; p++) {
-                                int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                                for (int i = 0; i < headDim; i++) ref[(t * heads + h) * headDim + i] += sc[p] / sum * values[off + i];
-                            }
-                        }
-                    }
+                    double[] ref = AttentionReference.causal(q, heads * headDim, AttentionReference.toDouble(keys), AttentionReference.toDouble(values),
+                            positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
-                    a.kernels.launch("attention_f32", n, heads, 128, d.stream(), a.floats(q), a.floats(keys), a.floats(values), null, null, out,
-                            a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
-                    check("paged attention " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
+                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
+                    a.kernels.launch(kernel + "f32", n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), a.floats(q), a.floats(keys),
+                            a.floats(values), null, null, out, a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale,
+                            heads * headDim);
+                    check("paged attention (" + kernel + ") " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                 }
             }
             return null;
@@ -345,28 +327,8 @@ class KernelCheckTest {
                     int qStride = heads * headDim + 2 * kvDim;
                     float[] q = randoms(n * qStride);
                     float scale = (float) (1 / Math.sqrt(headDim));
-                    double[] ref = new double[n * heads * headDim];
-                    for (int tk = 0; tk < n; tk++) {
-                        for (int h = 0; h < heads; h++) {
-                            int kvh = h / (heads / kvHeads);
-                            int len = positions[tk] + 1;
-                            double[] sc = new double[len];
-                            double max = Double.NEGATIVE_INFINITY;
-                            for (int p = 0; p < len; p++) {
-                                int off = (tables[seqOf[tk] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                                double dot = 0;
-                                for (int i = 0; i < headDim; i++) dot += (double) q[tk * qStride + h * headDim + i] * keys[off + i];
-                                sc[p] = dot * scale;
-                                max = Math.max(max, sc[p]);
-                            }
-                            double sum = 0;
-                            for (int p = 0; p < len; p++) sum += sc[p] = Math.exp(sc[p] - max);
-                            for (int p = 0; p < len; p++) {
-                                int off = (tables[seqOf[tk] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                                for (int i = 0; i < headDim; i++) ref[(tk * heads + h) * headDim + i] += sc[p] / sum * values[off + i];
-                            }
-                        }
-                    }
+                    double[] ref = AttentionReference.causal(q, qStride, AttentionReference.toDouble(keys), AttentionReference.toDouble(values),
+                            positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
                     CUdeviceptr qp = a.floats(q), kp = a.floats(keys), vp = a.floats(values);
                     CUdeviceptr pp = a.ints(positions), sp = a.ints(seqOf), tp = a.ints(tables);
                     String what = heads + "/" + kvHeads + " heads, head " + headDim;
@@ -375,8 +337,10 @@ class KernelCheckTest {
                             heads, kvHeads, headDim, bs, scale, qStride);
                     check("tiled prefill attention " + what, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                     CUdeviceptr plain = a.poisoned(n * heads * headDim);
-                    a.kernels.launch("attention_f32", n, heads, 128, d.stream(), qp, kp, vp, null, null, plain, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
-                    check("per-token attention on the same prefill " + what, a.readFloats(plain, n * heads * headDim), ref, 1e-5);
+                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
+                    a.kernels.launch(kernel + "f32", n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), qp, kp, vp, null, null, plain,
+                            pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
+                    check("per-token attention (" + kernel + ") on the same prefill " + what, a.readFloats(plain, n * heads * headDim), ref, 1e-5);
                 }
             }
             return null;

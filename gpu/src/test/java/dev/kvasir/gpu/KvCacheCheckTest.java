@@ -141,40 +141,7 @@ class KvCacheCheckTest {
         return perm;
     }
 
-    /** Causal attention of each query (row t at q[t * qStride + h * headDim]) over its sequence's positions [0, pos], in float64. */
-    private static double[] reference(float[] q, int qStride, double[] keys, double[] values, int[] positions, int[] seqOf, int[] tables, int stride,
-                                      int heads, int kvHeads, int headDim, int bs, float scale) {
-        int n = positions.length, kvDim = kvHeads * headDim;
-        double[] ref = new double[n * heads * headDim];
-        for (int t = 0; t < n; t++) {
-            for (int h = 0; h < heads; h++) {
-                int kvh = h / (heads / kvHeads);
-                int len = positions[t] + 1;
-                double[] sc = new double[len];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p < len; p++) {
-                    int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                    double dot = 0;
-                    for (int i = 0; i < headDim; i++) dot += (double) q[t * qStride + h * headDim + i] * keys[off + i];
-                    sc[p] = dot * scale;
-                    max = Math.max(max, sc[p]);
-                }
-                double sum = 0;
-                for (int p = 0; p < len; p++) sum += sc[p] = Math.exp(sc[p] - max);
-                for (int p = 0; p < len; p++) {
-                    int off = (tables[seqOf[t] * stride + p / bs] * bs + p % bs) * kvDim + kvh * headDim;
-                    for (int i = 0; i < headDim; i++) ref[(t * heads + h) * headDim + i] += sc[p] / sum * values[off + i];
-                }
-            }
-        }
-        return ref;
-    }
 
-    private static double[] toDouble(float[] v) {
-        double[] out = new double[v.length];
-        for (int i = 0; i < v.length; i++) out[i] = v[i];
-        return out;
-    }
 
     /**
      * Per type and shape: decode queries (each sequence's last position and one in its middle) through
@@ -231,15 +198,10 @@ class KvCacheCheckTest {
             seqOf[2 * s] = seqOf[2 * s + 1] = s;
         }
         float[] q = randoms(n * heads * headDim, 1);
-        CUdeviceptr out = a.poisoned(n * heads * headDim);
-        a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
-                out, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
-        float[] got = a.readFloats(out, n * heads * headDim);
-        double[] refStored = reference(q, heads * headDim, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
-        double[] refRaw = reference(q, heads * headDim, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
-        compare("decode attention " + what, t, got, refStored, refRaw);
+        double[] refStored = AttentionReference.causal(q, heads * headDim, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        double[] refRaw = AttentionReference.causal(q, heads * headDim, AttentionReference.toDouble(f.rawKeys()), AttentionReference.toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
 
-        // the grouped decode kernel the forward pass uses: one block per (token, kv head)
+        // every grouped decode kernel that fits the shape (the forward pass picks one by shape and step size)
         for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_"}) {
             if (kernel.startsWith("attention_lp") && (heads / kvHeads > 4 || headDim != 128)) continue;
             if (kernel.startsWith("attention_g4") && (heads / kvHeads > 4 || headDim > 128)) continue;
@@ -273,9 +235,10 @@ class KvCacheCheckTest {
         }
         int qStride = heads * headDim + 2 * kvDim;
         q = randoms(n * qStride, 1);
-        double[] stored = reference(q, qStride, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
-        double[] exact = reference(q, qStride, toDouble(f.rawKeys()), toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        double[] stored = AttentionReference.causal(q, qStride, f.keys(), f.values(), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
+        double[] exact = AttentionReference.causal(q, qStride, AttentionReference.toDouble(f.rawKeys()), AttentionReference.toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
         CUdeviceptr qp = a.floats(q), pp = a.ints(positions), sp = a.ints(seqOf);
+        CUdeviceptr out;
         if (headDim <= 128) {
             out = a.poisoned(n * heads * headDim);
             a.kernels.launch("attention_prefill_" + t.kernelSuffix, tileCount, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0),
@@ -295,9 +258,11 @@ class KvCacheCheckTest {
             assertTrue(eStored < limit, "tensor-core tiled prefill " + what + ": relative error " + eStored + " against the stored K/V over " + limit);
         }
         out = a.poisoned(n * heads * headDim);
-        a.kernels.launch("attention_" + t.kernelSuffix, n, heads, 128, d.stream(), qp, pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
-                out, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
-        compare("per-token attention on the prefill " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
+        // a prefill chunk without tiles goes through the decode kernel the forward pass picks for n tokens
+        String perToken = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
+        a.kernels.launch(perToken + t.kernelSuffix, n, kvHeads, GpuForwardPass.decodeAttentionThreads(perToken), d.stream(), qp, pool.keys(0), pool.values(0),
+                pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
+        compare("per-token attention (" + perToken + ") on the prefill " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
     }
 
     private static void compare(String what, KvCacheDtype t, float[] got, double[] stored, double[] exact) {
