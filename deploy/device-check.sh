@@ -8,6 +8,9 @@
 #                                        | accuracy (ncu decode profiles; 1B: int8/int4 weights and int8/fp8 KV against bf16; prefill)
 #                                        | ppl (stories260K perplexity per mode, GPU and CPU) | gemm (GEMM vs torch, attention vs SDPA)
 #                                        | attprof (ncu sections of the decode attention) | attchoice (serving with each lane kernel)
+#                                        | profile (tests, 8B batch-1 decode per quantization with ncu per-kernel times)
+#                                        | tune (tests, every decode GEMV layout, 8B decode per quantization and at 2k context, serving vs transformers)
+#                                        | final (tests, 8B decode per quantization and at 2k, serving vs transformers, 1B accuracy and perplexity per mode)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
@@ -27,12 +30,46 @@ gpu_tests() {
 }
 # copy bandwidth into $OUT/bandwidth.json and $BW (GB/s, read + written)
 bandwidth() {
-  bandwidth
+  step bandwidth
+  $B/bin/gpu-bench bandwidth 2>&1 | grep bench | tee "$OUT/bandwidth.json"
+  BW=$(grep -o '"gb_per_s":[0-9.]*' "$OUT/bandwidth.json" | cut -d: -f2)
 }
 # transformers generate on /tmp/l8b.gguf at the batch sizes $1, 128-token prompts and outputs
 transformers_generate() {
   step transformers generate 8b
   python3 $B/python/hf_compare.py /tmp/l8b.gguf --bench-only --out "$OUT/hf_generate_8b.json" --bench "$1" --bench-prompt 128 --bench-steps 128 2>&1 | grep -v Warning | tail -5
+}
+# 1B logits per mode (bf16, int8/int4 weights, int8/fp8/fp16 KV) against fp32 compute on the same weights, into $OUT/accuracy_1b.json
+logits_per_mode() {
+  step logits per mode
+  L="--lengths 7,33,100,250 --steps 48"; ARGS=""
+  $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-base $L --dtype f32 --quantization none --kv-cache-dtype fp32 2>&1 | grep -E "wrote|Exception"
+  for M in "bf16 --quantization none --kv-cache-dtype bf16" "int8 --quantization int8 --kv-cache-dtype bf16" "int4 --quantization int4 --kv-cache-dtype bf16" \
+           "kv_int8 --quantization none --kv-cache-dtype int8" "kv_fp8 --quantization none --kv-cache-dtype fp8" "kv_fp16 --quantization none --kv-cache-dtype fp16"; do
+    set -- $M; N=$1; shift
+    $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-$N $L "$@" 2>&1 | grep -E "Exception" ; ARGS="$ARGS $N=/tmp/a-$N"
+  done
+  python3 $B/python/compare_runs.py /tmp/a-base $ARGS | tee "$OUT/accuracy_1b.json"
+}
+# stories260K perplexity per mode, GPU and CPU, on the shared eval text (logs in ${PPL_LOGS:-$OUT}/ppl-*.log)
+perplexities() {
+  local L="${PPL_LOGS:-$OUT}"; mkdir -p "$L"
+  step perplexity stories260K per mode
+  S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"
+  run_ppl() { local name=$1; shift; printf '%s ' "$name"; $B/bin/kvasir eval perplexity --file "$T" --json "$@" 2>"$L/ppl-$name.log" | grep -o '"perplexity":[0-9.]*' || tail -2 "$L/ppl-$name.log"; }
+  run_ppl cpu_f32 --model $S/stories260K-f32.gguf
+  run_ppl gpu_f32 --backend gpu --model $S/stories260K-f32.gguf
+  run_ppl gpu_bf16 --backend gpu --model $S/stories260K-f32.gguf --dtype bf16
+  run_ppl gpu_int8 --backend gpu --model $S/stories260K-f32.gguf --quantization int8
+  run_ppl gpu_int4 --backend gpu --model $S/stories260K-f32.gguf --quantization int4
+  run_ppl gpu_kv_fp16 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp16
+  run_ppl gpu_kv_int8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype int8
+  run_ppl gpu_kv_fp8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp8
+  run_ppl cpu_q8_0 --model $S/stories260K-q8_0.gguf
+  run_ppl gpu_q8_0 --backend gpu --model $S/stories260K-q8_0.gguf
+  run_ppl cpu_q4_0 --model $S/stories260K-q4_0.gguf
+  run_ppl gpu_q4_0 --backend gpu --model $S/stories260K-q4_0.gguf
+  grep -h "quantization\|KV pool" "$L"/ppl-gpu_int*.log "$L"/ppl-gpu_q*.log | grep -v DEBUG | sed 's/.*INFO *//' | head -8
 }
 # cuBLAS for the batched products: PyTorch's wheel carries one when no toolkit library is on the loader path
 export KVASIR_CUBLAS="${KVASIR_CUBLAS:-$(find /opt /usr -name 'libcublas.so.1[23]' 2>/dev/null | head -1)}"
@@ -134,15 +171,7 @@ if [[ "$PHASE" == accuracy ]]; then
   done
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
-  step logits per mode
-  L="--lengths 7,33,100,250 --steps 48"; ARGS=""
-  $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-base $L --dtype f32 --quantization none --kv-cache-dtype fp32 2>&1 | grep -E "wrote|Exception"
-  for M in "bf16 --quantization none --kv-cache-dtype bf16" "int8 --quantization int8 --kv-cache-dtype bf16" "int4 --quantization int4 --kv-cache-dtype bf16" \
-           "kv_int8 --quantization none --kv-cache-dtype int8" "kv_fp8 --quantization none --kv-cache-dtype fp8" "kv_fp16 --quantization none --kv-cache-dtype fp16"; do
-    set -- $M; N=$1; shift
-    $B/bin/gpu-bench logits /tmp/l1b.gguf /tmp/a-$N $L "$@" 2>&1 | grep -E "Exception" ; ARGS="$ARGS $N=/tmp/a-$N"
-  done
-  python3 $B/python/compare_runs.py /tmp/a-base $ARGS | tee "$OUT/accuracy_1b.json"
+  logits_per_mode
   step prefill 1b and 8b-shaped attention
   $B/bin/gpu-bench prefill /tmp/l1b.gguf --lengths 128,512,2048,4096 2>&1 | grep '"bench"' | tee "$OUT/prefill_1b.json"
 fi
@@ -177,22 +206,70 @@ if [[ "$PHASE" == attchoice ]]; then
   done
   transformers_generate 32,128
 fi
+if [[ "$PHASE" == profile ]]; then
+  gpu_tests "stories260K greedy|grouped decode attention"
+  bandwidth
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for Q in none int8 int4; do
+    step decode 8b $Q
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs off --prompt 64 --steps 2 > /tmp/ncu_$Q.txt 2>&1
+    awk '/Device 0, CC/{name=$1" "$2$3$4} /gpu__time_duration.sum/{print name, $(NF-2), $(NF-1), $NF}' /tmp/ncu_$Q.txt | tee "$OUT/ncu_decode_$Q.txt"
+  done
+fi
+if [[ "$PHASE" == tune ]]; then
+  gpu_tests "rope_kv|attention_g4s|attention_g8s|stories260K greedy"
+  bandwidth
+  step kernels: each decode GEMV layout
+  $B/bin/gpu-bench kernels 2>&1 | grep -E '"bench"|Exception' > "$OUT/kernels.json"
+  python3 - "$OUT/kernels.json" <<'PY'
+import json, sys, collections
+best = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    if not line.startswith('{'): print(line.strip()); continue
+    r = json.loads(line)
+    best[(r['bench'], r['rows'], r['cols'], r['n'])].append((r['ms'], r['layout'], r['weight_gb_per_s']))
+for k, v in best.items():
+    print(k, ' '.join(f"{l}={ms*1000:.1f}us/{gb}" for ms, l, gb in sorted(v)))
+PY
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for Q in none int8 int4; do
+    step decode 8b $Q
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  done
+  for A in g4w g4s; do
+    step decode 8b at a 2k context, decode attention $A
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b_2k.json"
+  done
+  step serving 8b
+  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
+  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  transformers_generate 8,32,128
+fi
+if [[ "$PHASE" == final ]]; then
+  gpu_tests "producers|stories260K greedy|rope_kv"
+  bandwidth
+  step synth 8b
+  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  for Q in none int8 int4; do
+    step decode 8b $Q
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  done
+  step decode 8b at a 2k context
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  step serving 8b
+  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>/tmp/serving.log | tee "$OUT/serving_8b.json"
+  grep -E "ERROR|Exception" /tmp/serving.log | head -5
+  transformers_generate 8,32,128
+  step synth 1b
+  $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
+  logits_per_mode
+  PPL_LOGS=/tmp/ppl perplexities > "$OUT/ppl.txt"; cat "$OUT/ppl.txt"
+fi
 if [[ "$PHASE" == ppl ]]; then
-  step perplexity stories260K per mode
-  S="$C/shared/models/stories260K"; T="$C/shared/reference/tinystory-eval.txt"
-  run_ppl() { local name=$1; shift; printf '%s ' "$name"; $B/bin/kvasir eval perplexity --file "$T" --json "$@" 2>"$OUT/ppl-$name.log" | grep -o '"perplexity":[0-9.]*' || tail -2 "$OUT/ppl-$name.log"; }
-  run_ppl cpu_f32 --model $S/stories260K-f32.gguf
-  run_ppl gpu_f32 --backend gpu --model $S/stories260K-f32.gguf
-  run_ppl gpu_bf16 --backend gpu --model $S/stories260K-f32.gguf --dtype bf16
-  run_ppl gpu_int8 --backend gpu --model $S/stories260K-f32.gguf --quantization int8
-  run_ppl gpu_int4 --backend gpu --model $S/stories260K-f32.gguf --quantization int4
-  run_ppl gpu_kv_fp16 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp16
-  run_ppl gpu_kv_int8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype int8
-  run_ppl gpu_kv_fp8 --backend gpu --model $S/stories260K-f32.gguf --kv-cache-dtype fp8
-  run_ppl cpu_q8_0 --model $S/stories260K-q8_0.gguf
-  run_ppl gpu_q8_0 --backend gpu --model $S/stories260K-q8_0.gguf
-  run_ppl cpu_q4_0 --model $S/stories260K-q4_0.gguf
-  run_ppl gpu_q4_0 --backend gpu --model $S/stories260K-q4_0.gguf
-  grep -h "quantization\|KV pool" "$OUT"/ppl-gpu_int*.log "$OUT"/ppl-gpu_q*.log | grep -v DEBUG | sed 's/.*INFO *//' | head -8
+  perplexities
 fi
 step done

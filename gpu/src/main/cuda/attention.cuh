@@ -85,26 +85,156 @@ __device__ void kv_write_rows(const float* k, const float* v, typename S::T* key
     }
 }
 
-// The last step of a decode-attention block over (token t, kv head kvh): merges its warps' online
-// softmax states (running max sm, sum sl, accumulator sacc per head of the group and dim, in shared
-// memory after a barrier) and writes the G heads' outputs out[t][kvh * G + g][d].
+// One head's headDim values x (already written by this block, visible after a barrier) stored at o
+// in the pool's type, with its fp16 scale at *scaleOut for the scaled types (as kv_write_rows does).
+template <typename S>
+__device__ void store_head(const float* x, typename S::T* o, __half* scaleOut, int headDim) {
+    if constexpr (S::scaled) {
+        float mx = 0.f;
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) mx = fmaxf(mx, fabsf(x[d]));
+        mx = block_max_f(mx);  // sampling.cuh
+        __half sc = __float2half_rn(mx / S::qmax);
+        float scale = __half2float(sc);
+        if (threadIdx.x == 0) *scaleOut = sc;
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) o[d] = S::store(scale > 0.f ? x[d] / scale : 0.f);
+    } else {
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) o[d] = S::store(x[d]);
+    }
+}
+
+// RoPE and the K/V write of a layer in one launch: blocks y < heads rotate the query heads in place,
+// the next kvHeads rotate the key heads (in place too) and store them in the pool at slot[t], the
+// last kvHeads store the value heads. One launch instead of two saves a launch and a pass at every
+// layer of a decode step, where both are latency, not bandwidth. grid = (n, heads + 2 kvHeads), block = 64.
+template <typename S>
+__device__ void rope_kv_rows(float* qkv, const int* positions, const float* invFreq, const float2* table, int tablePositions,
+                             int headDim, int ropeDim, int interleaved, int stride, int heads, int kvHeads,
+                             typename S::T* keys, typename S::T* values, __half* kScales, __half* vScales, const int* slot) {
+    int t = blockIdx.x, h = blockIdx.y;
+    float* hp = qkv + (size_t) t * stride + (size_t) h * headDim;
+    if (h < heads + kvHeads) rotate_head(hp, positions[t], invFreq, table, tablePositions, ropeDim, interleaved);
+    if (h < heads) return;
+    __syncthreads();
+    bool isValue = h >= heads + kvHeads;
+    int kh = h - heads - (isValue ? kvHeads : 0);
+    size_t s = slot[t];
+    typename S::T* o = (isValue ? values : keys) + (s * kvHeads + kh) * headDim;
+    store_head<S>(hp, o, (isValue ? vScales : kScales) + s * kvHeads + kh, headDim);
+}
+
+// Merges a decode-attention block's warps' online-softmax states (running max sm, sum sl,
+// accumulator sacc per head of the group and dim, in shared memory after a barrier) for head g and
+// dim d: returns the block's unnormalised sum and sets its max gm and denominator gl (gm = -inf,
+// gl = 0 when no warp saw a position).
+template <int WARPS, int GMAX, int D>
+__device__ __forceinline__ float merge_warps(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
+                                             const float (&sacc)[WARPS][GMAX][D], int g, int d, float& gm, float& gl) {
+    gm = -INFINITY;
+    for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
+    gl = 0.f;
+    float s = 0.f;
+    for (int w = 0; w < WARPS; w++) {
+        if (sm[w][g] == -INFINITY) continue;
+        float e = expf(sm[w][g] - gm);
+        gl += sl[w][g] * e;
+        s += sacc[w][g][d] * e;
+    }
+    return s;
+}
+
+// The last step of a decode-attention block over (token t, kv head kvh): merges its warps' states
+// and writes the G heads' outputs out[t][kvh * G + g][d].
 template <int WARPS, int GMAX, int D>
 __device__ __forceinline__ void write_merged_heads(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
                                                    const float (&sacc)[WARPS][GMAX][D], float* out, int t, int heads, int kvh,
                                                    int G, int headDim) {
     for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
         int g = i / headDim, d = i % headDim;
-        float gm = -INFINITY;
-        for (int w = 0; w < WARPS; w++) gm = fmaxf(gm, sm[w][g]);
-        float gl = 0.f, s = 0.f;
-        for (int w = 0; w < WARPS; w++) {
-            if (sm[w][g] == -INFINITY) continue;
-            float e = expf(sm[w][g] - gm);
-            gl += sl[w][g] * e;
-            s += sacc[w][g][d] * e;
-        }
+        float gm, gl;
+        float s = merge_warps<WARPS, GMAX, D>(sm, sl, sacc, g, d, gm, gl);
         out[(size_t) t * heads * headDim + (size_t) (kvh * G + g) * headDim + d] = s / gl;
     }
+}
+
+// Split-context decode attention (flash-decoding): when a step has too few (token, kv head) pairs to
+// fill the card, each pair's context is cut into `splits` chunks, one block each (grid z). A block
+// with positions stores its merged state unnormalised in part[(t·kvHeads + kvh)·splits + z] as
+// GMAX × headDim sums, then GMAX maxima and GMAX denominators; the block that finishes last for the
+// pair (a counter, reset by that block for the next launch or graph replay) combines the `active`
+// chunks that had positions and writes out. No second launch: at batch 1 a launch costs about what
+// the combine does.
+template <int WARPS, int GMAX, int D>
+__device__ void write_split_state(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
+                                  const float (&sacc)[WARPS][GMAX][D], float* part, int splits, int t, int kvHeads,
+                                  int kvh, int G, int headDim) {
+    size_t partFloats = (size_t) GMAX * (headDim + 2);
+    float* mine = part + (((size_t) t * kvHeads + kvh) * splits + blockIdx.z) * partFloats;
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        int g = i / headDim, d = i % headDim;
+        float gm, gl;
+        mine[i] = merge_warps<WARPS, GMAX, D>(sm, sl, sacc, g, d, gm, gl);
+        if (d == 0) {
+            mine[GMAX * headDim + g] = gm;
+            mine[GMAX * headDim + GMAX + g] = gl;
+        }
+    }
+}
+
+// Every block of a split pair reports in here (after its state is written, or at once when its
+// chunk is empty); the last one combines. splits <= 32.
+template <int GMAX>
+__device__ void finish_split(float* out, float* part, int* counters, int splits, int active, int t, int heads,
+                             int kvHeads, int kvh, int G, int headDim) {
+    size_t partFloats = (size_t) GMAX * (headDim + 2);
+    size_t pair = (size_t) t * kvHeads + kvh;
+    __threadfence();
+    __syncthreads();
+    __shared__ bool last;
+    if (threadIdx.x == 0) last = atomicAdd(counters + pair, 1) == splits - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const float* all = part + pair * splits * partFloats;
+    // each chunk's weight per head, exp(m_z − M) / Σ l_z exp(m_z − M), then the sums weighted in parallel
+    __shared__ float weight[32][GMAX];
+    if (threadIdx.x < G) {
+        int g = threadIdx.x;
+        float m[32];
+        float gm = -INFINITY, den = 0.f;
+#pragma unroll
+        for (int z = 0; z < 32; z++) {
+            m[z] = z < active ? __ldcg(all + z * partFloats + GMAX * headDim + g) : -INFINITY;
+            gm = fmaxf(gm, m[z]);
+        }
+#pragma unroll
+        for (int z = 0; z < 32; z++) {
+            float e = z < active ? expf(m[z] - gm) : 0.f;
+            den += z < active ? __ldcg(all + z * partFloats + GMAX * headDim + GMAX + g) * e : 0.f;
+            m[z] = e;
+        }
+#pragma unroll
+        for (int z = 0; z < 32; z++) weight[z][g] = m[z] / den;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        int g = i / headDim;
+        float s = 0.f;
+#pragma unroll 8
+        for (int z = 0; z < active; z++) s += __ldcg(all + z * partFloats + i) * weight[z][g];
+        out[(size_t) t * heads * headDim + (size_t) kvh * G * headDim + i] = s;
+    }
+    if (threadIdx.x == 0) counters[pair] = 0;
+}
+
+// The context chunk [begin, end) of block z of a split decode attention over len positions: the
+// context cut evenly into `splits`, but at least MIN positions a chunk, so a short context has
+// only `active` chunks with positions (the other blocks only report in). Returns the chunk size.
+template <int MIN>
+__device__ __forceinline__ int split_range(int len, int splits, int& begin, int& end) {
+    int chunk = max((len + splits - 1) / splits, MIN);
+    begin = min(len, (int) blockIdx.z * chunk);
+    end = min(len, begin + chunk);
+    return chunk;
 }
 
 // Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
@@ -114,16 +244,26 @@ __device__ __forceinline__ void write_merged_heads(const float (&sm)[WARPS][GMAX
 // load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
 // attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
 // grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
-template <typename S, int GMAX, int MAXD, int P, int WARPS>
+// SPLIT: grid z cuts the context into `splits` chunks (write_split_heads); part and counters unused otherwise.
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT>
 __device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
                                      const __half* kScales, const __half* vScales, float* out,
                                      const int* positions, const int* seqOf, const int* tables, int tableStride,
-                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
+                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
+                                     float* part, int* counters, int splits) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
     int kvDim = kvHeads * headDim;
     int len = positions[t] + 1;
+    int begin = 0, end = len, chunk = len;
+    if constexpr (SPLIT) {
+        chunk = split_range<WARPS * P>(len, splits, begin, end);
+        if (begin == end) {  // the whole block alike: nothing to attend to in this chunk
+            finish_split<GMAX>(out, part, counters, splits, (len + chunk - 1) / chunk, t, heads, kvHeads, kvh, G, headDim);
+            return;
+        }
+    }
     const int* table = tables + (size_t) seqOf[t] * tableStride;
     float qv[GMAX][MAXD], acc[GMAX][MAXD], m[GMAX], l[GMAX];
 #pragma unroll
@@ -138,14 +278,14 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         m[g] = -INFINITY;
         l[g] = 0.f;
     }
-    for (int s0 = warp * P; s0 < len; s0 += WARPS * P) {
+    for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
         size_t off[P];
         float ks[P], vs[P], x[P][MAXD];
         bool live[P];
 #pragma unroll
         for (int p = 0; p < P; p++) {
             int s = s0 + p;
-            live[p] = s < len;
+            live[p] = s < end;
             size_t slot = live[p] ? (size_t) table[s / blockSize] * blockSize + s % blockSize : 0;
             off[p] = slot * kvDim + kvh * headDim;
             ks[p] = 1.f;
@@ -216,7 +356,12 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         for (int j = 0; j < MAXD; j++) sacc[warp][g][lane + 32 * j] = acc[g][j];
     }
     __syncthreads();
-    write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh, G, headDim);
+    if constexpr (SPLIT) {
+        write_split_state<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, part, splits, t, kvHeads, kvh, G, headDim);
+        finish_split<GMAX>(out, part, counters, splits, (len + chunk - 1) / chunk, t, heads, kvHeads, kvh, G, headDim);
+    } else {
+        write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh, G, headDim);
+    }
 }
 
 // Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
@@ -395,6 +540,19 @@ extern "C" {
                                    __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) {        \
         kv_write_rows<S>(k, v, keys, values, kScales, vScales, slot, kvHeads, headDim, srcStride);                     \
     }
+#define ROPE_KV(SFX, S)                                                                                               \
+    __global__ void rope_kv_##SFX(float* qkv, const int* positions, const float* invFreq, const float2* table,          \
+                                  int tablePositions, int headDim, int ropeDim, int interleaved, int stride, int heads,  \
+                                  int kvHeads, S::T* keys, S::T* values, __half* kScales, __half* vScales,              \
+                                  const int* slot) {                                                                    \
+        rope_kv_rows<S>(qkv, positions, invFreq, table, tablePositions, headDim, ropeDim, interleaved, stride, heads,   \
+                        kvHeads, keys, values, kScales, vScales, slot);                                                 \
+    }
+ROPE_KV(f32, KvF32)
+ROPE_KV(f16, KvF16)
+ROPE_KV(bf16, KvBF16)
+ROPE_KV(i8, KvI8)
+ROPE_KV(fp8, KvFP8)
 KV_WRITE(f32, KvF32)
 KV_WRITE(f16, KvF16)
 KV_WRITE(bf16, KvBF16)
@@ -403,21 +561,34 @@ KV_WRITE(fp8, KvFP8)
 
 
 // Grouped decode attention: _g4 for groups of up to 4 query heads and headDim <= 128 (Llama 3's
-// shapes) with 8 warps (block 256), _g4w the same with 16 warps (block 512) for steps of few
-// sequences, whose few blocks would otherwise walk the context in long serial sweeps; _g8 for
-// groups of up to 8 and headDim <= 256 with 4 warps (block 128). grid = (n tokens, kvHeads).
+// shapes) with 8 warps (block 256), _g4w the same with 16 warps (block 512); _g8 for groups of up to
+// 8 and headDim <= 256 with 4 warps (block 128). grid = (n tokens, kvHeads).
+// _g4s and _g8s split the context (4 warps; grid = (n tokens, kvHeads, splits)) for steps of few
+// sequences, whose few blocks would otherwise walk the whole context in long serial sweeps; they
+// take three more arguments: scratch for the chunks' states (see write_split_state), the
+// per-(token, kv head) counters (zero before the first launch) and the number of splits.
 #define ATTENTION_GROUP_KERNEL(NAME, S, GMAX, MAXD, P, WARPS)                                                         \
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
             int qStride) {                                                                                              \
-        attention_group_rows<S, GMAX, MAXD, P, WARPS>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, \
-                                                      tableStride, heads, kvHeads, headDim, blockSize, scale, qStride); \
+        attention_group_rows<S, GMAX, MAXD, P, WARPS, false>(q, keys, values, kScales, vScales, out, positions, seqOf,  \
+                tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1);          \
+    }
+#define ATTENTION_SPLIT_KERNEL(NAME, S, GMAX, MAXD, P, WARPS)                                                         \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
+            const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
+            const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
+            int qStride, float* part, int* counters, int splits) {                                                      \
+        attention_group_rows<S, GMAX, MAXD, P, WARPS, true>(q, keys, values, kScales, vScales, out, positions, seqOf,   \
+                tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits);        \
     }
 #define ATTENTION_GROUP(SFX, S)                                      \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
-    ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)
+    ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \
+    ATTENTION_SPLIT_KERNEL(attention_g4s_##SFX, S, 4, 4, 4, 4)       \
+    ATTENTION_SPLIT_KERNEL(attention_g8s_##SFX, S, 8, 8, 2, 4)
 // Lane-per-position decode attention for heads of 128 dims and groups of up to 4 (Llama 3's shapes):
 // _lp with 4 warps (128 positions a sweep), _lpw with 8 (256) for steps of few sequences.
 #define ATTENTION_LANES_KERNEL(NAME, S, WARPS)                                                                        \

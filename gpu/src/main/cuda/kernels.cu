@@ -136,39 +136,44 @@ __device__ __forceinline__ void unpack16(uint4 u, const float*, float* w) {
 }
 
 
-// One thread's share of a decode GEMV row: the 16-byte chunks first, first + stride, ... of row wr,
-// U raw loads issued before any is used, each converted and multiplied into acc[t] for the n ≤ T
-// activation rows; then the columns past the last whole chunk. Shared by the warp-per-row and
-// block-per-row kernels (stride 32 or the block size).
-template <typename W, int T, int U>
-__device__ __forceinline__ void gemv_row_share(const W* __restrict__ wr, const float* __restrict__ x, int cols, int n,
-                                               int first, int stride, float* acc) {
+// One thread's share of R decode GEMV rows: the 16-byte chunks first, first + stride, ... of rows
+// wr[0..R), U raw loads per row issued before any is used, each converted and multiplied into
+// acc[r][t] for the n ≤ T activation rows; then the columns past the last whole chunk. Shared by
+// the warp-per-row and block-per-row kernels (stride 32 or the block size).
+template <typename W, int T, int U, int R>
+__device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const float* __restrict__ x, int cols, int n,
+                                                int first, int stride, float (&acc)[R][T]) {
     constexpr int VEC = 16 / sizeof(W);
-    const uint4* w4 = reinterpret_cast<const uint4*>(wr);
     int chunks = (cols % VEC) == 0 ? cols / VEC : 0;
 #pragma unroll
-    for (int t = 0; t < T; t++) acc[t] = 0.f;
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < T; t++) acc[r][t] = 0.f;
     for (int base = first; base < chunks; base += stride * U) {
-        uint4 raw[U];
+        uint4 raw[R][U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int ch = base + stride * u;
-            raw[u] = ch < chunks ? __ldg(w4 + ch) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int r = 0; r < R; r++) raw[r][u] = ch < chunks ? __ldg(reinterpret_cast<const uint4*>(wr[r]) + ch) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int ch = base + stride * u;
             if (ch < chunks) {
-                float wv[VEC];
-                unpack16(raw[u], wr, wv);
 #pragma unroll
-                for (int t = 0; t < T; t++) {
-                    if (t < n) {
-                        const float4* xp = reinterpret_cast<const float4*>(x + (size_t) t * cols + ch * VEC);
+                for (int r = 0; r < R; r++) {
+                    float wv[VEC];
+                    unpack16(raw[r][u], wr[r], wv);
 #pragma unroll
-                        for (int q = 0; q < VEC / 4; q++) {
-                            float4 a = xp[q];
-                            acc[t] += wv[4 * q] * a.x + wv[4 * q + 1] * a.y + wv[4 * q + 2] * a.z + wv[4 * q + 3] * a.w;
+                    for (int t = 0; t < T; t++) {
+                        if (t < n) {
+                            const float4* xp = reinterpret_cast<const float4*>(x + (size_t) t * cols + ch * VEC);
+#pragma unroll
+                            for (int q = 0; q < VEC / 4; q++) {
+                                float4 a = xp[q];
+                                acc[r][t] += wv[4 * q] * a.x + wv[4 * q + 1] * a.y + wv[4 * q + 2] * a.z + wv[4 * q + 3] * a.w;
+                            }
                         }
                     }
                 }
@@ -176,9 +181,12 @@ __device__ __forceinline__ void gemv_row_share(const W* __restrict__ wr, const f
         }
     }
     for (int c = chunks * VEC + first; c < cols; c += stride) {
-        float wv = to_float(wr[c]);
 #pragma unroll
-        for (int t = 0; t < T; t++) if (t < n) acc[t] += wv * x[(size_t) t * cols + c];
+        for (int r = 0; r < R; r++) {
+            float wv = to_float(wr[r][c]);
+#pragma unroll
+            for (int t = 0; t < T; t++) if (t < n) acc[r][t] += wv * x[(size_t) t * cols + c];
+        }
     }
 }
 
@@ -193,12 +201,12 @@ __device__ void gemv_rows_warp(const W* __restrict__ w, const float* __restrict_
     int lane = threadIdx.x & 31;
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) return;
-    const W* wr = w + (size_t) row * cols;
-    float acc[T];
-    gemv_row_share<W, T, U>(wr, x, cols, n, lane, 32, acc);
+    const W* wr[1] = {w + (size_t) row * cols};
+    float acc[1][T];
+    gemv_rows_share<W, T, U, 1>(wr, x, cols, n, lane, 32, acc);
 #pragma unroll
     for (int t = 0; t < T; t++) {
-        float s = warp_sum(acc[t]);
+        float s = warp_sum(acc[0][t]);
         if (lane == 0 && t < n) {
             float* out = y + (size_t) t * rows + row;
             *out = accumulate ? *out + s : s;
@@ -206,30 +214,37 @@ __device__ void gemv_rows_warp(const W* __restrict__ w, const float* __restrict_
     }
 }
 
-// Decode GEMV with a whole block per weight row: the 4 warps split the row's columns, each lane
-// issuing all of its U 16-byte loads before using any, so a 4096-wide bf16 row (8 KB) is in flight
-// in one round trip instead of the four a single warp needs; the warps' sums meet in shared
-// memory. Meant for the short matrices (q/k/v, o, down) whose one wave a warp per row leaves
-// latency-bound. grid = rows, block = 128.
-template <typename W, int T, int U>
+// Decode GEMV with a whole block per R weight rows: the 4 warps split the rows' columns, each lane
+// issuing all of its U 16-byte loads of every row before using any, so a 4096-wide bf16 row (8 KB)
+// is in flight in one round trip instead of the four a single warp needs; the warps' sums meet in
+// shared memory. Meant for the short matrices (q/k/v, o, down) whose one wave a warp per row leaves
+// latency-bound. grid = ceil(rows / R), block = 128 (or 256).
+template <typename W, int T, int U, int R>
 __device__ void gemv_rows_block(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
                                 int rows, int cols, int n, int accumulate) {
-    int row = blockIdx.x;
-    const W* wr = w + (size_t) row * cols;
-    float acc[T];
-    gemv_row_share<W, T, U>(wr, x, cols, n, threadIdx.x, blockDim.x, acc);
-    __shared__ float partial[T][32];
+    int row0 = blockIdx.x * R;
+    const W* wr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) wr[r] = w + (size_t) min(row0 + r, rows - 1) * cols;  // past the end: the last row again, never stored
+    float acc[R][T];
+    gemv_rows_share<W, T, U, R>(wr, x, cols, n, threadIdx.x, blockDim.x, acc);
+    __shared__ float partial[R][T][32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
-    for (int t = 0; t < T; t++) {
-        float s = warp_sum(acc[t]);
-        if (lane == 0) partial[t][warp] = s;
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            float s = warp_sum(acc[r][t]);
+            if (lane == 0) partial[r][t][warp] = s;
+        }
     }
     __syncthreads();
-    if (threadIdx.x < T && threadIdx.x < n) {
+    if (threadIdx.x < R * T) {
+        int r = threadIdx.x / T, t = threadIdx.x % T;
+        if (t >= n || row0 + r >= rows) return;
         float s = 0.f;
-        for (int i = 0; i < (int) (blockDim.x >> 5); i++) s += partial[threadIdx.x][i];
-        float* out = y + (size_t) threadIdx.x * rows + row;
+        for (int i = 0; i < (int) (blockDim.x >> 5); i++) s += partial[r][t][i];
+        float* out = y + (size_t) t * rows + row0 + r;
         *out = accumulate ? *out + s : s;
     }
 }
@@ -363,6 +378,88 @@ __device__ void round_activations(const float* __restrict__ x, H* __restrict__ y
     }
 }
 
+// Four floats rounded to a 16-bit type, stored at out[0..4).
+template <typename H>
+__device__ __forceinline__ void store4(H* out, float4 v) {
+    out[0] = H(v.x); out[1] = H(v.y); out[2] = H(v.z); out[3] = H(v.w);
+}
+
+// Block blockIdx.x's RMSNorm row, x[rowIndex[r]] * rsqrt(mean(x^2) + eps) * weight in fp32, handed
+// to its writer: emit4(i, v, live) per float4 i when dim % 4 == 0, with every thread of the block
+// calling it equally often (dead lanes with live = false) so that writers may shuffle across the
+// warp; emit1(i, v) per element otherwise. The products are rounded exactly as the fp32 kernel
+// always did, so every form holds the same values.
+template <typename Emit1, typename Emit4>
+__device__ void rmsnorm_row(const float* x, const int* rowIndex, const float* weight, int dim, float eps, Emit1 emit1, Emit4 emit4) {
+    int src = rowIndex ? rowIndex[blockIdx.x] : blockIdx.x;
+    const float* in = x + (size_t) src * dim;
+    float ss = 0.f;
+    if ((dim & 3) == 0) {
+        const float4* in4 = reinterpret_cast<const float4*>(in);
+        for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
+            float4 v = in4[i];
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        ss = block_sum(ss);
+        float scale = rsqrtf(ss / dim + eps);
+        const float4* w4 = reinterpret_cast<const float4*>(weight);
+        for (int base = 0; base < dim / 4; base += blockDim.x) {
+            int i = base + threadIdx.x;
+            bool live = i < dim / 4;
+            float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (live) {
+                float4 v = in4[i], w = w4[i];
+                o = make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
+            }
+            emit4(i, o, live);
+        }
+        return;
+    }
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += in[i] * in[i];
+    ss = block_sum(ss);
+    float scale = rsqrtf(ss / dim + eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) emit1(i, in[i] * scale * weight[i]);
+}
+
+// SwiGLU, silu(gate) · up, of each of the n · hidden outputs (a thread each), handed to emit(i, v).
+// Whole warps return together when n · hidden % 32 == 0, so writers may shuffle across the warp.
+template <typename Emit>
+__device__ __forceinline__ void swiglu_each(const float* gu, int n, int hidden, Emit emit) {
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t) n * hidden) return;
+    size_t t = i / hidden, j = i % hidden;
+    float g = gu[t * 2 * hidden + j];
+    emit(i, g / (1.f + expf(-g)) * gu[t * 2 * hidden + hidden + j]);
+}
+
+// Rotates the first ropeDim dims of one head (hp) by position pos, the block's threads taking the
+// pairs in turn. interleaved: pairs (2i, 2i+1) (GGUF); otherwise (i, i+half) (NeoX/HF). cos and sin
+// come from a table of float2 [position][i] made on the host in double, exactly as the CPU engine
+// computes them (double-precision sincos on the device cost ~18 µs a layer at decode); positions
+// past the table (or no table) compute the angle pos * invFreq[i] in double here. invFreq[i] already
+// holds theta^(-2i/ropeDim) divided by Llama 3's factor.
+__device__ void rotate_head(float* hp, int pos, const float* invFreq, const float2* table, int tablePositions,
+                            int ropeDim, int interleaved) {
+    int half = ropeDim / 2;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float c, s;
+        if (table != nullptr && pos < tablePositions) {
+            float2 cs = table[(size_t) pos * half + i];
+            c = cs.x;
+            s = cs.y;
+        } else {
+            double angle = (double) pos * (double) invFreq[i];
+            c = (float) cos(angle);
+            s = (float) sin(angle);
+        }
+        int a = interleaved ? 2 * i : i;
+        int b = interleaved ? a + 1 : a + half;
+        float x0 = hp[a], x1 = hp[b];
+        hp[a] = x0 * c - x1 * s;
+        hp[b] = x0 * s + x1 * c;
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -383,9 +480,12 @@ __global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y,
 __global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
 
 // Decode, a block per row: blockDim = 128; grid = rows.
-__global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<float, 4, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_block_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_block_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<float, 4, 8, 1>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
+// two rows a block: twice the bytes in flight per thread and half the blocks to schedule
+__global__ void gemv_block2_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block2_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
 
 // Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 128), ceil(n / 32), splits).
 // (MT = 4, 256 rows a block, measured 10% slower at batch 32 on Llama 3 8B's shapes than MT = 2.)
@@ -411,33 +511,20 @@ __global__ void embed_f16(const __half* table, const int* ids, float* out, int c
 
 // ---- elementwise -----------------------------------------------------------------------------
 // out[r] = x[rowIndex[r]] * rsqrt(mean(x^2) + eps) * weight, in fp32. rowIndex null = identity.
-// grid = rows, block = 256.
+// grid = rows, block = 32..1024 (a float4 per thread per pass: a 4096-wide row is one round of
+// loads for 1024 threads). The _bf16 / _f16 forms write the row rounded to 16 bits (what cuBLAS
+// reads: no separate rounding launch); rmsnorm_q8 (quant.cuh) writes it quantized to int8.
 __global__ void rmsnorm(const float* x, const int* rowIndex, const float* weight, float* out, int dim, float eps) {
-    int src = rowIndex ? rowIndex[blockIdx.x] : blockIdx.x;
-    const float* in = x + (size_t) src * dim;
-    float* o = out + (size_t) blockIdx.x * dim;
-    float ss = 0.f;
-    if ((dim & 3) == 0) {
-        // a float4 per thread per pass: a 4096-wide row is one round of loads for 1024 threads
-        const float4* in4 = reinterpret_cast<const float4*>(in);
-        for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
-            float4 v = in4[i];
-            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-        }
-        ss = block_sum(ss);
-        float scale = rsqrtf(ss / dim + eps);
-        const float4* w4 = reinterpret_cast<const float4*>(weight);
-        float4* o4 = reinterpret_cast<float4*>(o);
-        for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
-            float4 v = in4[i], w = w4[i];
-            o4[i] = make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
-        }
-        return;
-    }
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += in[i] * in[i];
-    ss = block_sum(ss);
-    float scale = rsqrtf(ss / dim + eps);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = in[i] * scale * weight[i];
+    rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = v; },
+                [&](int i, float4 v, bool live) { if (live) reinterpret_cast<float4*>(out + (size_t) blockIdx.x * dim)[i] = v; });
+}
+__global__ void rmsnorm_bf16(const float* x, const int* rowIndex, const float* weight, __nv_bfloat16* out, int dim, float eps) {
+    rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = __nv_bfloat16(v); },
+                [&](int i, float4 v, bool live) { if (live) store4(out + (size_t) blockIdx.x * dim + 4 * i, v); });
+}
+__global__ void rmsnorm_f16(const float* x, const int* rowIndex, const float* weight, __half* out, int dim, float eps) {
+    rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = __half(v); },
+                [&](int i, float4 v, bool live) { if (live) store4(out + (size_t) blockIdx.x * dim + 4 * i, v); });
 }
 
 // x[t][i] += bias[i] for n rows of width d (Qwen2's q/k/v biases).
@@ -446,45 +533,27 @@ __global__ void add_bias(float* x, const float* bias, int n, int d) {
     if (i < (size_t) n * d) x[i] += bias[i % d];
 }
 
-// out[t][i] = silu(gu[t][i]) * gu[t][hidden + i]: SwiGLU over the stacked gate/up output.
+// out[t][i] = silu(gu[t][i]) * gu[t][hidden + i]: SwiGLU over the stacked gate/up output, a thread
+// per output. The _bf16 / _f16 forms write it rounded to 16 bits for cuBLAS, swiglu_q8 (quant.cuh)
+// quantized to int8. grid = ceil(n · hidden / 256), block = 256.
 __global__ void swiglu(const float* gu, float* out, int n, int hidden) {
-    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t) n * hidden) return;
-    size_t t = i / hidden, j = i % hidden;
-    float g = gu[t * 2 * hidden + j];
-    out[i] = g / (1.f + expf(-g)) * gu[t * 2 * hidden + hidden + j];
+    swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = v; });
+}
+__global__ void swiglu_bf16(const float* gu, __nv_bfloat16* out, int n, int hidden) {
+    swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = __nv_bfloat16(v); });
+}
+__global__ void swiglu_f16(const float* gu, __half* out, int n, int hidden) {
+    swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = __half(v); });
 }
 
 // Rotates the first ropeDim dims of every head of each token's vector (stride floats apart) by its
-// position. interleaved: pairs (2i, 2i+1) (GGUF); otherwise (i, i+half) (NeoX/HF). cos and sin come
-// from a table of float2 [position][i] made on the host in double, exactly as the CPU engine computes
-// them (double-precision sincos on the device cost ~18 µs a layer at decode); positions past the
-// table (or no table) compute the angle pos * invFreq[i] in double here. invFreq[i] already holds
-// theta^(-2i/ropeDim) divided by Llama 3's factor. A block per (token, head): one block walking
-// every head in turn was latency-bound (~10 µs a layer at decode). grid = (n tokens, heads), block = 64.
+// position. A block per (token, head): one block walking every head in turn was latency-bound
+// (~10 µs a layer at decode). The forward pass uses rope_kv_* (attention.cuh), which also stores the
+// keys and values in the cache; this one is the plain rotation. grid = (n tokens, heads), block = 64.
 __global__ void rope(float* vec, const int* positions, const float* invFreq, const float2* table, int tablePositions,
                      int headDim, int ropeDim, int interleaved, int stride) {
-    int t = blockIdx.x, h = blockIdx.y;
-    int half = ropeDim / 2;
-    int pos = positions[t];
-    float* hp = vec + (size_t) t * stride + (size_t) h * headDim;
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float c, s;
-        if (table != nullptr && pos < tablePositions) {
-            float2 cs = table[(size_t) pos * half + i];
-            c = cs.x;
-            s = cs.y;
-        } else {
-            double angle = (double) pos * (double) invFreq[i];
-            c = (float) cos(angle);
-            s = (float) sin(angle);
-        }
-        int a = interleaved ? 2 * i : i;
-        int b = interleaved ? a + 1 : a + half;
-        float x0 = hp[a], x1 = hp[b];
-        hp[a] = x0 * c - x1 * s;
-        hp[b] = x0 * s + x1 * c;
-    }
+    int t = blockIdx.x;
+    rotate_head(vec + (size_t) t * stride + (size_t) blockIdx.y * headDim, positions[t], invFreq, table, tablePositions, ropeDim, interleaved);
 }
 
 // ---- sampling ----------------------------------------------------------------------------------

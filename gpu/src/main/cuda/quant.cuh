@@ -28,6 +28,64 @@ __device__ __forceinline__ int warp_sum_int(int v) {
     return v;
 }
 
+// int8 quantization of one 32-column activation block held by LANES consecutive lanes, PER values
+// each: exactly quantize_act_q8's arithmetic (sx = max|x| / 127, q = round(x / sx) clamped, the pair
+// (sx, sx · sum(q)) written by the group's first lane). Every lane of the warp must call it.
+template <int LANES, int PER>
+__device__ __forceinline__ void quantize_block(const float (&v)[PER], int8_t* q, float2* pair, bool live) {
+    float amax = 0.f;
+#pragma unroll
+    for (int p = 0; p < PER; p++) amax = fmaxf(amax, fabsf(v[p]));
+#pragma unroll
+    for (int o = 1; o < LANES; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    int sum = 0;
+    int8_t qs[PER];
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+        int qi = amax > 0.f ? max(-127, min(127, __float2int_rn(v[p] * (127.f / amax)))) : 0;
+        qs[p] = (int8_t) qi;
+        sum += qi;
+    }
+#pragma unroll
+    for (int o = 1; o < LANES; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (!live) return;
+#pragma unroll
+    for (int p = 0; p < PER; p++) q[p] = qs[p];
+    float sx = amax / 127.f;
+    if ((threadIdx.x & (LANES - 1)) == 0) *pair = make_float2(sx, sx * (float) sum);
+}
+
+// The end of a quantized GEMV: each (row, token) sum over the warp, and for KS > 1 over the KS warps
+// that split the row's chunks (shared memory), stored or added to y.
+template <int T, int R, int KS>
+__device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict__ y, int row0, int rows, int accumulate) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __shared__ float partial[KS > 1 ? 32 : 1][R][T];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            float v = warp_sum(acc[r][t]);
+            if (KS > 1) {
+                if (lane == 0) partial[warp][r][t] = v;
+            } else if (lane == 0 && row0 + r < rows) {
+                float* out = y + (size_t) t * rows + row0 + r;
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+    if (KS == 1) return;
+    __syncthreads();
+    if (warp % KS != 0 || lane >= R * T) return;
+    int r = lane / T, t = lane % T;
+    if (row0 + r >= rows) return;
+    float v = 0.f;
+#pragma unroll
+    for (int k = 0; k < KS; k++) v += partial[warp + k][r][t];
+    float* out = y + (size_t) t * rows + row0 + r;
+    *out = accumulate ? *out + v : v;
+}
+
 // Decode GEMV over INT8 weights for exactly T tokens (one kernel per token count: no per-token
 // branches, and registers for only the accumulators needed). One warp owns R consecutive rows; each
 // lane issues R × U 16-byte weight loads, and their scales, (chunk c = 16 columns; per load instruction the warp reads 512
@@ -35,20 +93,20 @@ __device__ __forceinline__ int warp_sum_int(int v) {
 // matrix still covers the memory latency. R rows per warp also share each activation load: per chunk
 // and token one 16-byte load of int8 activations serves R rows' four dp4a and scale products.
 // Rows past the end repeat the last row (loaded, never stored).
-template <int T, int R, int U>
+template <int T, int R, int U, int KS>
 __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate) {
-    int lane = threadIdx.x & 31;
-    int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
-    if (row0 >= rows) return;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
+    int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
+    if (KS == 1 && row0 >= rows) return;
     int chunks = cols >> 4;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
     const __half* sr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        int row = min(row0 + r, rows - 1);
+        int row = min(row0 + r, rows - 1);  // rows past the end: the last one again, never stored
         wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * cols);
         sr[r] = scales + (size_t) row * groups;
     }
@@ -57,13 +115,13 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
-    for (int base = lane; base < chunks; base += 32 * U) {
+    for (int base = 32 * slice + lane; base < chunks; base += 32 * KS * U) {
         // every load of this round first (weights and their scales: DRAM), then the arithmetic
         uint4 raw[R][U];
         __half s[R][U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int c = min(base + 32 * u, chunks - 1);  // past the end: a repeated chunk, never used
+            int c = min(base + 32 * KS * u, chunks - 1);  // past the end: a repeated chunk, never used
 #pragma unroll
             for (int r = 0; r < R; r++) {
                 raw[r][u] = __ldg(wr[r] + c);
@@ -72,7 +130,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int c = base + 32 * u;
+            int c = base + 32 * KS * u;
             if (c >= chunks) break;
 #pragma unroll
             for (int t = 0; t < T; t++) {
@@ -89,17 +147,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-#pragma unroll
-        for (int t = 0; t < T; t++) {
-            float v = warp_sum(acc[r][t]);
-            if (lane == 0 && row0 + r < rows) {
-                float* out = y + (size_t) t * rows + row0 + r;
-                *out = accumulate ? *out + v : v;
-            }
-        }
-    }
+    store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
 }
 
 // Decode GEMV over INT4 weights for exactly T tokens: as gemv_q8_rows, but one 16-byte load is a whole
@@ -110,20 +158,20 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
 // with (sx, sx·sum(xq)) precomputed per activation block. The bias term uses the quantized
 // activations' sum (not the exact one) so that the rounding error is that of the actual weights
 // s·q + b (zero-mean q − 8 for Q4_0), not of the offset q alone, which is larger.
-template <int T, int R, int U>
+template <int T, int R, int U, int KS>
 __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate) {
-    int lane = threadIdx.x & 31;
-    int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
-    if (row0 >= rows) return;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
+    int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
+    if (KS == 1 && row0 >= rows) return;
     int chunks = cols >> 5;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
     const __half2* sr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        int row = min(row0 + r, rows - 1);
+        int row = min(row0 + r, rows - 1);  // rows past the end: the last one again, never stored
         wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * (cols >> 1));
         sr[r] = scales + (size_t) row * groups;
     }
@@ -132,13 +180,13 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
-    for (int base = lane; base < chunks; base += 32 * U) {
+    for (int base = 32 * slice + lane; base < chunks; base += 32 * KS * U) {
         // every load of this round first (weights and their scales: DRAM), then the arithmetic
         uint4 raw[R][U];
         __half2 sbh[R][U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int c = min(base + 32 * u, chunks - 1);  // past the end: a repeated chunk, never used
+            int c = min(base + 32 * KS * u, chunks - 1);  // past the end: a repeated chunk, never used
 #pragma unroll
             for (int r = 0; r < R; r++) {
                 raw[r][u] = __ldg(wr[r] + c);
@@ -147,7 +195,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int c = base + 32 * u;
+            int c = base + 32 * KS * u;
             if (c >= chunks) break;
             int4 a[T], b[T];
             float2 sx[T];
@@ -184,17 +232,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-#pragma unroll
-        for (int t = 0; t < T; t++) {
-            float v = warp_sum(acc[r][t]);
-            if (lane == 0 && row0 + r < rows) {
-                float* out = y + (size_t) t * rows + row0 + r;
-                *out = accumulate ? *out + v : v;
-            }
-        }
-    }
+    store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
 }
 
 }  // namespace
@@ -217,24 +255,53 @@ __global__ void quantize_act_q8(const float* __restrict__ x, int8_t* __restrict_
     if ((threadIdx.x & 31) == 0) xs[i >> 5] = make_float2(sx, sx * (float) sum);
 }
 
-// Decode GEMV, gemv_{q8,q4}_{1..4} for n = 1..4 tokens, over activations quantized by quantize_act_q8.
-// blockDim = 128 (4 warps of QUANT_GEMV_ROWS rows); grid = ceil(rows / (4 * QUANT_GEMV_ROWS)) (Matmuls
-// knows QUANT_GEMV_ROWS). Each lane keeps QUANT_GEMV_ROWS × QUANT_GEMV_LOADS loads of 16 bytes in
-// flight (a warp: 8 KB). Measured on an H200 (a cupy harness, each time including the activation
-// quantization launch): 4 rows × 4 loads and 2 × 8 were about equal, 1 row per warp lost at n = 4;
-// INT4 28672×4096 at n = 1 took 0.026 ms against 0.057 ms for cuBLAS's bf16 GEMV (2.7 vs 4.1 TB/s).
-// The macros only exist so that other shapes can be timed (-DQUANT_GEMV_ROWS=...).
+// RMSNorm (kernels.cu's rmsnorm) written straight as int8 activations for the quantized GEMV, the
+// same values quantize_act_q8 would make of the fp32 row: xq rows × dim, xs rows × dim / 32 pairs.
+// dim % 32 == 0 (eight lanes of four values each make a block). grid = rows, block = 32..1024.
+__global__ void rmsnorm_q8(const float* x, const int* rowIndex, const float* weight, int8_t* xq, float2* xs, int dim, float eps) {
+    size_t row = (size_t) blockIdx.x * dim;
+    rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int, float) {},
+                [&](int i, float4 v, bool live) {
+                    float f[4] = {v.x, v.y, v.z, v.w};
+                    quantize_block<8, 4>(f, xq + row + 4 * i, xs + (row + 4 * i) / 32, live);
+                });
+}
+
+// SwiGLU (kernels.cu's swiglu) written straight as int8 activations for the quantized GEMV (a warp
+// per 32-column block, as quantize_act_q8). n · hidden % 32 == 0. grid = ceil(n · hidden / 256), block = 256.
+__global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hidden) {
+    swiglu_each(gu, n, hidden, [&](size_t i, float v) {
+        float f[1] = {v};
+        quantize_block<32, 1>(f, xq + i, xs + i / 32, true);
+    });
+}
+
+// Decode GEMV, gemv_{q8,q4}[_k2|_k2u8|_k4]_{1..4} for n = 1..4 tokens, over activations quantized by
+// quantize_act_q8. blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
+// QUANT_GEMV_ROWS × QUANT_GEMV_LOADS 16-byte loads in flight (a warp: 8 KB); grid = ceil(rows / 16).
+// A short matrix gives that too few warps to cover the latency (a 4096-row matrix: 256 blocks on
+// 132 SMs), so _k2 (2 rows a warp, 2 warps splitting each row's chunks; grid = ceil(rows / 4)) and
+// _k4 (1 row a warp, the 4 warps of the block on one row; grid = rows) trade rows per warp for
+// warps; _k2u8 is _k2 with 8 loads a lane (a 14336-wide row in fewer rounds). Matmuls picks by shape (measured: docs/PERFORMANCE.md). Measured on an H200 (a cupy harness, each time
+// including the activation quantization launch): 4 rows × 4 loads and 2 × 8 were about equal, 1
+// row per warp lost at n = 4; INT4 28672×4096 at n = 1 took 0.026 ms against 0.057 ms for cuBLAS's
+// bf16 GEMV (2.7 vs 4.1 TB/s). The macros only exist so that other shapes can be timed.
 #ifndef QUANT_GEMV_ROWS
 #define QUANT_GEMV_ROWS 4
 #endif
 #ifndef QUANT_GEMV_LOADS
 #define QUANT_GEMV_LOADS 4
 #endif
-#define QUANT_GEMV(fmt, T, W, S) \
-    __global__ void gemv_##fmt##_##T(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
-                                     int rows, int cols, int gshift, int acc) { \
-        gemv_##fmt##_rows<T, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS>(w, scales, xq, xs, y, rows, cols, gshift, acc); \
+#define QUANT_GEMV_KERNEL(NAME, fmt, T, W, S, R, U, KS) \
+    __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
+                                                int rows, int cols, int gshift, int acc) { \
+        gemv_##fmt##_rows<T, R, U, KS>(w, scales, xq, xs, y, rows, cols, gshift, acc); \
     }
+#define QUANT_GEMV(fmt, T, W, S) \
+    QUANT_GEMV_KERNEL(gemv_##fmt##_##T, fmt, T, W, S, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS, 1) \
+    QUANT_GEMV_KERNEL(gemv_##fmt##_k2_##T, fmt, T, W, S, 2, QUANT_GEMV_LOADS, 2) \
+    QUANT_GEMV_KERNEL(gemv_##fmt##_k2u8_##T, fmt, T, W, S, 2, 8, 2) \
+    QUANT_GEMV_KERNEL(gemv_##fmt##_k4_##T, fmt, T, W, S, 1, QUANT_GEMV_LOADS, 4)
 QUANT_GEMV(q8, 1, int8_t, __half)
 QUANT_GEMV(q8, 2, int8_t, __half)
 QUANT_GEMV(q8, 3, int8_t, __half)

@@ -7,7 +7,8 @@ import jcuda.driver.CUstream;
 
 /**
  * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
- * dispatcher's stream: embedding gather, then per layer RMSNorm → q/k/v GEMV-GEMM → RoPE → K/V
+ * dispatcher's stream: embedding gather, then per layer RMSNorm (written in the form the next
+ * product reads: fp32, 16-bit for cuBLAS or int8 for the quantized GEMV) → q/k/v GEMV-GEMM → RoPE → K/V
  * writes into the paged pool (converted or quantized to its type) → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
  * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
  * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
@@ -24,6 +25,7 @@ final class GpuForwardPass {
     /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
     private int generation;
     private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
+    private SplitScratch splitScratch;
     /** Tiled prefill on the tensor cores where the pool allows it ({@link #tensorCoresFit}). */
     /** Tensor-core tiled prefill over a 16-bit KV cache (checked against float64 on an H200; 10× the CUDA-core kernel at 4k tokens). */
     private boolean tensorCorePrefill = !"false".equals(System.getProperty("kvasir.gpu.tc-prefill"));
@@ -70,6 +72,7 @@ final class GpuForwardPass {
     /** Sizes the activation buffers for a step (before a graph capture, where allocating is not allowed). */
     void ensure(int tokens, int rows) {
         matmuls.ensureWorkspace();
+        if (splitScratch == null) splitScratch = SplitScratch.allocate(memory, c.headDim());
         if (tokens > capacity) {
             generation++;
             int n = Math.max(tokens, Math.max(64, capacity * 2));
@@ -125,17 +128,15 @@ final class GpuForwardPass {
         int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         int qkvDim = c.qDim() + 2 * c.kvDim();
-        CUdeviceptr keys = qkv.withByteOffset(4L * c.qDim());
-        CUdeviceptr values = qkv.withByteOffset(4L * (c.qDim() + c.kvDim()));
         for (int l = 0; l < c.layers(); l++) {
             GpuWeights.Layer lw = w.layers.get(l);
-            k.launch("rmsnorm", n, 1, normThreads, stream, x, null, lw.attnNorm(), xb, dim, c.rmsEps());
-            matmuls.run(lw.wqkv(), xb, qkv, n, false, stream);
+            rmsnormFor(lw.wqkv(), n, null, lw.attnNorm(), xb, normThreads, stream);
+            matmuls.runPrepared(lw.wqkv(), xb, qkv, n, false, stream);
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
-            // the k heads follow the q heads in each token's row: one launch rotates both
-            k.launch("rope", n, c.heads() + c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim);
+            // q, k, v heads follow each other in a token's row: one launch rotates q and k and stores k and v in the pool
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
-            k.launch("kv_write_" + kvs, n, 1, 256, stream, keys, values, kv.keys(l), kv.values(l), ks, vs, s.slots(), c.kvHeads(), c.headDim(), qkvDim);
+            k.launch("rope_kv_" + kvs, n, c.heads() + 2 * c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable,
+                    w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim, c.heads(), c.kvHeads(), kv.keys(l), kv.values(l), ks, vs, s.slots());
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
                 launchTensorCorePrefill(k, kv.dtype(), s.tileCount(), c.heads(), c.kvHeads(), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att,
                         s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
@@ -143,50 +144,84 @@ final class GpuForwardPass {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                String attention = decodeAttention(c, n);
-                k.launch(attention + kvs, n, c.kvHeads(), decodeAttentionThreads(attention), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(),
-                        s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+                launchDecodeAttention(k, decodeAttention(c, n, s.tableStride() * kv.blockSize()), kv.dtype(), n, c.kvHeads(), stream, splitScratch, qkv, kv.keys(l), kv.values(l), ks, vs, att,
+                        s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);
-            k.launch("rmsnorm", n, 1, normThreads, stream, x, null, lw.ffnNorm(), xb, dim, c.rmsEps());
-            matmuls.run(lw.gateUp(), xb, gateUp, n, false, stream);
-            long count = (long) n * c.hiddenDim();
-            k.launch("swiglu", (int) ((count + 255) / 256), 1, 256, stream, gateUp, hidden, n, c.hiddenDim());
-            matmuls.run(lw.down(), hidden, x, n, true, stream);
+            rmsnormFor(lw.gateUp(), n, null, lw.ffnNorm(), xb, normThreads, stream);
+            matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream);
+            swigluFor(lw.down(), n, stream);
+            matmuls.runPrepared(lw.down(), hidden, x, n, true, stream);
         }
-        k.launch("rmsnorm", s.rows(), 1, normThreads, stream, x, s.logitRows(), w.outputNorm, last, dim, c.rmsEps());
-        matmuls.run(w.output, last, logits, s.rows(), false, stream);
+        rmsnormFor(w.output, s.rows(), s.logitRows(), w.outputNorm, last, normThreads, stream);
+        matmuls.runPrepared(w.output, last, logits, s.rows(), false, stream);
         return logits;
     }
 
     /**
-     * The grouped decode attention kernel for the model's head shape and a step of {@code n}
-     * sequences (attention.cuh): when the step has at least as many blocks as an H100/H200 has SMs,
-     * _lpw (a lane per position, 8 warps) for heads of exactly 128 dims in groups of up to 4; below
-     * that, or for other heads of up to 128 dims, _g4w / _g4 (16 / 8 warps); _g8 (4 warps) for
-     * groups of up to 8 and heads of up to 256 dims. (_lp, 4 warps, is checked but not chosen: 6%
-     * slower in serving; _lpw lost to _g4w at batch 1.)
+     * RMSNorm of x's rows (those of {@code rowIndex}, or the first {@code rows}) written in the form
+     * the product with {@code next} reads: fp32 into {@code out}, or straight into the 16-bit or
+     * int8 activations of {@link Matmuls} (saving the product's own conversion launch).
      */
-    static String decodeAttention(ModelConfig c, int n) {
-        return decodeAttention(c.heads(), c.kvHeads(), c.headDim(), n);
+    private void rmsnormFor(DeviceMatrix next, int rows, CUdeviceptr rowIndex, CUdeviceptr weight, CUdeviceptr out, int threads, CUstream stream) {
+        switch (matmuls.input(next, rows)) {
+            case FLOAT -> k.launch("rmsnorm", rows, 1, threads, stream, x, rowIndex, weight, out, c.dim(), c.rmsEps());
+            case HALF -> k.launch("rmsnorm_" + Matmuls.halfType(next).kernelSuffix, rows, 1, threads, stream, x, rowIndex, weight,
+                    matmuls.halfActivations(), c.dim(), c.rmsEps());
+            case INT8 -> k.launch("rmsnorm_q8", rows, 1, threads, stream, x, rowIndex, weight, matmuls.int8Activations(), matmuls.int8Scales(),
+                    c.dim(), c.rmsEps());
+        }
     }
 
-    /** {@link #decodeAttention(ModelConfig, int)} for a head shape alone (the kernel checks use it too). */
-    static String decodeAttention(int heads, int kvHeads, int headDim, int n) {
+    /** SwiGLU of the gate/up output written in the form the down product reads (as {@link #rmsnormFor}). */
+    private void swigluFor(DeviceMatrix down, int n, CUstream stream) {
+        long count = (long) n * c.hiddenDim();
+        int grid = (int) ((count + 255) / 256);
+        switch (matmuls.input(down, n)) {
+            case FLOAT -> k.launch("swiglu", grid, 1, 256, stream, gateUp, hidden, n, c.hiddenDim());
+            case HALF -> k.launch("swiglu_" + Matmuls.halfType(down).kernelSuffix, grid, 1, 256, stream, gateUp, matmuls.halfActivations(), n, c.hiddenDim());
+            case INT8 -> k.launch("swiglu_q8", grid, 1, 256, stream, gateUp, matmuls.int8Activations(), matmuls.int8Scales(), n, c.hiddenDim());
+        }
+    }
+
+    /**
+     * The grouped decode attention kernel for the model's head shape, a step of {@code n} sequences
+     * and its longest context (attention.cuh). A step with fewer (token, kv head) pairs than an
+     * H100/H200 has SMs takes _g4w (16 warps on one block per pair) for groups of up to 4 and heads
+     * of up to 128 dims, or _g8 for up to 8 and 256; from {@link #SPLIT_FROM_CONTEXT} positions on it
+     * splits each context over several blocks instead (_g4s, _g8s). Fuller steps: _lpw (a lane per
+     * position, 8 warps) for heads of exactly 128 dims in groups of up to 4, _g4 (8 warps) for other
+     * heads of up to 128 dims, _g8 (4 warps) for groups of up to 8 and heads of up to 256 dims. (_lp,
+     * 4 warps, is checked but not chosen: 6% slower in serving than _lpw.)
+     */
+    static String decodeAttention(ModelConfig c, int n, int maxContext) {
+        return decodeAttention(c.heads(), c.kvHeads(), c.headDim(), n, maxContext);
+    }
+
+    /** {@link #decodeAttention(ModelConfig, int, int)} for a head shape alone (the kernel checks use it too). */
+    static String decodeAttention(int heads, int kvHeads, int headDim, int n, int maxContext) {
         int group = heads / kvHeads;
         if (DECODE_ATTENTION_CHOICE != null && group <= 4 && headDim == 128) return "attention_" + DECODE_ATTENTION_CHOICE + "_";
         boolean few = (long) n * kvHeads < 132;
+        boolean split = few && maxContext >= SPLIT_FROM_CONTEXT && (long) n * kvHeads <= SplitScratch.MAX_PAIRS;
         // measured on an H100 (runs 15, 18, 20): the lane-per-position kernel with 8 warps wins for full
         // steps and long contexts (serving at 32 and 128 sequences: +6% over 4 warps), the 16-warp
         // grouped one for a few short ones (batch 1)
         if (group <= 4 && headDim == 128 && !few) return "attention_lpw_";
-        if (group <= 4 && headDim <= 128) return few ? "attention_g4w_" : "attention_g4_";
-        if (group <= 8 && headDim <= 256) return "attention_g8_";
+        if (group <= 4 && headDim <= 128) return split ? "attention_g4s_" : few ? "attention_g4w_" : "attention_g4_";
+        if (group <= 8 && headDim <= 256) return split ? "attention_g8s_" : "attention_g8_";
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "
                 + group + " and " + headDim);
     }
 
-    /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w forces a kernel for Llama 3's head shape (for measurements). */
+    /**
+     * The context length from which a step of few sequences splits each context over several blocks
+     * (-Dkvasir.gpu.split-from). Below it the split's combine costs more than it saves (H200, this
+     * session's run 2: at 16–80 positions the split kernel cost ~15 µs a layer more than _g4w).
+     */
+    static final int SPLIT_FROM_CONTEXT = Integer.getInteger("kvasir.gpu.split-from", 1024);
+
+    /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w|g4s forces a kernel for Llama 3's head shape (for measurements). */
     private static final String DECODE_ATTENTION_CHOICE = System.getProperty("kvasir.gpu.decode-attention");
 
     /** Threads per block of a grouped decode attention kernel. */
@@ -198,6 +233,58 @@ final class GpuForwardPass {
             case "attention_g4_" -> 256;
             default -> 128;
         };
+    }
+
+    static boolean splitsContext(String kernel) {
+        return kernel.endsWith("s_");
+    }
+
+    /**
+     * Blocks per (token, kv head) of a split decode attention: enough for about two blocks per SM of an
+     * H100/H200, at most 32 and within the scratch. The kernel itself gives each block at least a
+     * sweep's worth of positions, so a short context uses only some of them.
+     */
+    static int decodeAttentionSplits(int n, int kvHeads) {
+        int pairs = n * kvHeads;
+        if (pairs > SplitScratch.MAX_PAIRS) throw new IllegalArgumentException("a split decode attention takes at most " + SplitScratch.MAX_PAIRS + " (token, kv head) pairs, got " + pairs);
+        return Math.max(1, Math.min(Math.min(32, (264 + pairs - 1) / pairs), SplitScratch.MAX_BLOCKS / pairs));
+    }
+
+    /**
+     * Launches a decode attention kernel; {@code args} are the grouped kernels' common arguments
+     * (q … qStride). A split kernel gets grid z = its splits and the scratch.
+     */
+    static void launchDecodeAttention(Kernels k, String kernel, KvCacheDtype t, int n, int kvHeads, CUstream stream, SplitScratch scratch, Object... args) {
+        String name = kernel + t.kernelSuffix;
+        if (!splitsContext(kernel)) {
+            k.launch(name, n, kvHeads, decodeAttentionThreads(kernel), stream, args);
+            return;
+        }
+        int splits = decodeAttentionSplits(n, kvHeads);
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 3);
+        all[args.length] = scratch.partials();
+        all[args.length + 1] = scratch.counters();
+        all[args.length + 2] = splits;
+        k.launch3(name, n, kvHeads, splits, decodeAttentionThreads(kernel), stream, all);
+    }
+
+    /**
+     * Scratch of the split decode attention (write_split_heads in attention.cuh): each block's state
+     * (up to 8 heads × (headDim + 2) floats) and a counter per (token, kv head), zero between launches.
+     */
+    record SplitScratch(CUdeviceptr partials, CUdeviceptr counters) {
+        static final int MAX_BLOCKS = 512;
+        static final int MAX_PAIRS = 256;
+
+        static long partialFloats(int headDim) {
+            return (long) MAX_BLOCKS * 8 * (headDim + 2);
+        }
+
+        static SplitScratch allocate(DeviceMemory memory, int headDim) {
+            CUdeviceptr counters = memory.allocate("activations", 4L * MAX_PAIRS);
+            jcuda.driver.JCudaDriver.cuMemsetD32(counters, 0, MAX_PAIRS);
+            return new SplitScratch(memory.allocate("activations", 4 * partialFloats(headDim)), counters);
+        }
     }
 
     private void bias(CUdeviceptr x, CUdeviceptr bias, int n, int d, CUstream stream) {

@@ -105,7 +105,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 DeviceMemory memory = new DeviceMemory(dispatcher);
                 Kernels kernels = Kernels.load(dispatcher);
                 GpuDtype dtype = GpuDtype.parse(options.dtype(), model.weights());
-                GpuForwardPass.decodeAttention(c, 1); // an unsupported head shape fails here, before any upload
+                GpuForwardPass.decodeAttention(c, 1, 0); // an unsupported head shape fails here, before any upload
                 KvCacheDtype kvDtype = KvCacheDtype.parse(options.kvCacheDtype(), dtype);
                 GpuDeviceInfo card = GpuDevices.list().get(options.device());
                 String unsupported = kvDtype.unsupportedReason(card.computeMajor(), card.computeMinor());

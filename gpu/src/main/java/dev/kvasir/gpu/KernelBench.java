@@ -2,27 +2,42 @@ package dev.kvasir.gpu;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstreamCaptureMode;
 
 import java.util.ArrayList;
 import java.util.List;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 
 /**
  * Times the weight-product kernels alone on Llama 3 8B's matrix shapes, through the same dispatch
- * the forward pass uses: achieved weight bandwidth for decode (n = 1; quantized formats also n = 4)
- * and TFLOP/s for a batch of 32, for bf16 and for the quantized formats (INT8 G=32 and per channel,
- * INT4 G=32 and G=128; their bytes include the group scales). Weights are a constant non-zero
- * pattern, activations non-zero; several weight copies rotate so that repeated launches do not run
- * from L2.
+ * the forward pass uses: achieved weight bandwidth for decode (n = 1, each decode GEMV layout;
+ * quantized formats also n = 4) and TFLOP/s for a batch of 32, for bf16 and for the quantized
+ * formats (INT8 G=32 and per channel, INT4 G=32 and G=128; their bytes include the group scales).
+ * Weights are a constant non-zero pattern, activations non-zero; several weight copies rotate so
+ * that repeated launches do not run from L2. The launches are captured in a CUDA graph and the
+ * graph's replay is timed, as the decode step runs them: a host launch per product would time
+ * the launches of the small matrices, not their kernels.
  */
 public final class KernelBench {
-    /** One measurement: format, shape, tokens, milliseconds per launch, weight GB/s, TFLOP/s. */
-    public record Result(String format, int rows, int cols, int n, double ms, double gbPerS, double tflops) {
+    /** One measurement: format, decode GEMV layout, shape, tokens, milliseconds per launch, weight GB/s, TFLOP/s. */
+    public record Result(String format, String layout, int rows, int cols, int n, double ms, double gbPerS, double tflops) {
     }
+    /** The decode GEMV layouts timed for dense 16-bit and for quantized matrices (Matmuls.chooseGemv). */
+    private static final String[] DENSE_LAYOUTS = {"auto", "block", "block2", "wide", "cublas"};
+    private static final String[] QUANT_LAYOUTS = {"auto", "rows", "k2", "k2u8", "k4"};
 
     /** One prefill-shape product: path (cublas or own), shape, tokens, milliseconds, TFLOP/s, error vs float64. */
     public record GemmResult(String path, int rows, int cols, int n, double ms, double tflops, double relError) {
@@ -134,12 +149,18 @@ public final class KernelBench {
             List<Result> out = new ArrayList<>();
             try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
                 Matmuls mm = new Matmuls(k, mem);
+                mm.ensureHalfActivations(32L * 14336);  // cuBLAS's 16-bit activations, for the "cublas" layout and n = 32
                 for (int[] shape : SHAPES) {
                     int rows = shape[0], cols = shape[1];
                     int copies = (int) Math.max(2, Math.min(8, (1L << 31) / ((long) rows * cols * 2)));
                     DeviceMatrix[] w = new DeviceMatrix[copies];
                     for (int i = 0; i < copies; i++) w[i] = new DeviceMatrix.Dense(filled(d, mem, k, (long) rows * cols * 2, 0.0123f), rows, cols, GpuDtype.BF16);
-                    for (int n : new int[]{1, 32}) out.add(time(d, mem, k, mm, "bf16", w, n));
+                    for (String layout : DENSE_LAYOUTS) {
+                        mm.chooseGemv(layout, "auto");
+                        out.add(time(d, mem, k, mm, "bf16", layout, w, 1));
+                    }
+                    mm.chooseGemv("auto", "auto");
+                    out.add(time(d, mem, k, mm, "bf16", "auto", w, 32));
                 }
                 for (int[] shape : SHAPES) {
                     int rows = shape[0], cols = shape[1];
@@ -157,7 +178,14 @@ public final class KernelBench {
                             }
                             Matmuls qm = new Matmuls(k, qmem, List.of(w));
                             String name = f.name().toLowerCase(java.util.Locale.ROOT) + "_g" + ((int) q[1] == 0 ? "cols" : g);
-                            for (int n : new int[]{1, 4, 32}) out.add(time(d, qmem, k, qm, name, w, n));
+                            for (int n : new int[]{1, 4}) {
+                                for (String layout : QUANT_LAYOUTS) {
+                                    qm.chooseGemv("auto", layout);
+                                    out.add(time(d, qmem, k, qm, name, layout, w, n));
+                                }
+                            }
+                            qm.chooseGemv("auto", "auto");
+                            out.add(time(d, qmem, k, qm, name, "auto", w, 32));
                         }
                     }
                 }
@@ -173,25 +201,43 @@ public final class KernelBench {
         return p;
     }
 
-    private static Result time(GpuDispatcher d, DeviceMemory mem, Kernels k, Matmuls mm, String format, DeviceMatrix[] w, int n) {
+    private static Result time(GpuDispatcher d, DeviceMemory mem, Kernels k, Matmuls mm, String format, String layout, DeviceMatrix[] w, int n) {
         int rows = w[0].rows(), cols = w[0].cols(), copies = w.length;
         CUdeviceptr x = mem.allocate("bench", 4L * n * cols);
         CUdeviceptr y = mem.allocate("bench", 4L * n * rows);
         k.launch("fill_f32", (n * cols + 255) / 256, 1, 256, d.stream(), x, 0.5f, (long) n * cols);
         for (int i = 0; i < copies; i++) mm.run(w[i], x, y, n, false, d.stream());
+        int reps = 8 * copies;
+        CUgraph graph = new CUgraph();
+        cuStreamBeginCapture(d.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        try {
+            for (int i = 0; i < reps; i++) mm.run(w[i % copies], x, y, n, false, d.stream());
+        } finally {
+            cuStreamEndCapture(d.stream(), graph);
+        }
+        CUgraphExec exec = new CUgraphExec();
+        cuGraphInstantiate(exec, graph, 0);
+        cuGraphDestroy(graph);
         CUevent start = new CUevent();
         CUevent stop = new CUevent();
         cuEventCreate(start, 0);
         cuEventCreate(stop, 0);
-        int reps = 8 * copies;
-        cuEventRecord(start, d.stream());
-        for (int i = 0; i < reps; i++) mm.run(w[i % copies], x, y, n, false, d.stream());
-        cuEventRecord(stop, d.stream());
-        cuEventSynchronize(stop);
         float[] ms = new float[1];
-        cuEventElapsedTime(ms, start, stop);
-        double per = ms[0] / reps;
+        double[] runs = new double[5];
+        for (int r = 0; r < runs.length; r++) {
+            cuEventRecord(start, d.stream());
+            cuGraphLaunch(exec, d.stream());
+            cuEventRecord(stop, d.stream());
+            cuEventSynchronize(stop);
+            cuEventElapsedTime(ms, start, stop);
+            runs[r] = ms[0] / reps;
+        }
+        cuGraphExecDestroy(exec);
+        cuEventDestroy(start);
+        cuEventDestroy(stop);
+        java.util.Arrays.sort(runs);
+        double per = runs[runs.length / 2];
         double bytes = w[0].bytes();
-        return new Result(format, rows, cols, n, per, bytes / (per / 1e3) / 1e9, 2.0 * rows * cols * n / (per / 1e3) / 1e9 / 1e3);
+        return new Result(format, layout, rows, cols, n, per, bytes / (per / 1e3) / 1e9, 2.0 * rows * cols * n / (per / 1e3) / 1e9 / 1e3);
     }
 }

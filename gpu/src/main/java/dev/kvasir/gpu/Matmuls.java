@@ -86,19 +86,73 @@ final class Matmuls {
     }
 
     /**
-     * The decode GEMV for a matrix: a warp per row with 16 loads in flight for tall matrices, else
-     * a block per row; -Dkvasir.gpu.gemv=warp|wide|block picks one for every matrix (for measurements).
+     * The decode GEMV for a dense matrix: a warp per row with 16 loads in flight for tall matrices,
+     * else a block per row; {@link #denseGemv} other than "auto" picks one for every matrix.
      */
-    private static String gemvKernel(DeviceMatrix m) {
-        return switch (GEMV_CHOICE) {
+    private String gemvKernel(DeviceMatrix.Dense m) {
+        boolean sixteenBit = m.dtype() != GpuDtype.F32;
+        return switch (denseGemv) {
             case "warp" -> "gemv_";
             case "wide" -> "gemv_wide_";
-            case "block" -> "gemv_block_";
+            case "block", "block256" -> "gemv_block_";
+            case "block2" -> sixteenBit ? "gemv_block2_" : "gemv_block_";
             default -> m.rows() >= GEMV_WIDE_ROWS ? "gemv_wide_" : "gemv_block_";
         };
     }
 
-    private static final String GEMV_CHOICE = System.getProperty("kvasir.gpu.gemv", "auto");
+    /**
+     * Whether a decode product (n = 1) of 16-bit weights goes through cuBLAS (its activations rounded
+     * first) rather than our GEMV: for matrices larger than 4096 × 4096. Measured on an H200 at Llama 3
+     * 8B's shapes (graph replays, rounding included; docs/PERFORMANCE.md): cuBLAS 16.3 / 55.9 / 31.9 /
+     * 242.7 µs against 17.6 / 66.4 / 35.3 / 262.9 for q/k/v, gate/up, down and the logits, and 13.5
+     * against 12.8 for the 4096 × 4096 output projection. "cublas" forces it, any other explicit
+     * choice keeps the GEMV.
+     */
+    private boolean cublasDecode(DeviceMatrix.Dense m, int n) {
+        if (m.dtype() == GpuDtype.F32 || n != 1) return false;
+        if (denseGemv.equals("cublas")) return true;
+        return denseGemv.equals("auto") && (long) m.rows() * m.cols() > CUBLAS_DECODE_ELEMENTS;
+    }
+
+    private static final long CUBLAS_DECODE_ELEMENTS = 4096L * 4096;
+
+    /** Threads of a block-per-row GEMV: 128, or 256 for the "block256" choice. */
+    private int gemvBlockThreads() {
+        return denseGemv.equals("block256") ? 256 : 32 * MATMUL_WARPS;
+    }
+
+    /**
+     * The quantized decode GEMV's layout for a matrix and n tokens: "rows" (4 rows a warp), "k2" (2
+     * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane) or "k4" (a block of 4 warps a
+     * row); {@link #quantGemv} other than "auto" picks one for every product. auto: k2 for one or
+     * two tokens, rows above (measured on an H200 at Llama 3 8B's shapes, docs/PERFORMANCE.md: k2
+     * 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4). Returns the kernel name's infix
+     * and the rows one block covers.
+     */
+    private QuantLayout quantLayout(int n) {
+        String choice = quantGemv;
+        if (choice.equals("auto")) choice = n <= 2 ? "k2" : "rows";
+        return switch (choice) {
+            case "k2" -> new QuantLayout("_k2", 4);
+            case "k2u8" -> new QuantLayout("_k2u8", 4);
+            case "k4" -> new QuantLayout("_k4", 1);
+            default -> new QuantLayout("", MATMUL_WARPS * QUANT_GEMV_ROWS);
+        };
+    }
+
+    private record QuantLayout(String infix, int rowsPerBlock) {}
+
+    /**
+     * Decode GEMV choices, for measurements (KernelBench sweeps them): dense warp|wide|block|block256|block2|cublas
+     * (-Dkvasir.gpu.gemv), quantized rows|k2|k2u8|k4 (-Dkvasir.gpu.qgemv); "auto" = the shape rule.
+     */
+    private String denseGemv = System.getProperty("kvasir.gpu.gemv", "auto");
+    private String quantGemv = System.getProperty("kvasir.gpu.qgemv", "auto");
+
+    void chooseGemv(String dense, String quantized) {
+        this.denseGemv = dense;
+        this.quantGemv = quantized;
+    }
 
     void close() {
         if (cublas != null) cublas.ifPresent(Cublas::close);
@@ -131,8 +185,52 @@ final class Matmuls {
     void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
         ensureWorkspace();
         switch (m) {
-            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, stream);
-            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, stream);
+            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, false, stream);
+            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, false, stream);
+        }
+    }
+
+    /**
+     * The form in which the product with m over n rows reads its activations: fp32 ({@code in}),
+     * rounded to 16 bits in {@link #halfActivations()} (cuBLAS), or int8 per 32 columns in
+     * {@link #int8Activations()} / {@link #int8Scales()} (the quantized GEMV). A kernel that
+     * produces the activations can write them in that form itself and save the product's own
+     * conversion launch ({@link #runPrepared}).
+     */
+    enum Input { FLOAT, HALF, INT8 }
+
+    Input input(DeviceMatrix m, int n) {
+        ensureWorkspace();
+        return switch (m) {
+            case DeviceMatrix.Dense d -> viaCublas(d, n) ? Input.HALF : Input.FLOAT;
+            case DeviceMatrix.Quantized q -> n <= GEMV_MAX_TOKENS ? Input.INT8
+                    : viaCublas(new DeviceMatrix.Dense(dequantized, q.rows(), q.cols(), GpuDtype.BF16), n) ? Input.HALF : Input.FLOAT;
+        };
+    }
+
+    /** The 16-bit type of {@link Input#HALF} activations for m (bf16 for quantized matrices). */
+    static GpuDtype halfType(DeviceMatrix m) {
+        return m instanceof DeviceMatrix.Dense d ? d.dtype() : GpuDtype.BF16;
+    }
+
+    CUdeviceptr halfActivations() {
+        return half;
+    }
+
+    CUdeviceptr int8Activations() {
+        return actValues;
+    }
+
+    CUdeviceptr int8Scales() {
+        return actScales;
+    }
+
+    /** {@link #run} for activations already in the form {@link #input} names ({@code in} read only when that is fp32). */
+    void runPrepared(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+        ensureWorkspace();
+        switch (m) {
+            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, true, stream);
+            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, true, stream);
         }
     }
 
@@ -140,42 +238,52 @@ final class Matmuls {
      * Decode (n ≤ 4): the activations quantized to int8 per 32 columns, then the dp4a GEMV, which
      * reads the packed weights once. Larger batches: the matrix dequantized to bf16 into the scratch
      * buffer, then the bf16 product (one method call, so another bf16 kernel can take its place).
+     * {@code prepared}: the activations are already in the form {@link #input} names.
      */
-    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream) {
         if (dequantized == null || m.cols() > maxQuantizedCols || (long) m.rows() * m.cols() > maxQuantizedElements) {
             throw new IllegalStateException("no quantization scratch sized for a " + m.rows() + "x" + m.cols() + " matrix: build Matmuls with its matrices");
         }
         String sfx = m.format().kernelSuffix;
         if (n <= GEMV_MAX_TOKENS) {
             long count = (long) n * m.cols();
-            k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
-            int rowsPerBlock = MATMUL_WARPS * QUANT_GEMV_ROWS;
-            k.launch("gemv_" + sfx + "_" + n, (m.rows() + rowsPerBlock - 1) / rowsPerBlock, 1, 32 * MATMUL_WARPS, stream,
+            if (!prepared) k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
+            QuantLayout layout = quantLayout(n);
+            k.launch("gemv_" + sfx + layout.infix() + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
                     m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0);
         } else {
             // a thread per 8 INT8 weights or per 32-column INT4 block
             long threads = (long) m.rows() * m.cols() / (m.format() == QuantFormat.INT8 ? 8 : 32);
             k.launch("dequant_" + sfx + "_bf16", (int) ((threads + 255) / 256), 1, 256, stream, m.data(), m.scales(), dequantized, m.rows(), m.cols(), m.groupSize());
-            runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, stream);
+            runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, prepared, stream);
         }
+    }
+
+    /** Whether the product with a dense matrix over n rows goes through cuBLAS (16-bit weights, the library present, room for the rounded activations). */
+    private boolean viaCublas(DeviceMatrix.Dense m, int n) {
+        boolean wanted = n > GEMV_MAX_TOKENS || cublasDecode(m, n);
+        return wanted && m.dtype() != GpuDtype.F32 && cublas.isPresent() && (long) n * m.cols() <= halfElements;
     }
 
     /**
      * The kernel that suits the batch for a dense matrix: a pipelined GEMV for decode (n ≤ 4,
-     * bandwidth-bound), the tensor-core GEMM for larger batches of 16-bit weights, and the
-     * CUDA-core kernel otherwise (fp32 weights stay exact in fp32).
+     * bandwidth-bound; cuBLAS for the large matrices at n = 1), cuBLAS for larger batches of 16-bit
+     * weights (else our tensor-core GEMM), and the CUDA-core kernel otherwise (fp32 weights stay
+     * exact in fp32). {@code prepared}: the activations are already in the form {@link #input} names.
      */
-    private void runDense(DeviceMatrix.Dense m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+    private void runDense(DeviceMatrix.Dense m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream) {
         String sfx = m.dtype().kernelSuffix;
         int acc = accumulate ? 1 : 0;
-        if (n <= GEMV_MAX_TOKENS) {
-            String kernel = gemvKernel(m);
-            int grid = kernel.equals("gemv_block_") ? m.rows() : (m.rows() + MATMUL_WARPS - 1) / MATMUL_WARPS;
-            k.launch(kernel + sfx, grid, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
-        } else if (m.dtype() != GpuDtype.F32 && cublas.isPresent() && (long) n * m.cols() <= halfElements) {
+        if (viaCublas(m, n)) {
             long count = (long) n * m.cols();
-            k.launch("round_" + sfx, (int) ((count / 4 + 255) / 256) + 1, 1, 256, stream, in, half, count);
+            if (!prepared) k.launch("round_" + sfx, (int) ((count / 4 + 255) / 256) + 1, 1, 256, stream, in, half, count);
             cublas.get().gemm(stream, m, half, out, n, accumulate);
+        } else if (n <= GEMV_MAX_TOKENS) {
+            String kernel = gemvKernel(m);
+            boolean perRow = kernel.startsWith("gemv_block");
+            int rowsPerBlock = kernel.equals("gemv_block2_") ? 2 : perRow ? 1 : MATMUL_WARPS;
+            int grid = (m.rows() + rowsPerBlock - 1) / rowsPerBlock;
+            k.launch(kernel + sfx, grid, 1, perRow ? gemvBlockThreads() : 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
         } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
             int rowBlocks = (m.rows() + TC_ROWS - 1) / TC_ROWS;
             int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;

@@ -12,21 +12,43 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DecodeAttentionChoiceTest {
 
     @Test
-    void llama3ShapesTakeTheLaneKernelForFullStepsAndTheGroupedOneForSmallOnes() {
+    void llama3ShapesTakeTheLaneKernelForFullStepsAndTheGroupedOrSplitOneForSmallOnes() {
         ModelConfig llama3 = shape(32, 8, 128);
-        assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 1));
-        assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 16));
-        assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17));
+        int longContext = GpuForwardPass.SPLIT_FROM_CONTEXT;
+        assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 1, 80));
+        assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));
+        assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 16, longContext));
+        assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17, longContext));
+        assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17, 80));
         assertEquals(256, GpuForwardPass.decodeAttentionThreads("attention_lpw_"));
-        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_g4w_"));
+        assertEquals(128, GpuForwardPass.decodeAttentionThreads("attention_g4s_"));
+        assertTrue(GpuForwardPass.splitsContext("attention_g4s_"));
+        assertTrue(!GpuForwardPass.splitsContext("attention_lpw_"));
+    }
+
+    @Test
+    void splitsFillAboutTwoBlocksPerSmWithinTheScratch() {
+        assertEquals(32, GpuForwardPass.decodeAttentionSplits(1, 8));   // 264 / 8 = 33, capped at 32
+        assertEquals(3, GpuForwardPass.decodeAttentionSplits(16, 8));   // 128 pairs: ceil(264 / 128)
+        assertEquals(3, GpuForwardPass.decodeAttentionSplits(131, 1));  // 393 blocks, within the 512
+        assertEquals(2, GpuForwardPass.decodeAttentionSplits(256, 1));  // the scratch's 512 blocks
+        for (int pairs = 1; pairs <= GpuForwardPass.SplitScratch.MAX_PAIRS; pairs++) {
+            assertTrue(pairs * GpuForwardPass.decodeAttentionSplits(pairs, 1) <= GpuForwardPass.SplitScratch.MAX_BLOCKS, "pairs " + pairs);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.decodeAttentionSplits(40, 8));
+        assertTrue(e.getMessage().contains("320"), e.getMessage());
     }
 
     @Test
     void otherShapesTakeTheKernelThatFitsThem() {
-        assertEquals("attention_g4_", GpuForwardPass.decodeAttention(shape(32, 8, 64), 64));
-        assertEquals("attention_g8_", GpuForwardPass.decodeAttention(shape(40, 8, 128), 1));
-        assertEquals("attention_g8_", GpuForwardPass.decodeAttention(shape(16, 2, 256), 1));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.decodeAttention(shape(32, 2, 128), 1));
+        int longContext = GpuForwardPass.SPLIT_FROM_CONTEXT;
+        assertEquals("attention_g4_", GpuForwardPass.decodeAttention(shape(32, 8, 64), 64, 80));
+        assertEquals("attention_g8_", GpuForwardPass.decodeAttention(shape(40, 8, 128), 1, 80));
+        assertEquals("attention_g8s_", GpuForwardPass.decodeAttention(shape(40, 8, 128), 1, longContext));
+        assertEquals("attention_g8_", GpuForwardPass.decodeAttention(shape(40, 8, 128), 17, longContext));
+        assertEquals("attention_g8s_", GpuForwardPass.decodeAttention(shape(16, 2, 256), 1, longContext));
+        assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(shape(32, 8, 64), 1, longContext));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.decodeAttention(shape(32, 2, 128), 1, 80));
         assertTrue(e.getMessage().contains("16"), e.getMessage());
     }
 

@@ -202,6 +202,75 @@ class KernelCheckTest {
         });
     }
 
+    /**
+     * The producers that write a product's input in its final form (rmsnorm_bf16/_f16/_q8,
+     * swiglu_bf16/_f16/_q8) against the fp32 kernel followed by the conversion they replace
+     * (round_bf16/_f16, quantize_act_q8): byte for byte the same activations and scales.
+     */
+    @Test
+    void producersWriteExactlyWhatTheConversionKernelsWould() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                int n = 5;
+                for (int dim : new int[]{64, 98, 2048, 4096}) {
+                    float[] x = randoms(n * dim), w = randoms(dim);
+                    x[3] = 0;
+                    int[] rows = {4, 0, 2};
+                    for (int threads : new int[]{256, 1024}) {
+                        CUdeviceptr fp32 = a.poisoned(rows.length * dim);
+                        Object[] in = {a.floats(x), a.ints(rows), a.floats(w)};
+                        a.kernels.launch("rmsnorm", rows.length, 1, threads, d.stream(), in[0], in[1], in[2], fp32, dim, 1e-5f);
+                        String what = "rmsnorm dim " + dim + ", " + threads + " threads";
+                        compareForms(a, what, fp32, rows.length * dim, dim % 32 == 0, (kernel, outs) -> {
+                            Object[] args = new Object[3 + outs.length + 2];
+                            System.arraycopy(in, 0, args, 0, 3);
+                            System.arraycopy(outs, 0, args, 3, outs.length);
+                            args[3 + outs.length] = dim;
+                            args[4 + outs.length] = 1e-5f;
+                            a.kernels.launch("rmsnorm_" + kernel, rows.length, 1, threads, d.stream(), args);
+                        });
+                    }
+                }
+                for (int hidden : new int[]{96, 14336}) {
+                    CUdeviceptr gu = a.floats(randoms(n * 2 * hidden));
+                    int count = n * hidden, grid = (count + 255) / 256;
+                    CUdeviceptr fp32 = a.poisoned(count);
+                    a.kernels.launch("swiglu", grid, 1, 256, d.stream(), gu, fp32, n, hidden);
+                    compareForms(a, "swiglu hidden " + hidden, fp32, count, true, (kernel, outs) -> {
+                        Object[] args = new Object[1 + outs.length + 2];
+                        args[0] = gu;
+                        System.arraycopy(outs, 0, args, 1, outs.length);
+                        args[1 + outs.length] = n;
+                        args[2 + outs.length] = hidden;
+                        a.kernels.launch("swiglu_" + kernel, grid, 1, 256, d.stream(), args);
+                    });
+                }
+            }
+            return null;
+        });
+    }
+
+    /** Launches a producer form ("bf16", "f16", "q8") writing into the given output buffers. */
+    private interface Producer {
+        void launch(String form, Object[] outputs);
+    }
+
+    private static void compareForms(DeviceArrays a, String what, CUdeviceptr fp32, int count, boolean q8, Producer producer) {
+        for (String half : new String[]{"bf16", "f16"}) {
+            CUdeviceptr expected = a.poisonedBytes(2L * count), got = a.poisonedBytes(2L * count);
+            a.kernels.launch("round_" + half, (count / 4 + 255) / 256 + 1, 1, 256, d.stream(), fp32, expected, (long) count);
+            producer.launch(half, new Object[]{got});
+            assertArrayEquals(a.readBytes(expected, 2 * count), a.readBytes(got, 2 * count), what + ": " + half + " form");
+        }
+        if (!q8) return;
+        CUdeviceptr eq = a.poisonedBytes(count), es = a.poisonedBytes(count / 4), gq = a.poisonedBytes(count), gs = a.poisonedBytes(count / 4);
+        a.kernels.launch("quantize_act_q8", (count + 255) / 256, 1, 256, d.stream(), fp32, eq, es, (long) count);
+        producer.launch("q8", new Object[]{gq, gs});
+        assertArrayEquals(a.readBytes(eq, count), a.readBytes(gq, count), what + ": int8 values");
+        assertArrayEquals(a.readBytes(es, count / 4), a.readBytes(gs, count / 4), what + ": int8 block scales");
+        log.info("{}: the 16-bit and int8 forms equal the conversion kernels' output", what);
+    }
+
     @Test
     void ropeInBothLayouts() {
         d.call(() -> {
@@ -269,8 +338,8 @@ class KernelCheckTest {
                     double[] ref = AttentionReference.causal(q, heads * headDim, AttentionReference.toDouble(keys), AttentionReference.toDouble(values),
                             positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
-                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
-                    a.kernels.launch(kernel + "f32", n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), a.floats(q), a.floats(keys),
+                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
+                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), a.floats(q), a.floats(keys),
                             a.floats(values), null, null, out, a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale,
                             heads * headDim);
                     check("paged attention (" + kernel + ") " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
@@ -337,8 +406,8 @@ class KernelCheckTest {
                             heads, kvHeads, headDim, bs, scale, qStride);
                     check("tiled prefill attention " + what, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                     CUdeviceptr plain = a.poisoned(n * heads * headDim);
-                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
-                    a.kernels.launch(kernel + "f32", n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), qp, kp, vp, null, null, plain,
+                    String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
+                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), qp, kp, vp, null, null, plain,
                             pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
                     check("per-token attention (" + kernel + ") on the same prefill " + what, a.readFloats(plain, n * heads * headDim), ref, 1e-5);
                 }

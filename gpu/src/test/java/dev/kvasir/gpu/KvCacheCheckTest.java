@@ -202,11 +202,13 @@ class KvCacheCheckTest {
         double[] refRaw = AttentionReference.causal(q, heads * headDim, AttentionReference.toDouble(f.rawKeys()), AttentionReference.toDouble(f.rawValues()), positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
 
         // every grouped decode kernel that fits the shape (the forward pass picks one by shape and step size)
-        for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_"}) {
+        GpuForwardPass.SplitScratch scratch = scratch(a, headDim);
+        for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_", "attention_g4s_", "attention_g8s_"}) {
             if (kernel.startsWith("attention_lp") && (heads / kvHeads > 4 || headDim != 128)) continue;
             if (kernel.startsWith("attention_g4") && (heads / kvHeads > 4 || headDim > 128)) continue;
+            if (GpuForwardPass.splitsContext(kernel) && n * kvHeads > GpuForwardPass.SplitScratch.MAX_PAIRS) continue;
             CUdeviceptr grouped = a.poisoned(n * heads * headDim);
-            a.kernels.launch(kernel + t.kernelSuffix, n, kvHeads, GpuForwardPass.decodeAttentionThreads(kernel), d.stream(), a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+            GpuForwardPass.launchDecodeAttention(a.kernels, kernel, t, n, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                     grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
             compare("grouped decode attention (" + kernel + ") " + what, t, a.readFloats(grouped, n * heads * headDim), refStored, refRaw);
         }
@@ -259,10 +261,65 @@ class KvCacheCheckTest {
         }
         out = a.poisoned(n * heads * headDim);
         // a prefill chunk without tiles goes through the decode kernel the forward pass picks for n tokens
-        String perToken = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n);
-        a.kernels.launch(perToken + t.kernelSuffix, n, kvHeads, GpuForwardPass.decodeAttentionThreads(perToken), d.stream(), qp, pool.keys(0), pool.values(0),
+        String perToken = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
+        GpuForwardPass.launchDecodeAttention(a.kernels, perToken, t, n, kvHeads, d.stream(), scratch, qp, pool.keys(0), pool.values(0),
                 pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
         compare("per-token attention (" + perToken + ") on the prefill " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
+    }
+
+    /** Scratch for the split decode attention kernels: poisoned states, zeroed counters. */
+    static GpuForwardPass.SplitScratch scratch(DeviceArrays a, int headDim) {
+        return new GpuForwardPass.SplitScratch(a.poisoned((int) GpuForwardPass.SplitScratch.partialFloats(headDim)),
+                a.ints(new int[GpuForwardPass.SplitScratch.MAX_PAIRS]));
+    }
+
+    /**
+     * rope_kv (the forward pass's RoPE with the K/V write) against rope followed by kv_write, per
+     * type: the same q/k rows and, byte for byte, the same pool (data and scales). Both layouts of
+     * the rotation, a partial rotary dimension, positions past the cos/sin table.
+     */
+    @Test
+    void ropeWithKvWriteEqualsRopeThenKvWrite() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (KvCacheDtype t : KvCacheDtype.values()) {
+                    if (!runs(t)) continue;
+                    for (int interleaved = 0; interleaved <= 1; interleaved++) {
+                        int heads = 8, kvHeads = 2, headDim = 64, ropeDim = interleaved == 1 ? 64 : 32, n = 7, bs = 16, blocks = 4;
+                        int qkvDim = (heads + 2 * kvHeads) * headDim, kvDim = kvHeads * headDim;
+                        float[] rows = randoms(n * qkvDim, 2);
+                        int[] positions = {0, 1, 5, 17, 40, 63, 200};
+                        int[] slots = {3, 0, 17, 42, 9, 63, 30};
+                        int half = ropeDim / 2, tablePositions = 64;
+                        float[] inv = new float[half];
+                        float[] table = new float[tablePositions * half * 2];
+                        for (int i = 0; i < half; i++) {
+                            inv[i] = (float) Math.pow(10000, -2.0 * i / ropeDim);
+                            for (int p = 0; p < tablePositions; p++) {
+                                table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
+                                table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
+                            }
+                        }
+                        long poolBytes = new PagedKvPool(null, 1, bs, blocks, kvHeads, headDim, t).totalBytes();
+                        PagedKvPool expectedPool = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
+                        PagedKvPool fusedPool = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
+                        CUdeviceptr pp = a.ints(positions), sp = a.ints(slots), ip = a.floats(inv), tb = a.floats(table);
+                        CUdeviceptr twoStep = a.floats(rows), fused = a.floats(rows);
+                        a.kernels.launch("rope", n, heads + kvHeads, 64, d.stream(), twoStep, pp, ip, tb, tablePositions, headDim, ropeDim, interleaved, qkvDim);
+                        a.kernels.launch("kv_write_" + t.kernelSuffix, n, 1, 256, d.stream(), twoStep.withByteOffset(4L * heads * headDim),
+                                twoStep.withByteOffset(4L * (heads * headDim + kvDim)), expectedPool.keys(0), expectedPool.values(0),
+                                expectedPool.keyScales(0), expectedPool.valueScales(0), sp, kvHeads, headDim, qkvDim);
+                        a.kernels.launch("rope_kv_" + t.kernelSuffix, n, heads + 2 * kvHeads, 64, d.stream(), fused, pp, ip, tb, tablePositions, headDim, ropeDim,
+                                interleaved, qkvDim, heads, kvHeads, fusedPool.keys(0), fusedPool.values(0), fusedPool.keyScales(0), fusedPool.valueScales(0), sp);
+                        String what = t + (interleaved == 1 ? " interleaved" : " half-split, rotary " + ropeDim + " of " + headDim);
+                        assertArrayEquals(a.readFloats(twoStep, n * qkvDim), a.readFloats(fused, n * qkvDim), what + ": rotated q/k rows");
+                        assertArrayEquals(a.readBytes(expectedPool.base(), (int) poolBytes), a.readBytes(fusedPool.base(), (int) poolBytes), what + ": pool bytes");
+                        log.info("rope_kv {}: rows and pool equal rope + kv_write", what);
+                    }
+                }
+            }
+            return null;
+        });
     }
 
     private static void compare(String what, KvCacheDtype t, float[] got, double[] stored, double[] exact) {

@@ -84,8 +84,8 @@ public final class GpuBench {
             case "kernels" -> {
                 try (GpuDispatcher d = GpuDispatcher.open(0)) {
                     for (KernelBench.Result r : KernelBench.run(d)) {
-                        out.printf("{\"bench\":\"matmul_%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
-                                r.format(), r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                        out.printf("{\"bench\":\"matmul_%s\",\"layout\":\"%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
+                                r.format(), r.layout(), r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
                     }
                 }
             }
