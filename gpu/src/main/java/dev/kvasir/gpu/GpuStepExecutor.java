@@ -115,6 +115,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 // the products' scratch (with the bf16 copy of the largest quantized matrix) before the KV pool takes the rest
                 Matmuls matmuls = new Matmuls(kernels, memory, w.matrices());
                 matmuls.ensureWorkspace();
+                for (String line : matmuls.tuneDecode(w.matricesByRole(), dispatcher.stream())) log.info("decode product timed on cuda:{}: {}", options.device(), line);
                 long budget = memory.kvBudget(options.memoryFraction(), RESERVE);
                 long perBlock = PagedKvPool.bytesPerBlock(c, options.blockSize(), kvDtype);
                 long maxUseful = (long) c.contextLength() * 256 / options.blockSize() + 1;

@@ -115,6 +115,12 @@ public final class GpuWeights {
         }
     }
 
+    /** The streamed matrices grouped by role (q/k/v, output projection, gate/up, down: one per layer; then the logits matrix). */
+    public List<List<DeviceMatrix>> matricesByRole() {
+        return List.of(layers.stream().map(Layer::wqkv).toList(), layers.stream().map(Layer::wo).toList(),
+                layers.stream().map(Layer::gateUp).toList(), layers.stream().map(Layer::down).toList(), List.of(output));
+    }
+
     /** The layouts of the streamed matrices, e.g. "INT4/G32 ×96, BF16 ×33". */
     public String describe() {
         java.util.Map<String, Integer> counts = new java.util.TreeMap<>();

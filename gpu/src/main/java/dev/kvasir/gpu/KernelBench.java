@@ -2,24 +2,15 @@ package dev.kvasir.gpu;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
-import jcuda.driver.CUgraph;
-import jcuda.driver.CUgraphExec;
-import jcuda.driver.CUstreamCaptureMode;
 
 import java.util.ArrayList;
 import java.util.List;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
-import static jcuda.driver.JCudaDriver.cuEventDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
-import static jcuda.driver.JCudaDriver.cuGraphLaunch;
-import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
-import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+
 
 /**
  * Times the weight-product kernels alone on Llama 3 8B's matrix shapes, through the same dispatch
@@ -207,36 +198,7 @@ public final class KernelBench {
         CUdeviceptr y = mem.allocate("bench", 4L * n * rows);
         k.launch("fill_f32", (n * cols + 255) / 256, 1, 256, d.stream(), x, 0.5f, (long) n * cols);
         for (int i = 0; i < copies; i++) mm.run(w[i], x, y, n, false, d.stream());
-        int reps = 8 * copies;
-        CUgraph graph = new CUgraph();
-        cuStreamBeginCapture(d.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
-        try {
-            for (int i = 0; i < reps; i++) mm.run(w[i % copies], x, y, n, false, d.stream());
-        } finally {
-            cuStreamEndCapture(d.stream(), graph);
-        }
-        CUgraphExec exec = new CUgraphExec();
-        cuGraphInstantiate(exec, graph, 0);
-        cuGraphDestroy(graph);
-        CUevent start = new CUevent();
-        CUevent stop = new CUevent();
-        cuEventCreate(start, 0);
-        cuEventCreate(stop, 0);
-        float[] ms = new float[1];
-        double[] runs = new double[5];
-        for (int r = 0; r < runs.length; r++) {
-            cuEventRecord(start, d.stream());
-            cuGraphLaunch(exec, d.stream());
-            cuEventRecord(stop, d.stream());
-            cuEventSynchronize(stop);
-            cuEventElapsedTime(ms, start, stop);
-            runs[r] = ms[0] / reps;
-        }
-        cuGraphExecDestroy(exec);
-        cuEventDestroy(start);
-        cuEventDestroy(stop);
-        java.util.Arrays.sort(runs);
-        double per = runs[runs.length / 2];
+        double per = GraphTimer.millisPerCall(d.stream(), 8 * copies, i -> mm.run(w[i % copies], x, y, n, false, d.stream()));
         double bytes = w[0].bytes();
         return new Result(format, layout, rows, cols, n, per, bytes / (per / 1e3) / 1e9, 2.0 * rows * cols * n / (per / 1e3) / 1e9 / 1e3);
     }

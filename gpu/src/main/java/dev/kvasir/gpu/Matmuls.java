@@ -102,19 +102,67 @@ final class Matmuls {
 
     /**
      * Whether a decode product (n = 1) of 16-bit weights goes through cuBLAS (its activations rounded
-     * first) rather than our GEMV: for matrices larger than 4096 × 4096. Measured on an H200 at Llama 3
-     * 8B's shapes (graph replays, rounding included; docs/PERFORMANCE.md): cuBLAS 16.3 / 55.9 / 31.9 /
-     * 242.7 µs against 17.6 / 66.4 / 35.3 / 262.9 for q/k/v, gate/up, down and the logits, and 13.5
-     * against 12.8 for the 4096 × 4096 output projection. "cublas" forces it, any other explicit
-     * choice keeps the GEMV.
+     * first) rather than our GEMV: as {@link #tuneDecode} timed it on this card for the matrix's shape,
+     * else for matrices larger than 4096 × 4096 (what an H200 showed at Llama 3 8B's shapes). "cublas"
+     * forces it, any other explicit choice keeps the GEMV.
      */
     private boolean cublasDecode(DeviceMatrix.Dense m, int n) {
         if (m.dtype() == GpuDtype.F32 || n != 1) return false;
         if (denseGemv.equals("cublas")) return true;
-        return denseGemv.equals("auto") && (long) m.rows() * m.cols() > CUBLAS_DECODE_ELEMENTS;
+        if (!denseGemv.equals("auto")) return false;
+        if (decodeTrial != null) return decodeTrial;
+        Boolean tuned = tunedCublasDecode.get(shapeKey(m));
+        return tuned != null ? tuned : (long) m.rows() * m.cols() > CUBLAS_DECODE_ELEMENTS;
     }
 
     private static final long CUBLAS_DECODE_ELEMENTS = 4096L * 4096;
+    /** Per 16-bit matrix shape: whether its decode product goes through cuBLAS, as timed on this card. */
+    private final java.util.Map<Long, Boolean> tunedCublasDecode = new java.util.HashMap<>();
+    /** Set while {@link #tuneDecode} times one of the two paths. */
+    private Boolean decodeTrial;
+
+    private static long shapeKey(DeviceMatrix m) {
+        return ((long) m.rows() << 32) | m.cols();
+    }
+
+    /**
+     * Times, on this card, the decode product (one token) of each given shape of 16-bit weights both
+     * ways, our GEMV and cuBLAS with its rounding launch, and keeps the faster for that shape. Each
+     * list holds the model's matrices of one shape (one per layer), which the timing rotates through
+     * so that the L2 cache holds none of them, as in a decode step. Timed rather than ruled because the
+     * answer depends on the card: cuBLAS won for all of Llama 3 8B's shapes but 4096 × 4096 on an H200
+     * (this session's run 3) while batch-1 decode on an H100 lost 2% with the H200's rule (run 5).
+     * Returns one line per shape for the log.
+     */
+    List<String> tuneDecode(List<List<DeviceMatrix>> shapes, CUstream stream) {
+        ensureWorkspace();
+        List<String> report = new java.util.ArrayList<>();
+        if (cublas.isEmpty() || !denseGemv.equals("auto")) return report;
+        for (List<DeviceMatrix> same : shapes) {
+            if (!(same.getFirst() instanceof DeviceMatrix.Dense first) || first.dtype() == GpuDtype.F32) continue;
+            ensureHalfActivations(first.cols());
+            CUdeviceptr x = memory.allocate("activations", 4L * first.cols());
+            CUdeviceptr y = memory.allocate("activations", 4L * first.rows());
+            try {
+                k.launch("fill_f32", (first.cols() + 255) / 256, 1, 256, stream, x, 0.5f, (long) first.cols());
+                double[] ms = new double[2];
+                for (int path = 0; path < 2; path++) {
+                    decodeTrial = path == 1;
+                    int calls = Math.max(8, same.size());
+                    ms[path] = GraphTimer.millisPerCall(stream, calls, i -> run(same.get(i % same.size()), x, y, 1, false, stream));
+                }
+                boolean viaCublas = ms[1] < ms[0];
+                tunedCublasDecode.put(shapeKey(first), viaCublas);
+                report.add(String.format(java.util.Locale.ROOT, "%d×%d: GEMV %.1f µs, cuBLAS %.1f µs → %s",
+                        first.rows(), first.cols(), 1e3 * ms[0], 1e3 * ms[1], viaCublas ? "cuBLAS" : "GEMV"));
+            } finally {
+                decodeTrial = null;
+                memory.free("activations", x, 4L * first.cols());
+                memory.free("activations", y, 4L * first.rows());
+            }
+        }
+        return report;
+    }
 
     /** Threads of a block-per-row GEMV: 128, or 256 for the "block256" choice. */
     private int gemvBlockThreads() {

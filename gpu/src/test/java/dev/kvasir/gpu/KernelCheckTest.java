@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -138,6 +139,54 @@ class KernelCheckTest {
                             checkMatmul(a, "gemv_block_", type, shape[0], shape[1], n, (rows, nn) -> new int[]{rows, 1}, 1e-5);
                         }
                     }
+                }
+            }
+            return null;
+        });
+    }
+
+    /**
+     * The decode product through {@link Matmuls} for 16-bit weights after {@link Matmuls#tuneDecode}
+     * timed both paths on this card: a decision per shape where cuBLAS is present, and the product,
+     * whichever path it takes (and the block-per-row GEMV's second-row layout), within the activations'
+     * 16-bit rounding of float64.
+     */
+    @Test
+    void decodeProductsAfterTimingBothPaths() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : new GpuDtype[]{GpuDtype.BF16, GpuDtype.F16}) {
+                    int[][] shapes = {{1000, 4096}, {4352, 4096}};
+                    List<List<DeviceMatrix>> byShape = new java.util.ArrayList<>();
+                    List<Weights> weights = new java.util.ArrayList<>();
+                    for (int[] shape : shapes) {
+                        List<DeviceMatrix> copies = new java.util.ArrayList<>();
+                        for (int i = 0; i < 3; i++) {
+                            Weights w = Weights.random(type, shape[0] * shape[1]);
+                            if (i == 0) weights.add(w);
+                            copies.add(new DeviceMatrix.Dense(a.shorts(w.bits()), shape[0], shape[1], type));
+                        }
+                        byShape.add(copies);
+                    }
+                    Matmuls mm = new Matmuls(a.kernels, a.memory);
+                    List<String> report = mm.tuneDecode(byShape, d.stream());
+                    log.info("decode paths timed for {}: {}", type, report);
+                    if (mm.usesCublas()) assertTrue(report.size() == shapes.length, "a decision per shape: " + report);
+                    for (int s = 0; s < shapes.length; s++) {
+                        int rows = shapes[s][0], cols = shapes[s][1];
+                        float[] x = randoms(cols);
+                        double[] ref = new double[rows];
+                        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) ref[r] += (double) weights.get(s).values()[r * cols + c] * x[c];
+                        CUdeviceptr y = a.poisoned(rows);
+                        mm.run(byShape.get(s).getFirst(), a.floats(x), y, 1, false, d.stream());
+                        check("tuned decode product " + type + " " + rows + "x" + cols, a.readFloats(y, rows), ref, 1e-2);
+                        mm.chooseGemv("block2", "auto");
+                        y = a.poisoned(rows);
+                        mm.run(byShape.get(s).getFirst(), a.floats(x), y, 1, false, d.stream());
+                        check("gemv_block2_ " + type + " " + rows + "x" + cols, a.readFloats(y, rows), ref, 1e-5);
+                        mm.chooseGemv("auto", "auto");
+                    }
+                    mm.close();
                 }
             }
             return null;
