@@ -277,15 +277,15 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 }
 
 // Decode GEMV, gemv_{q8,q4}[_k2|_k2u8|_k4]_{1..4} for n = 1..4 tokens, over activations quantized by
-// quantize_act_q8. blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
+// quantize_act_q8 (or written so by rmsnorm_q8 / swiglu_q8). blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
 // QUANT_GEMV_ROWS × QUANT_GEMV_LOADS 16-byte loads in flight (a warp: 8 KB); grid = ceil(rows / 16).
 // A short matrix gives that too few warps to cover the latency (a 4096-row matrix: 256 blocks on
 // 132 SMs), so _k2 (2 rows a warp, 2 warps splitting each row's chunks; grid = ceil(rows / 4)) and
 // _k4 (1 row a warp, the 4 warps of the block on one row; grid = rows) trade rows per warp for
-// warps; _k2u8 is _k2 with 8 loads a lane (a 14336-wide row in fewer rounds). Matmuls picks by shape (measured: docs/PERFORMANCE.md). Measured on an H200 (a cupy harness, each time
-// including the activation quantization launch): 4 rows × 4 loads and 2 × 8 were about equal, 1
-// row per warp lost at n = 4; INT4 28672×4096 at n = 1 took 0.026 ms against 0.057 ms for cuBLAS's
-// bf16 GEMV (2.7 vs 4.1 TB/s). The macros only exist so that other shapes can be timed.
+// warps; _k2u8 is _k2 with 8 loads a lane. Measured on an H200 at Llama 3 8B's shapes (graph
+// replays, docs/PERFORMANCE.md runs S3-2/S3-3): _k2 fastest at n = 1 on every shape (1.1–2× the
+// 4-row layout, most on the 14336-wide down projection), the 4-row layout fastest at n = 4; Matmuls
+// takes _k2 for n ≤ 2. The macros only exist so that other shapes can be timed.
 #ifndef QUANT_GEMV_ROWS
 #define QUANT_GEMV_ROWS 4
 #endif

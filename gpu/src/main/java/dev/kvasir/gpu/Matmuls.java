@@ -8,11 +8,14 @@ import java.util.Optional;
 
 /**
  * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
- * pipelined GEMV for decode; for larger batches of 16-bit weights cuBLAS where the library is
+ * pipelined GEMV for decode (or, for one token, cuBLAS on the 16-bit shapes where {@link #tuneDecode}
+ * timed it faster on this card); for larger batches of 16-bit weights cuBLAS where the library is
  * present (activations rounded to the weight type first), else our tensor-core GEMM (split over K
  * when the matrix alone would not fill the card); the CUDA-core kernel for fp32 weights. Quantized
  * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, and for
- * larger batches are dequantized into a bf16 scratch matrix that then goes the bf16 way.
+ * larger batches are dequantized into a bf16 scratch matrix that then goes the bf16 way. The
+ * rounding or quantization of the activations can be left to the kernel that produces them
+ * ({@link #input}, {@link #runPrepared}).
  */
 final class Matmuls {
     private static final int MATMUL_WARPS = 4;
