@@ -71,6 +71,24 @@ perplexities() {
   run_ppl gpu_q4_0 --backend gpu --model $S/stories260K-q4_0.gguf
   grep -h "quantization\|KV pool" "$L"/ppl-gpu_int*.log "$L"/ppl-gpu_q*.log | grep -v DEBUG | sed 's/.*INFO *//' | head -8
 }
+# the synthetic Llama 3 8B file at /tmp/l8b.gguf
+synth_8b() {
+  step synth 8b
+  [[ -f /tmp/l8b.gguf ]] || $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+}
+# 8B decode in bf16, int8 and int4 at the batch sizes $1, appended to $OUT/decode_8b.json
+decode_modes() {
+  for Q in none int8 int4; do
+    step decode 8b $Q
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch "$1" --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  done
+}
+# serving throughput at 8, 32 and 128 concurrent requests into $OUT/serving_8b.json, the log into $1
+serving_8b() {
+  step serving 8b
+  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$1" | tee "$OUT/serving_8b.json"
+  grep -E "ERROR|Exception" "$1" | head -5
+}
 # cuBLAS for the batched products: PyTorch's wheel carries one when no toolkit library is on the loader path
 export KVASIR_CUBLAS="${KVASIR_CUBLAS:-$(find /opt /usr -name 'libcublas.so.1[23]' 2>/dev/null | head -1)}"
 echo "cuBLAS: ${KVASIR_CUBLAS:-none}"
@@ -117,8 +135,7 @@ if [[ "$PHASE" == big || "$PHASE" == all ]]; then
   bandwidth
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  synth_8b
   step decode 8b
   $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
   step kvasir logits 8b
@@ -138,27 +155,18 @@ if [[ "$PHASE" == perf ]]; then
   bandwidth
   step kernels
   $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  synth_8b
   step decode 8b
   $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
-  step serving 8b
-  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
-  grep -E "ERROR|Exception|KV pool" "$OUT/serving.log" | head -5
+  serving_8b "$OUT/serving.log"
   transformers_generate 8,32,128
 fi
 if [[ "$PHASE" == quant ]]; then
   [[ -n "${SKIP_TESTS:-}" ]] || gpu_tests "grouped decode attention .attention_lp.*128|stories260K greedy|last-position|layouts|INT8/G32 ×|INT4/G32 ×"
   bandwidth
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
-  for Q in none int8 int4; do
-    step decode 8b $Q
-    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
-  done
-  step serving 8b
-  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
-  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  synth_8b
+  decode_modes 1,32
+  serving_8b "$OUT/serving.log"
   transformers_generate 8,32,128
 fi
 if [[ "$PHASE" == accuracy ]]; then
@@ -196,8 +204,7 @@ if [[ "$PHASE" == attprof ]]; then
 fi
 if [[ "$PHASE" == attchoice ]]; then
   gpu_tests "attention_lp.* (bf16|int8) 32/8"
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  synth_8b
   for A in lp lpw; do
     step serving 8b decode attention $A
     KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 32,128 \
@@ -209,8 +216,7 @@ fi
 if [[ "$PHASE" == profile ]]; then
   gpu_tests "stories260K greedy|grouped decode attention"
   bandwidth
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
+  synth_8b
   for Q in none int8 int4; do
     step decode 8b $Q
     timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
@@ -234,35 +240,23 @@ for line in open(sys.argv[1]):
 for k, v in best.items():
     print(k, ' '.join(f"{l}={ms*1000:.1f}us/{gb}" for ms, l, gb in sorted(v)))
 PY
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
-  for Q in none int8 int4; do
-    step decode 8b $Q
-    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
-  done
+  synth_8b
+  decode_modes 1,32
   for A in g4w g4s; do
     step decode 8b at a 2k context, decode attention $A
     KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b_2k.json"
   done
-  step serving 8b
-  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$OUT/serving.log" | tee "$OUT/serving_8b.json"
-  grep -E "ERROR|Exception" "$OUT/serving.log" | head -5
+  serving_8b "$OUT/serving.log"
   transformers_generate 8,32,128
 fi
 if [[ "$PHASE" == final ]]; then
   gpu_tests "producers|stories260K greedy|rope_kv"
   bandwidth
-  step synth 8b
-  $B/bin/kvasir synth --shape llama3-8b --type bf16 --out /tmp/l8b.gguf 2>&1 | tail -1
-  for Q in none int8 int4; do
-    step decode 8b $Q
-    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
-  done
+  synth_8b
+  decode_modes 1,32
   step decode 8b at a 2k context
   timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
-  step serving 8b
-  $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>/tmp/serving.log | tee "$OUT/serving_8b.json"
-  grep -E "ERROR|Exception" /tmp/serving.log | head -5
+  serving_8b /tmp/serving.log
   transformers_generate 8,32,128
   step synth 1b
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
