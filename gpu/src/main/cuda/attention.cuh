@@ -244,7 +244,7 @@ __device__ __forceinline__ int split_range(int len, int splits, int& begin, int&
 // load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
 // attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
 // grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
-// SPLIT: grid z cuts the context into `splits` chunks (write_split_heads); part and counters unused otherwise.
+// SPLIT: grid z cuts the context into `splits` chunks (write_split_state, finish_split); part and counters unused otherwise.
 template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT>
 __device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
                                      const __half* kScales, const __half* vScales, float* out,

@@ -8,10 +8,12 @@ import jcuda.driver.CUstream;
 /**
  * One batched Llama forward pass on the device, as a sequence of asynchronous kernel launches on the
  * dispatcher's stream: embedding gather, then per layer RMSNorm (written in the form the next
- * product reads: fp32, 16-bit for cuBLAS or int8 for the quantized GEMV) → q/k/v GEMV-GEMM → RoPE → K/V
- * writes into the paged pool (converted or quantized to its type) → paged attention (tiled for prefill chunks) → output projection with the residual add fused →
- * RMSNorm → gate/up → SwiGLU → down with the residual add fused; then the final norm of the rows to
- * sample only and the logits. Activations are fp32; their buffers grow with the largest step seen.
+ * product reads: fp32, 16-bit for cuBLAS or int8 for the quantized GEMV) → q/k/v GEMV-GEMM → RoPE
+ * with the K/V writes into the paged pool in one launch (converted or quantized to its type) → paged
+ * attention (tiled for prefill chunks; split over the context for long decodes of few sequences) →
+ * output projection with the residual add fused → RMSNorm → gate/up → SwiGLU (written like the
+ * norm) → down with the residual add fused; then the final norm of the rows to sample only and the
+ * logits. Activations are fp32; their buffers grow with the largest step seen.
  */
 final class GpuForwardPass {
     private final ModelConfig c;
