@@ -107,7 +107,7 @@ final class Q4_0Matrix extends BlockMatrix {
      *
      * <p>The loop's shape matters to C2 (measured, one thread, Zen 4): the index that walks the
      * activations is the loop variable and the bound is {@code end}, which C2 compiles to one block
-     * per iteration; a loop counting blocks from 0 got unrolled four times and ran ~25% slower.
+     * per iteration; a loop counting blocks from 0 got unrolled four times and ran ~30% slower.
      * One block per iteration, written out: with a helper method or two blocks per iteration C2
      * boxed the vectors (3x slower).
      */
