@@ -15,6 +15,15 @@ public final class Q8Activations {
      * even and odd bytes with shifts, and the two products add up to pair sums in place.
      */
     short[] pairs = new short[0];
+    /**
+     * For the Q4_0 kernel ({@code Q4_0Matrix.dotQ8}), per block 48 shorts: the 16 even-indexed
+     * values {@code e}, then {@code o - 256 e} for the 16 odd-indexed ones {@code o} (wrapped to 16
+     * bits), then {@code 8 (e + o)}. A short lane holding the nibble pair {@code lo + 256 hi} times
+     * {@code e}, plus {@code hi} times {@code o - 256 e}, less {@code 8 (e + o)}, is
+     * {@code (lo - 8) e + (hi - 8) o} modulo 2^16, hence exactly (it fits 16 bits): the kernel needs
+     * neither a mask for the low nibble nor the two subtractions of 8.
+     */
+    short[] q4Terms = new short[0];
     /** Per block: the f16-rounded scale, as float. */
     float[] scales = new float[0];
     /**
@@ -42,6 +51,7 @@ public final class Q8Activations {
         if (values.length < n) {
             values = new float[n];
             pairs = new short[n];
+            q4Terms = new short[n / BLOCK * 48];
             scales = new float[n / BLOCK];
             tiles = new float[n];
             tileScales = new float[n / BLOCK];
@@ -58,6 +68,13 @@ public final class Q8Activations {
                 float q = (float) Math.rint(x[o + i] * id);
                 values[o + 8 * (i % 4) + i / 4] = q;
                 pairs[o + (i % 2) * 16 + i / 2] = (short) q;
+            }
+            int t = b * 48;
+            for (int m = 0; m < 16; m++) {
+                int even = pairs[o + m], odd = pairs[o + 16 + m];
+                q4Terms[t + m] = (short) even;
+                q4Terms[t + 16 + m] = (short) (odd - 256 * even);
+                q4Terms[t + 32 + m] = (short) (8 * (even + odd));
             }
         }
         tile();

@@ -76,6 +76,12 @@ class Q8ActivationDotTest {
         int viaLanes = (int) a.values[o + 8 * (k % 4) + k / 4];
         int viaPairs = a.pairs[o + (k % 2) * 16 + k / 2];
         assertEquals(viaLanes, viaPairs, "the two layouts of the quantized activations hold the same value");
+        // the Q4_0 kernel's terms: e, o - 256 e (16 bits), 8 (e + o) for the pair holding element k
+        int t = (b * (a.cols / 32) + blk) * 48 + k / 2;
+        int even = a.q4Terms[t];
+        int odd = (short) (a.q4Terms[t + 16] + 256 * even);
+        assertEquals(viaLanes, k % 2 == 0 ? even : odd, "q4Terms hold the same values");
+        assertEquals(8 * (even + odd), a.q4Terms[t + 32], "q4Terms hold 8 (e + o)");
         return viaLanes;
     }
 }
