@@ -10,6 +10,7 @@
 #                                        | attprof (ncu sections of the decode attention) | attchoice (serving with each lane kernel)
 #                                        | profile (tests, 8B batch-1 decode per quantization with ncu per-kernel times)
 #                                        | tune (tests, every decode GEMV layout, 8B decode per quantization and at 2k context, serving vs transformers)
+#                                        | qtc (tests, 8B decode per mode, serving with INT8 and INT4 weights)
 #                                        | final (tests, 8B decode per quantization and at 2k, serving vs transformers, 1B accuracy and perplexity per mode)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -262,6 +263,17 @@ if [[ "$PHASE" == final ]]; then
   $B/bin/kvasir synth --shape llama3.2-1b --type bf16 --out /tmp/l1b.gguf 2>&1 | tail -1
   logits_per_mode
   PPL_LOGS=/tmp/ppl perplexities > "$OUT/ppl.txt"; cat "$OUT/ppl.txt"
+fi
+if [[ "$PHASE" == qtc ]]; then
+  gpu_tests "on the tensor cores|stories260K greedy|last-position|Q4_0|Q8_0"
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  for Q in int8 int4; do
+    step serving 8b $Q
+    $B/bin/kvasir bench --serving --backend gpu --quantization $Q --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>/tmp/serving-$Q.log | tee "$OUT/serving_8b_$Q.json"
+    grep -E "ERROR|Exception" /tmp/serving-$Q.log | head -5
+  done
 fi
 if [[ "$PHASE" == ppl ]]; then
   perplexities

@@ -266,8 +266,51 @@ __device__ __forceinline__ uint32_t to_tf32(float f) {
     return r;
 }
 
+// The weight side of matmul_tc: eight consecutive weights of a row from column c (a multiple of 8)
+// as tf32 operand bits. Dense 16-bit weights enter exactly; quantized ones are dequantized in
+// registers (w = s·q, or s·q + b for INT4, as the GEMV and dequant kernels compute them) and rounded
+// to tf32 — no bf16 copy of the matrix is written or read.
+template <typename W>
+struct DenseRows {
+    const W* w;
+    int cols;
+    __device__ __forceinline__ void load8(int row, int c, uint32_t* o) const {
+        tf32x8(__ldg(reinterpret_cast<const uint4*>(w + (size_t) row * cols + c)), w, o);
+    }
+};
+// INT8 (quant.cuh's layout): eight bytes of the row, one fp16 scale per groupSize columns.
+struct Int8Rows {
+    const int8_t* w;
+    const __half* scales;
+    int cols, groupSize;
+    __device__ __forceinline__ void load8(int row, int c, uint32_t* o) const {
+        uint2 raw = __ldg(reinterpret_cast<const uint2*>(w + (size_t) row * cols + c));
+        float s = __half2float(scales[(size_t) row * (cols / groupSize) + c / groupSize]);
+        const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+#pragma unroll
+        for (int e = 0; e < 8; e++) o[e] = to_tf32(s * (float) q[e]);
+    }
+};
+// INT4 (quant.cuh's layout): per 32 columns 16 bytes, byte i holding column i (low nibble) and i + 16
+// (high nibble), so columns 8p..8p+7 of a block are the low (p < 2) or high nibbles of bytes
+// 8(p & 1)..8(p & 1)+7; an fp16 (scale, bias) pair per groupSize columns.
+struct Int4Rows {
+    const uint8_t* w;
+    const __half2* scales;
+    int cols, groupSize;
+    __device__ __forceinline__ void load8(int row, int c, uint32_t* o) const {
+        int part = (c >> 3) & 3;
+        uint2 raw = __ldg(reinterpret_cast<const uint2*>(w + (size_t) row * (cols >> 1) + (c >> 5) * 16 + (part & 1) * 8));
+        float2 sb = __half22float2(scales[(size_t) row * (cols / groupSize) + c / groupSize]);
+        const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+        int shift = part >= 2 ? 4 : 0;
+#pragma unroll
+        for (int e = 0; e < 8; e++) o[e] = to_tf32(fmaf(sb.x, (float) ((q[e] >> shift) & 15), sb.y));
+    }
+};
+
 // Batched GEMM on the tensor cores (mma.sync m16n8k8, tf32 operands, fp32 accumulation), for
-// prefill and batched decode with 16-bit weights: y[t][r] (+)= sum_c W[r][c] x[t][c]. A warp owns
+// prefill and batched decode with 16-bit (or, through the Rows loader, INT8/INT4) weights: y[t][r] (+)= sum_c W[r][c] x[t][c]. A warp owns
 // MT×16 weight rows and NT×8 tokens. Per 32 columns each lane loads 16 contiguous bytes of its
 // rows and 32 of its token's activations, fully coalesced; the four k-steps then take the columns
 // in the order the lanes hold them (a permutation of k applied to both operands, so the sum is the
@@ -276,8 +319,8 @@ __device__ __forceinline__ uint32_t to_tf32(float f) {
 // and writes its partial sums to ws[z] (n × rows), which splitk_reduce then adds up in a fixed order
 // (deterministic, unlike atomics). With one split the kernel writes y directly.
 // Requires cols % 32 == 0, kPer % 32 == 0. blockDim = 128 (4 warps); grid = (ceil(rows / (4*MT*16)), ceil(n / (NT*8)), splits).
-template <typename W, int MT, int NT>
-__device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+template <typename Rows, int MT, int NT>
+__device__ void matmul_tc(Rows w, const float* __restrict__ x, float* __restrict__ y,
                           int rows, int cols, int n, int accumulate, float* __restrict__ ws, int kPer) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kBegin = blockIdx.z * kPer, kEnd = min(cols, kBegin + kPer);
@@ -292,11 +335,11 @@ __device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, 
         for (int j = 0; j < NT; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
-    const W* wp[MT][2];
+    int wr[MT][2];
 #pragma unroll
     for (int i = 0; i < MT; i++) {
-        wp[i][0] = w + (size_t) min(rowBase + i * 16 + g, rows - 1) * cols + 8 * t;
-        wp[i][1] = w + (size_t) min(rowBase + i * 16 + g + 8, rows - 1) * cols + 8 * t;
+        wr[i][0] = min(rowBase + i * 16 + g, rows - 1);
+        wr[i][1] = min(rowBase + i * 16 + g + 8, rows - 1);
     }
     const float* xp[NT];
     bool live[NT];
@@ -311,7 +354,7 @@ __device__ void matmul_tc(const W* __restrict__ w, const float* __restrict__ x, 
 #pragma unroll
         for (int i = 0; i < MT; i++)
 #pragma unroll
-            for (int h = 0; h < 2; h++) tf32x8(__ldg(reinterpret_cast<const uint4*>(wp[i][h] + c0)), w, a[i][h]);
+            for (int h = 0; h < 2; h++) w.load8(wr[i][h], c0 + 8 * t, a[i][h]);
         uint32_t b[NT][8];
 #pragma unroll
         for (int j = 0; j < NT; j++) {
@@ -489,8 +532,22 @@ __global__ void gemv_block2_f16(const __half* w, const float* x, float* y, int r
 
 // Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 128), ceil(n / 32), splits).
 // (MT = 4, 256 rows a block, measured 10% slower at batch 32 on Llama 3 8B's shapes than MT = 2.)
-__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { matmul_tc<__nv_bfloat16, 2, 4>(w, x, y, rows, cols, n, acc, ws, kPer); }
-__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { matmul_tc<__half, 2, 4>(w, x, y, rows, cols, n, acc, ws, kPer); }
+__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) {
+    matmul_tc<DenseRows<__nv_bfloat16>, 2, 4>({w, cols}, x, y, rows, cols, n, acc, ws, kPer);
+}
+__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) {
+    matmul_tc<DenseRows<__half>, 2, 4>({w, cols}, x, y, rows, cols, n, acc, ws, kPer);
+}
+// INT8 / INT4 weights (quant.cuh's layouts) dequantized in registers: batches up to a few dozen
+// tokens, where writing and reading a bf16 copy of the matrix for cuBLAS costs more than the product.
+__global__ void matmul_tc_q8(const int8_t* w, const __half* scales, const float* x, float* y, int rows, int cols, int n, int acc,
+                             float* ws, int kPer, int groupSize) {
+    matmul_tc<Int8Rows, 2, 4>({w, scales, cols, groupSize}, x, y, rows, cols, n, acc, ws, kPer);
+}
+__global__ void matmul_tc_q4(const uint8_t* w, const __half2* scales, const float* x, float* y, int rows, int cols, int n, int acc,
+                             float* ws, int kPer, int groupSize) {
+    matmul_tc<Int4Rows, 2, 4>({w, scales, cols, groupSize}, x, y, rows, cols, n, acc, ws, kPer);
+}
 
 // y (+)= sum over z of ws[z], in order z = 0, 1, ... (count = n × rows).
 __global__ void splitk_reduce(const float* ws, float* y, size_t count, int splits, int accumulate) {

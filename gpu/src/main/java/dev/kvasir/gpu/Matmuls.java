@@ -12,8 +12,9 @@ import java.util.Optional;
  * timed it faster on this card); for larger batches of 16-bit weights cuBLAS where the library is
  * present (activations rounded to the weight type first), else our tensor-core GEMM (split over K
  * when the matrix alone would not fill the card); the CUDA-core kernel for fp32 weights. Quantized
- * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, and for
- * larger batches are dequantized into a bf16 scratch matrix that then goes the bf16 way. The
+ * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, our
+ * tensor-core GEMM dequantizing in registers for batches of up to {@link #QUANT_TC_MAX_TOKENS}, and
+ * for larger ones are dequantized into a bf16 scratch matrix that then goes the bf16 way. The
  * rounding or quantization of the activations can be left to the kernel that produces them
  * ({@link #input}, {@link #runPrepared}).
  */
@@ -255,6 +256,7 @@ final class Matmuls {
         return switch (m) {
             case DeviceMatrix.Dense d -> viaCublas(d, n) ? Input.HALF : Input.FLOAT;
             case DeviceMatrix.Quantized q -> n <= GEMV_MAX_TOKENS ? Input.INT8
+                    : quantizedOnTensorCores(n) ? Input.FLOAT
                     : viaCublas(new DeviceMatrix.Dense(dequantized, q.rows(), q.cols(), GpuDtype.BF16), n) ? Input.HALF : Input.FLOAT;
         };
     }
@@ -286,10 +288,24 @@ final class Matmuls {
     }
 
     /**
+     * Up to this many tokens a quantized product runs on our tensor-core kernel with the weights
+     * dequantized in registers; above, the matrix is dequantized once into a bf16 scratch for cuBLAS,
+     * whose higher throughput then pays for that pass (an H200 dequantizes Llama 3 8B's gate/up in
+     * ~160 µs as INT4, ~95 µs as INT8, against ~2.6 µs a token on our tf32 kernel: break-even ~40–70
+     * tokens).
+     */
+    static final int QUANT_TC_MAX_TOKENS = 64;
+
+    private boolean quantizedOnTensorCores(int n) {
+        return n > GEMV_MAX_TOKENS && (n <= QUANT_TC_MAX_TOKENS || cublas.isEmpty());
+    }
+
+    /**
      * Decode (n ≤ 4): the activations quantized to int8 per 32 columns, then the dp4a GEMV, which
-     * reads the packed weights once. Larger batches: the matrix dequantized to bf16 into the scratch
-     * buffer, then the bf16 product (one method call, so another bf16 kernel can take its place).
-     * {@code prepared}: the activations are already in the form {@link #input} names.
+     * reads the packed weights once. Batches up to {@link #QUANT_TC_MAX_TOKENS} (or any, without
+     * cuBLAS): our tensor-core GEMM dequantizing in registers. Larger: the matrix dequantized to bf16
+     * into the scratch buffer, then the bf16 product. {@code prepared}: the activations are already
+     * in the form {@link #input} names.
      */
     private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream) {
         if (dequantized == null || m.cols() > maxQuantizedCols || (long) m.rows() * m.cols() > maxQuantizedElements) {
@@ -302,11 +318,41 @@ final class Matmuls {
             QuantLayout layout = quantLayout(n);
             k.launch("gemv_" + sfx + layout.infix() + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
                     m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0);
+        } else if (quantizedOnTensorCores(n)) {
+            tensorCoreGemm("matmul_tc_" + (m.format() == QuantFormat.INT8 ? "q8" : "q4"), new Object[]{m.data(), m.scales()}, in, out,
+                    m.rows(), m.cols(), n, accumulate, new Object[]{m.groupSize()}, stream);
         } else {
             // a thread per 8 INT8 weights or per 32-column INT4 block
             long threads = (long) m.rows() * m.cols() / (m.format() == QuantFormat.INT8 ? 8 : 32);
             k.launch("dequant_" + sfx + "_bf16", (int) ((threads + 255) / 256), 1, 256, stream, m.data(), m.scales(), dequantized, m.rows(), m.cols(), m.groupSize());
             runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, prepared, stream);
+        }
+    }
+
+    /**
+     * Our tensor-core GEMM (matmul_tc_*): {@code weights} are the kernel's leading arguments, then
+     * in, out, rows, cols, n, accumulate, the split-K workspace and kPer, then {@code trailing}. K is
+     * split until the grid has a few blocks per SM, each split at least 256 columns long; the splits'
+     * partial sums meet in splitk_reduce.
+     */
+    private void tensorCoreGemm(String kernel, Object[] weights, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int n, boolean accumulate,
+                                Object[] trailing, CUstream stream) {
+        int acc = accumulate ? 1 : 0;
+        int rowBlocks = (rows + TC_ROWS - 1) / TC_ROWS;
+        int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;
+        int splits = Math.max(1, Math.min(TC_TARGET_BLOCKS / (rowBlocks * tokenBlocks), cols / 256));
+        splits = (int) Math.max(1, Math.min(splits, splitWorkspaceFloats / ((long) n * rows)));
+        int kPer = ((cols / 32 + splits - 1) / splits) * 32;
+        splits = (cols + kPer - 1) / kPer;
+        List<Object> args = new java.util.ArrayList<>(List.of(weights));
+        args.addAll(java.util.Arrays.asList(in, out, rows, cols, n, acc));
+        args.add(splits <= 1 ? null : splitWorkspace);
+        args.add(splits <= 1 ? cols : kPer);
+        args.addAll(List.of(trailing));
+        k.launch3(kernel, rowBlocks, tokenBlocks, Math.max(1, splits), 128, stream, args.toArray());
+        if (splits > 1) {
+            long count = (long) n * rows;
+            k.launch("splitk_reduce", (int) ((count + 255) / 256), 1, 256, stream, splitWorkspace, out, count, splits, acc);
         }
     }
 
@@ -336,20 +382,7 @@ final class Matmuls {
             int grid = (m.rows() + rowsPerBlock - 1) / rowsPerBlock;
             k.launch(kernel + sfx, grid, 1, perRow ? gemvBlockThreads() : 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);
         } else if (m.dtype() != GpuDtype.F32 && m.cols() % 32 == 0) {
-            int rowBlocks = (m.rows() + TC_ROWS - 1) / TC_ROWS;
-            int tokenBlocks = (n + TC_TOKENS - 1) / TC_TOKENS;
-            // split K until the grid has a few blocks per SM, each split at least 256 columns long
-            int splits = Math.max(1, Math.min(TC_TARGET_BLOCKS / (rowBlocks * tokenBlocks), m.cols() / 256));
-            splits = (int) Math.max(1, Math.min(splits, splitWorkspaceFloats / ((long) n * m.rows())));
-            int kPer = ((m.cols() / 32 + splits - 1) / splits) * 32;
-            splits = (m.cols() + kPer - 1) / kPer;
-            if (splits <= 1) {
-                k.launch3("matmul_tc_" + sfx, rowBlocks, tokenBlocks, 1, 128, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc, null, m.cols());
-            } else {
-                k.launch3("matmul_tc_" + sfx, rowBlocks, tokenBlocks, splits, 128, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc, splitWorkspace, kPer);
-                long count = (long) n * m.rows();
-                k.launch("splitk_reduce", (int) ((count + 255) / 256), 1, 256, stream, splitWorkspace, out, count, splits, acc);
-            }
+            tensorCoreGemm("matmul_tc_" + sfx, new Object[]{m.ptr()}, in, out, m.rows(), m.cols(), n, accumulate, new Object[0], stream);
         } else {
             int perBlock = MATMUL_WARPS * MATMUL_ROWS;
             k.launch("matmul_" + sfx, (m.rows() + perBlock - 1) / perBlock, 1, 32 * MATMUL_WARPS, stream, m.ptr(), in, out, m.rows(), m.cols(), n, acc);

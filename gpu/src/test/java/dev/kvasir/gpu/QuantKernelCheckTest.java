@@ -129,6 +129,9 @@ class QuantKernelCheckTest {
             if (n <= Matmuls.GEMV_MAX_TOKENS) {
                 check(what + " vs int8 activations", out, reference(p.values(), int8Activations(x), y0, rows, cols, n), 1e-4);
                 check(what + " vs fp32 activations", out, reference(p.values(), x, y0, rows, cols, n), 1e-2);
+            } else if (n <= Matmuls.QUANT_TC_MAX_TOKENS || !mm.usesCublas()) {
+                // our tensor-core kernel: weights dequantized in registers, both operands rounded to tf32
+                check(what + " on the tensor cores vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 1e-3);
             } else {
                 check(what + " vs bf16 weights", out, reference(bf16(p.values()), x, y0, rows, cols, n), 1e-3);
                 check(what + " vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 3e-3);
@@ -155,8 +158,9 @@ class QuantKernelCheckTest {
         });
     }
 
+    /** Batches: on our tensor-core kernel up to QUANT_TC_MAX_TOKENS tokens, through the bf16 copy and cuBLAS above. */
     @Test
-    void batchesThroughTheBf16Copy() {
+    void batchesOnTheTensorCoresAndThroughTheBf16Copy() {
         d.call(() -> {
             for (int[] s : SHAPES) {
                 int[] batches = (long) s[0] * s[1] > 4_000_000 ? new int[]{5, 33} : new int[]{5, 33, 100};
