@@ -22,7 +22,7 @@ import static dev.kvasir.model.tensor.Blocks.toFloats;
  * ggml Q4_0: blocks of 32 weights {@code {f16 d; u8 qs[16]}}. Low nibbles hold elements 0..15,
  * high nibbles 16..31; weight = (q - 8) * d.
  */
-final class Q4_0Matrix extends BlockMatrix {
+final class Q4_0Matrix extends Q8BlockMatrix {
     private static final int BLOCK = 32;
     private static final int BLOCK_BYTES = 18;
     private static final int QS = 2;
@@ -111,7 +111,8 @@ final class Q4_0Matrix extends BlockMatrix {
      * One block per iteration, written out: with a helper method or two blocks per iteration C2
      * boxed the vectors (3x slower).
      */
-    private float dotQ8(int row, Q8Activations a, int b) {
+    @Override
+    float dotQ8(int row, Q8Activations a, int b) {
         short[] xs = a.q4Terms;
         float[] scales = a.scales;
         int blocks = cols / BLOCK;
@@ -156,7 +157,8 @@ final class Q4_0Matrix extends BlockMatrix {
      * leave through {@code sums} (see {@link GgmlSums#hsum8(float[], int)}: C2 boxed them for the
      * vector reduction, which it does not inline into a method this large).
      */
-    private void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+    @Override
+    void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -205,8 +207,8 @@ final class Q4_0Matrix extends BlockMatrix {
         for (int t = 0; t < 8; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
     }
 
-    /** {@link #tile8} for a tile of four. */
-    private void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+    @Override
+    void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -252,35 +254,5 @@ final class Q4_0Matrix extends BlockMatrix {
 
     private static FloatVector nibble(IntVector q, int t) {
         return toFloats(q.lanewise(VectorOperators.LSHR, SHIFTS[t]).and(0x0F).sub(8));
-    }
-
-    /**
-     * Rows in blocks of {@link #ROW_BLOCK}, and within a block, each tile of activations against
-     * every row of the block: the block's weights and one tile's activations stay in L1. Up to
-     * three activations left over after the tiles go one at a time through {@link #dotQ8}.
-     */
-    @Override
-    public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
-        if (x.batch == 1) {
-            // decode: a plain loop over the rows, which C2 compiles with dotQ8 inlined (through the
-            // row blocks below, one thread ran ~10% slower)
-            for (int r = rowStart; r < rowEnd; r++) out[r] = dotQ8(r, x, 0);
-            return;
-        }
-        int tiled = x.batch & ~3;
-        float[] sums = new float[8 * Q8Activations.WIDE];
-        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-            int r1 = Math.min(rowEnd, r0 + ROW_BLOCK);
-            for (int b = 0; b < tiled; b += x.tileWidth(b)) {
-                if (x.tileWidth(b) == Q8Activations.WIDE) {
-                    for (int r = r0; r < r1; r++) tile8(r, x, b, out, outStride, sums);
-                } else {
-                    for (int r = r0; r < r1; r++) tile4(r, x, b, out, outStride, sums);
-                }
-            }
-            for (int r = r0; r < r1; r++) {
-                for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
-            }
-        }
     }
 }

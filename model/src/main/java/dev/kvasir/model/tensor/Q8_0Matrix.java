@@ -21,7 +21,7 @@ import static dev.kvasir.model.tensor.Blocks.f16;
  * ggml Q8_0: blocks of 32 weights {@code {f16 d; i8 qs[32]}}, weight = qs[i] * d. The dot product
  * sums q·x per block and scales once, since d is shared by the whole block.
  */
-final class Q8_0Matrix extends BlockMatrix {
+final class Q8_0Matrix extends Q8BlockMatrix {
     private static final int BLOCK = 32;
     private static final int BLOCK_BYTES = 34;
     private static final int QS = 2;
@@ -82,7 +82,8 @@ final class Q8_0Matrix extends BlockMatrix {
      * overlaps; the accumulator still takes them one after the other. (Four per iteration made
      * C2 spill the vectors to the heap.)
      */
-    private float dotQ8(int row, Q8Activations a, int b) {
+    @Override
+    float dotQ8(int row, Q8Activations a, int b) {
         short[] xs = a.pairs;
         float[] scales = a.scales;
         int blocks = cols / BLOCK;
@@ -138,7 +139,8 @@ final class Q8_0Matrix extends BlockMatrix {
      * leave through {@code sums} (see {@link GgmlSums#hsum8(float[], int)}: C2 boxed them for the
      * vector reduction, which it does not inline into a method this large).
      */
-    private void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+    @Override
+    void tile8(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -187,8 +189,8 @@ final class Q8_0Matrix extends BlockMatrix {
         for (int t = 0; t < 8; t++) out[(b + t) * outStride + row] = GgmlSums.hsum8(sums, 8 * t);
     }
 
-    /** {@link #tile8} for a tile of four. */
-    private void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
+    @Override
+    void tile4(int row, Q8Activations a, int b, float[] out, int outStride, float[] sums) {
         float[] xt = a.tiles;
         float[] st = a.tileScales;
         int blocks = cols / BLOCK;
@@ -224,29 +226,5 @@ final class Q8_0Matrix extends BlockMatrix {
     /** Byte {@code t} of every int lane, as a signed value, in float. */
     private static FloatVector signedByte(IntVector q, int t) {
         return toFloats(q.lanewise(VectorOperators.LSHL, 24 - 8 * t).lanewise(VectorOperators.ASHR, 24));
-    }
-
-    /**
-     * Rows in blocks of {@link #ROW_BLOCK}, and within a block, each tile of activations against
-     * every row of the block: the block's weights and one tile's activations stay in L1. Up to
-     * three activations left over after the tiles go one at a time through {@link #dotQ8}.
-     */
-    @Override
-    public void matmul(Q8Activations x, float[] out, int outStride, int rowStart, int rowEnd) {
-        int tiled = x.batch & ~3;
-        float[] sums = new float[8 * Q8Activations.WIDE];
-        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-            int r1 = Math.min(rowEnd, r0 + ROW_BLOCK);
-            for (int b = 0; b < tiled; b += x.tileWidth(b)) {
-                if (x.tileWidth(b) == Q8Activations.WIDE) {
-                    for (int r = r0; r < r1; r++) tile8(r, x, b, out, outStride, sums);
-                } else {
-                    for (int r = r0; r < r1; r++) tile4(r, x, b, out, outStride, sums);
-                }
-            }
-            for (int r = r0; r < r1; r++) {
-                for (int b = tiled; b < x.batch; b++) out[b * outStride + r] = dotQ8(r, x, b);
-            }
-        }
     }
 }
