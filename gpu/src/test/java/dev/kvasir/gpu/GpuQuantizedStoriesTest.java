@@ -6,10 +6,7 @@ import dev.kvasir.model.Stories260KReference;
 import dev.kvasir.model.cpu.ComputePool;
 import dev.kvasir.model.cpu.CpuStepExecutor;
 import dev.kvasir.model.cpu.LlamaCpuModel;
-import dev.kvasir.model.exec.SamplingRequest;
-import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
-import dev.kvasir.model.sampling.SamplingParams;
 import dev.kvasir.model.weights.ModelLoader;
 import dev.kvasir.model.weights.ModelWeights;
 import org.junit.jupiter.api.Test;
@@ -107,15 +104,6 @@ class GpuQuantizedStoriesTest {
 
     /** The last position's logits of each prompt, all prompts in one prefill step. */
     private static float[] lastLogits(GpuStepExecutor e, List<int[]> prompts) {
-        List<SequenceWork> work = new ArrayList<>();
-        int next = 0;
-        for (int s = 0; s < prompts.size(); s++) {
-            int[] p = prompts.get(s);
-            int need = e.kvGeometry().blocksFor(p.length);
-            int[] table = new int[need];
-            for (int b = 0; b < need; b++) table[b] = next++;
-            work.add(new SequenceWork(s, p, 0, table, new SamplingRequest(SamplingParams.greedy(), 0, p, p.length, p.length, false, 0)));
-        }
-        return e.logits(new Step(work, List.of()));
+        return e.logits(Step.greedyPrefill(prompts, e.kvGeometry()));
     }
 }

@@ -9,8 +9,6 @@ import dev.kvasir.gpu.GpuOptions;
 import dev.kvasir.gpu.GpuStepExecutor;
 import dev.kvasir.gpu.KernelBench;
 import dev.kvasir.gpu.KvCacheDtype;
-import dev.kvasir.model.exec.SamplingRequest;
-import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
 import dev.kvasir.model.sampling.SamplingParams;
 import dev.kvasir.model.weights.ModelLoader;
@@ -170,18 +168,10 @@ public final class GpuBench {
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 4096)) {
             int vocab = w.config().vocabSize();
             List<int[]> prompts = prompts(lengths, vocab, Long.parseLong(opts.getOrDefault("seed", "1")));
-            List<SequenceWork> work = new ArrayList<>();
-            int next = 0;
+            Step prefill = Step.greedyPrefill(prompts, e.kvGeometry());
             int bs = e.kvGeometry().blockSize();
-            for (int s = 0; s < prompts.size(); s++) {
-                int[] p = prompts.get(s);
-                int need = e.kvGeometry().blocksFor(p.length);
-                int[] table = new int[need];
-                for (int b = 0; b < need; b++) table[b] = next++;
-                work.add(new SequenceWork(s, p, 0, table, new SamplingRequest(SamplingParams.greedy(), 0, p, p.length, p.length, false, 0)));
-            }
             long t0 = System.nanoTime();
-            float[] logits = e.logits(new Step(work, List.of()));
+            float[] logits = e.logits(prefill);
             long t1 = System.nanoTime();
             ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);
             bb.asFloatBuffer().put(logits);
@@ -258,11 +248,7 @@ public final class GpuBench {
             e.useTensorCorePrefill(tc);
             for (int len : lengths) {
                 int[] p = prompts(new int[]{len}, w.config().vocabSize(), 5).getFirst();
-                int need = e.kvGeometry().blocksFor(len);
-                int[] table = new int[need];
-                for (int b = 0; b < need; b++) table[b] = b;
-                Step step = new Step(List.of(new SequenceWork(0, p, 0, table,
-                        new SamplingRequest(SamplingParams.greedy(), 0, p, len, len, false, 0))), List.of());
+                Step step = Step.greedyPrefill(List.of(p), e.kvGeometry());
                 for (boolean tiled : new boolean[]{true, false}) {
                     e.useTiledPrefill(tiled);
                     e.logits(step); // warm-up (buffers sized)
