@@ -90,6 +90,15 @@ serving_8b() {
   $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>"$1" | tee "$OUT/serving_8b.json"
   grep -E "ERROR|Exception" "$1" | head -5
 }
+# copy bandwidth, the product kernels alone, then 8B decode (bf16, batch 1 and 32) against that bandwidth
+bandwidth_kernels_decode_8b() {
+  bandwidth
+  step kernels
+  $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
+  synth_8b
+  step decode 8b
+  $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
+}
 # cuBLAS for the batched products: PyTorch's wheel carries one when no toolkit library is on the loader path
 export KVASIR_CUBLAS="${KVASIR_CUBLAS:-$(find /opt /usr -name 'libcublas.so.1[23]' 2>/dev/null | head -1)}"
 echo "cuBLAS: ${KVASIR_CUBLAS:-none}"
@@ -133,12 +142,7 @@ if [[ "$PHASE" == small || "$PHASE" == all ]]; then
   $B/bin/gpu-bench decode /tmp/l1b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_1b.json"
 fi
 if [[ "$PHASE" == big || "$PHASE" == all ]]; then
-  bandwidth
-  step kernels
-  $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  synth_8b
-  step decode 8b
-  $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
+  bandwidth_kernels_decode_8b
   step kvasir logits 8b
   $B/bin/gpu-bench logits /tmp/l8b.gguf /tmp/k8b --lengths 7,33,100 --steps 24 2>&1 | grep -v DEBUG | tail -2
   step transformers 8b
@@ -153,12 +157,7 @@ if [[ "$PHASE" == perf ]]; then
   $B/bin/gpu-bench gemm --tokens 512,2048,8192 2>&1 | grep -E '"bench"|cuBLAS|Exception' | tee "$OUT/gemm.json"
   step gemm torch
   python3 $B/python/matmul_bench.py --tokens 512,2048,8192 2>&1 | tee "$OUT/torch_matmul.json"
-  bandwidth
-  step kernels
-  $B/bin/gpu-bench kernels 2>&1 | grep '"bench"' | tee "$OUT/kernels.json"
-  synth_8b
-  step decode 8b
-  $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,32 --bandwidth "${BW:-0}" 2>&1 | grep '"bench"' | tee "$OUT/decode_8b.json"
+  bandwidth_kernels_decode_8b
   serving_8b "$OUT/serving.log"
   transformers_generate 8,32,128
 fi
