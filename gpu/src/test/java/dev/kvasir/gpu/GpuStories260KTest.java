@@ -14,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -34,12 +33,8 @@ class GpuStories260KTest {
     void greedyOutputsEqualTheReferenceAndTheCpuEngine() {
         Gpu.assume();
         Stories260KReference ref = Stories260KReference.load();
-        List<int[]> prompts = new ArrayList<>();
-        int steps = Integer.MAX_VALUE;
-        for (Stories260KReference.Prompt p : ref.prompts()) {
-            prompts.add(p.promptIds());
-            steps = Math.min(steps, p.greedyIds().length);
-        }
+        List<int[]> prompts = ref.promptIds();
+        int steps = ref.commonGreedySteps();
         try (ModelWeights w = ModelLoader.load(SharedData.require("models/stories260K/stories260K-f32.gguf"));
              GpuStepExecutor gpu = GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(256));
              ComputePool pool = ComputePool.ofAvailableCores();
@@ -88,12 +83,8 @@ class GpuStories260KTest {
     void greedyWithSmallerKvCacheTypes() {
         Gpu.assume();
         Stories260KReference ref = Stories260KReference.load();
-        List<int[]> prompts = new ArrayList<>();
-        int steps = Integer.MAX_VALUE;
-        for (Stories260KReference.Prompt p : ref.prompts()) {
-            prompts.add(p.promptIds());
-            steps = Math.min(steps, p.greedyIds().length);
-        }
+        List<int[]> prompts = ref.promptIds();
+        int steps = ref.commonGreedySteps();
         GpuDeviceInfo card = GpuDevices.list().getFirst();
         try (ModelWeights w = ModelLoader.load(SharedData.require("models/stories260K/stories260K-f32.gguf"));
              ComputePool pool = ComputePool.ofAvailableCores();

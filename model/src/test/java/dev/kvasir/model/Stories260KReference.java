@@ -15,6 +15,16 @@ public record Stories260KReference(List<Prompt> prompts, int[] firstPromptIds, d
     public record Prompt(String text, int[] promptIds, int[] greedyIds, String continuation) {
     }
 
+    /** Every prompt's token ids, in order. */
+    public List<int[]> promptIds() {
+        return prompts.stream().map(Prompt::promptIds).toList();
+    }
+
+    /** The length of the shortest greedy continuation: the steps every prompt has a reference for. */
+    public int commonGreedySteps() {
+        return prompts.stream().mapToInt(p -> p.greedyIds().length).min().orElse(0);
+    }
+
     public static Stories260KReference load() {
         Path file = SharedData.require("reference/stories260K.json");
         try {
