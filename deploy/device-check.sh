@@ -12,6 +12,14 @@
 #                                        | tune (tests, every decode GEMV layout, 8B decode per quantization and at 2k context, serving vs transformers)
 #                                        | qtc (tests, 8B decode per mode, serving with INT8 and INT4 weights)
 #                                        | final (tests, 8B decode per quantization and at 2k, serving vs transformers, 1B accuracy and perplexity per mode)
+#                                        | pdl (tests, 8B decode per quantization with and without programmatic dependent launch)
+#                                        | pdlserve (serving with and without programmatic launch, transformers generate)
+#                                        | decode (tests, 8B decode per quantization, and bf16 at a 2k context)
+#                                        | attn (tests, 8B batch-1 decode with each short-context attention kernel)
+#                                        | attn2 (tests, per-head vs per-kv-head attention at batch 1/4/16 and 2k, serving vs transformers)
+#                                        | batch (tests, 8B decode at 1–4 and 16 sequences, quantized GEMV vs tensor cores at 2–4)
+#                                        | ablate (8B batch-1 decode with each kind of kernel left out: its cost inside the graph)
+#                                        | launches (kernel chains with and without programmatic launch; ncu per-kernel times of 8B batch-1 decode)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
@@ -81,7 +89,7 @@ synth_8b() {
 decode_modes() {
   for Q in none int8 int4; do
     step decode 8b $Q
-    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch "$1" --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch "$1" --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
   done
 }
 # serving throughput at 8, 32 and 128 concurrent requests into $OUT/serving_8b.json, the log into $1
@@ -272,6 +280,109 @@ if [[ "$PHASE" == qtc ]]; then
     step serving 8b $Q
     $B/bin/kvasir bench --serving --backend gpu --quantization $Q --model /tmp/l8b.gguf --concurrency 8,32,128 --prompt-tokens 128 --gen-tokens 128 --json 2>/tmp/serving-$Q.log | tee "$OUT/serving_8b_$Q.json"
     grep -E "ERROR|Exception" /tmp/serving-$Q.log | head -5
+  done
+fi
+if [[ "$PHASE" == pdl ]]; then
+  gpu_tests "programmatic|stories260K greedy|producers|rope_kv"
+  bandwidth
+  synth_8b
+  for P in false true; do
+    for Q in none int8 int4; do
+      step "decode 8b $Q, programmatic launch $P"
+      KVASIR_JAVA_OPTS="-Dkvasir.gpu.pdl=$P" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+        | grep -E '"bench"|Exception' | grep -v '"graphs":false' | sed "s/^{/{\"pdl\":$P,/" | tee -a "$OUT/decode_8b.json"
+    done
+  done
+fi
+if [[ "$PHASE" == pdlserve ]]; then
+  synth_8b
+  for P in true false; do
+    step "serving 8b, programmatic launch $P"
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.pdl=$P" $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency 8,32,128 \
+      --prompt-tokens 128 --gen-tokens 128 --json 2>/tmp/serving-$P.log | tee "$OUT/serving_8b_pdl_$P.json"
+    grep -E "ERROR|Exception" /tmp/serving-$P.log | head -5
+  done
+  transformers_generate 8,32,128
+fi
+if [[ "$PHASE" == decode ]]; then
+  gpu_tests "programmatic|stories260K greedy|grouped decode attention"
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  step decode 8b at a 2k context
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+fi
+if [[ "$PHASE" == attn ]]; then
+  gpu_tests "attention_h16|programmatic|stories260K greedy"
+  bandwidth
+  synth_8b
+  for Q in none int4 int8; do
+    for A in g4w h16; do
+      step "decode 8b $Q, attention $A"
+      KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+        | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
+    done
+  done
+  for A in g4w h16; do
+    step "decode 8b at a 512 context, attention $A"
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 512 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+      | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
+  done
+fi
+if [[ "$PHASE" == attn2 ]]; then
+  gpu_tests "attention_h16|programmatic|stories260K greedy"
+  bandwidth
+  synth_8b
+  for A in g4w h16; do
+    step "decode 8b, attention $A"
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,4,16 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+      | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
+  done
+  for A in g4s h16; do
+    step "decode 8b at 1k and 2k contexts, attention $A"
+    for L in 1024 2048; do
+      KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt $L --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+        | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
+    done
+  done
+  serving_8b /tmp/serving.log
+  transformers_generate 8,32,128
+fi
+if [[ "$PHASE" == batch ]]; then
+  gpu_tests "programmatic|stories260K greedy|INT8/G32 ×|INT4/G32 ×"
+  bandwidth
+  synth_8b
+  step decode 8b bf16
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,2,4,16 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+  for Q in int4 int8; do
+    for G in 4 1; do
+      step "decode 8b $Q, quantized GEMV up to $G tokens"
+      KVASIR_JAVA_OPTS="-Dkvasir.gpu.quant-gemv-max=$G" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,2,4 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+        | grep -E '"bench"|Exception' | sed "s/^{/{\"quant_gemv_max\":$G,/" | tee -a "$OUT/decode_8b.json"
+    done
+  done
+fi
+if [[ "$PHASE" == ablate ]]; then
+  synth_8b
+  for Q in none int4; do
+    SKIPS="- attention_ rmsnorm rope_kv swiglu quantize_act,round_ argmax_ embed_ gemv_,matmul_"
+    [[ $Q == int4 ]] && SKIPS="- attention_ gemv_"
+    for S in $SKIPS; do
+      step "decode 8b $Q without $S"
+      KVASIR_JAVA_OPTS="-Dkvasir.gpu.skip-kernels=${S#-}" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on 2>&1 \
+        | grep -E '"bench"|Exception' | sed "s/^{/{\"skipped\":\"${S#-}\",/" | tee -a "$OUT/ablation_8b.json"
+    done
+  done
+fi
+if [[ "$PHASE" == launches ]]; then
+  step launch chains
+  $B/bin/gpu-bench launches 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/launches.json"
+  synth_8b
+  for Q in int4 none; do
+    step ncu 8b decode $Q
+    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs off --prompt 64 --steps 2 > /tmp/ncu_$Q.txt 2>&1
+    awk '/Device 0, CC/{name=$1" "$2$3$4} /gpu__time_duration.sum/{print name, $(NF-2), $(NF-1), $NF}' /tmp/ncu_$Q.txt | tee "$OUT/ncu_decode_$Q.txt"
   done
 fi
 if [[ "$PHASE" == ppl ]]; then

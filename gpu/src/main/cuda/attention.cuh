@@ -142,17 +142,17 @@ __device__ __forceinline__ float merge_warps(const float (&sm)[WARPS][GMAX], con
     return s;
 }
 
-// The last step of a decode-attention block over (token t, kv head kvh): merges its warps' states
-// and writes the G heads' outputs out[t][kvh * G + g][d].
+// The last step of a decode-attention block over token t and query heads first … first + G − 1:
+// merges its warps' states and writes those heads' outputs out[t][first + g][d].
 template <int WARPS, int GMAX, int D>
 __device__ __forceinline__ void write_merged_heads(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
-                                                   const float (&sacc)[WARPS][GMAX][D], float* out, int t, int heads, int kvh,
+                                                   const float (&sacc)[WARPS][GMAX][D], float* out, int t, int heads, int first,
                                                    int G, int headDim) {
     for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
         int g = i / headDim, d = i % headDim;
         float gm, gl;
         float s = merge_warps<WARPS, GMAX, D>(sm, sl, sacc, g, d, gm, gl);
-        out[(size_t) t * heads * headDim + (size_t) (kvh * G + g) * headDim + d] = s / gl;
+        out[(size_t) t * heads * headDim + (size_t) (first + g) * headDim + d] = s / gl;
     }
 }
 
@@ -237,6 +237,16 @@ __device__ __forceinline__ int split_range(int len, int splits, int& begin, int&
     return chunk;
 }
 
+// The cache slots of positions s0 … s0 + P − 1 of a sequence (page table `table`), 0 past `end`.
+template <int P>
+__device__ __forceinline__ void kv_slots(const int* table, int s0, int end, int blockSize, size_t (&slot)[P]) {
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        int s = s0 + p;
+        slot[p] = s < end ? (size_t) table[s / blockSize] * blockSize + s % blockSize : 0;
+    }
+}
+
 // Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
 // kv head) reads each cached key and value once for all G = heads / kvHeads query heads (a block
 // per query head would read them G times), and each warp takes P positions per step whose loads
@@ -245,7 +255,10 @@ __device__ __forceinline__ int split_range(int len, int splits, int& begin, int&
 // attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
 // grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
 // SPLIT: grid z cuts the context into `splits` chunks (write_split_state, finish_split); part and counters unused otherwise.
-template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT>
+// PER_HEAD (GMAX = 1): grid z is the query head within the group, a block each, so a step of one
+// sequence keeps kvHeads × G SMs busy instead of kvHeads, each with a quarter of the arithmetic
+// (the group's K/V rows are then read G times, from L2 after the first).
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD = false>
 __device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
                                      const __half* kScales, const __half* vScales, float* out,
                                      const int* positions, const int* seqOf, const int* tables, int tableStride,
@@ -254,6 +267,8 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
+    int h0 = PER_HEAD ? blockIdx.z : 0;  // the block's first query head within the group
+    int Gb = PER_HEAD ? 1 : G;            // and how many it computes
     int kvDim = kvHeads * headDim;
     int len = positions[t] + 1;
     int begin = 0, end = len, chunk = len;
@@ -268,45 +283,49 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     float qv[GMAX][MAXD], acc[GMAX][MAXD], m[GMAX], l[GMAX];
 #pragma unroll
     for (int g = 0; g < GMAX; g++) {
-        const float* qh = q + (size_t) t * qStride + (size_t) (kvh * G + min(g, G - 1)) * headDim;
+        const float* qh = q + (size_t) t * qStride + (size_t) (kvh * G + h0 + min(g, Gb - 1)) * headDim;
 #pragma unroll
         for (int j = 0; j < MAXD; j++) {
             int d = lane + 32 * j;
-            qv[g][j] = (g < G && d < headDim) ? qh[d] * scale : 0.f;
+            qv[g][j] = (g < Gb && d < headDim) ? qh[d] * scale : 0.f;
             acc[g][j] = 0.f;
         }
         m[g] = -INFINITY;
         l[g] = 0.f;
     }
+    size_t slot[P];
+    kv_slots<P>(table, begin + warp * P, end, blockSize, slot);
     for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
         size_t off[P];
-        float ks[P], vs[P], x[P][MAXD];
+        float ks[P], vs[P], x[P][MAXD], v[P][MAXD];
         bool live[P];
+        // this sweep's keys and values together, then the next sweep's page-table reads: the walk
+        // waits on one memory round trip a sweep, not three (table, keys, values)
 #pragma unroll
         for (int p = 0; p < P; p++) {
-            int s = s0 + p;
-            live[p] = s < end;
-            size_t slot = live[p] ? (size_t) table[s / blockSize] * blockSize + s % blockSize : 0;
-            off[p] = slot * kvDim + kvh * headDim;
+            live[p] = s0 + p < end;
+            off[p] = slot[p] * kvDim + kvh * headDim;
             ks[p] = 1.f;
             vs[p] = 1.f;
             if constexpr (S::scaled) {
-                ks[p] = live[p] ? __half2float(kScales[slot * kvHeads + kvh]) : 0.f;
-                vs[p] = live[p] ? __half2float(vScales[slot * kvHeads + kvh]) : 0.f;
+                ks[p] = live[p] ? __half2float(kScales[slot[p] * kvHeads + kvh]) : 0.f;
+                vs[p] = live[p] ? __half2float(vScales[slot[p] * kvHeads + kvh]) : 0.f;
             }
 #pragma unroll
             for (int j = 0; j < MAXD; j++) {
                 int d = lane + 32 * j;
                 x[p][j] = (live[p] && d < headDim) ? S::load(keys[off[p] + d]) : 0.f;
+                v[p][j] = (live[p] && d < headDim) ? S::load(values[off[p] + d]) : 0.f;
             }
         }
+        kv_slots<P>(table, s0 + WARPS * P, end, blockSize, slot);
         float sc[GMAX][P];
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
 #pragma unroll
             for (int p = 0; p < P; p++) {
                 float dot = 0.f;
-                if (g < G) {
+                if (g < Gb) {
 #pragma unroll
                     for (int j = 0; j < MAXD; j++) dot += qv[g][j] * x[p][j];
                     dot = warp_sum(dot);
@@ -315,16 +334,8 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
             }
         }
 #pragma unroll
-        for (int p = 0; p < P; p++) {
-#pragma unroll
-            for (int j = 0; j < MAXD; j++) {
-                int d = lane + 32 * j;
-                x[p][j] = (live[p] && d < headDim) ? S::load(values[off[p] + d]) * vs[p] : 0.f;
-            }
-        }
-#pragma unroll
         for (int g = 0; g < GMAX; g++) {
-            if (g >= G) continue;
+            if (g >= Gb) continue;
             float mNew = m[g];
 #pragma unroll
             for (int p = 0; p < P; p++) if (live[p]) mNew = fmaxf(mNew, sc[g][p]);
@@ -341,7 +352,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
             for (int j = 0; j < MAXD; j++) {
                 float a = acc[g][j] * correction;
 #pragma unroll
-                for (int p = 0; p < P; p++) a += w[p] * x[p][j];
+                for (int p = 0; p < P; p++) a += w[p] * (v[p][j] * vs[p]);
                 acc[g][j] = a;
             }
             m[g] = mNew;
@@ -360,7 +371,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         write_split_state<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, part, splits, t, kvHeads, kvh, G, headDim);
         finish_split<GMAX>(out, part, counters, splits, (len + chunk - 1) / chunk, t, heads, kvHeads, kvh, G, headDim);
     } else {
-        write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh, G, headDim);
+        write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh * G + h0, Gb, headDim);
     }
 }
 
@@ -517,7 +528,7 @@ __device__ void attention_lanes_rows(const float* q, const typename S::T* keys, 
         for (int e = 0; e < 4; e++) sacc[warp][g][lane * 4 + e] = acc[g][e];
     }
     __syncthreads();
-    write_merged_heads<WARPS, GMAX, HD>(sm, sl, sacc, out, t, heads, kvh, G, HD);
+    write_merged_heads<WARPS, GMAX, HD>(sm, sl, sacc, out, t, heads, kvh * G, G, HD);
 }
 
 // n bytes from src to dst, in 4-byte words when both ends and n allow it.
@@ -537,14 +548,14 @@ extern "C" {
 
 #define KV_WRITE(SFX, S)                                                                                              \
     __global__ void kv_write_##SFX(const float* k, const float* v, S::T* keys, S::T* values, __half* kScales,          \
-                                   __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) {        \
+                                   __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) { grid_enter();        \
         kv_write_rows<S>(k, v, keys, values, kScales, vScales, slot, kvHeads, headDim, srcStride);                     \
     }
 #define ROPE_KV(SFX, S)                                                                                               \
     __global__ void rope_kv_##SFX(float* qkv, const int* positions, const float* invFreq, const float2* table,          \
                                   int tablePositions, int headDim, int ropeDim, int interleaved, int stride, int heads,  \
                                   int kvHeads, S::T* keys, S::T* values, __half* kScales, __half* vScales,              \
-                                  const int* slot) {                                                                    \
+                                  const int* slot) { grid_enter();                                                                    \
         rope_kv_rows<S>(qkv, positions, invFreq, table, tablePositions, headDim, ropeDim, interleaved, stride, heads,   \
                         kvHeads, keys, values, kScales, vScales, slot);                                                 \
     }
@@ -571,7 +582,7 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride) {                                                                                              \
+            int qStride) { grid_enter();                                                                                              \
         attention_group_rows<S, GMAX, MAXD, P, WARPS, false>(q, keys, values, kScales, vScales, out, positions, seqOf,  \
                 tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1);          \
     }
@@ -579,11 +590,23 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride, float* part, int* counters, int splits) {                                                      \
+            int qStride, float* part, int* counters, int splits) { grid_enter();                                                      \
         attention_group_rows<S, GMAX, MAXD, P, WARPS, true>(q, keys, values, kScales, vScales, out, positions, seqOf,   \
                 tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits);        \
     }
+// _h16: a block of 16 warps per (token, query head), grid = (n tokens, kvHeads, heads / kvHeads): for
+// a step of one or few sequences, where a block per kv head leaves most SMs idle. Any group size,
+// headDim <= 128.
+#define ATTENTION_HEAD_KERNEL(NAME, S, MAXD, P, WARPS)                                                                \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
+            const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
+            const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
+            int qStride) { grid_enter();                                                                                \
+        attention_group_rows<S, 1, MAXD, P, WARPS, false, true>(q, keys, values, kScales, vScales, out, positions,     \
+                seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1);   \
+    }
 #define ATTENTION_GROUP(SFX, S)                                      \
+    ATTENTION_HEAD_KERNEL(attention_h16_##SFX, S, 4, 8, 16)          \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \
@@ -595,7 +618,7 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride) {                                                                                              \
+            int qStride) { grid_enter();                                                                                              \
         attention_lanes_rows<S, WARPS>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride,  \
                                        heads, kvHeads, blockSize, scale, qStride);                                      \
     }
@@ -619,7 +642,7 @@ ATTENTION_GROUP(fp8, KvFP8)
 // has scales (scaleBlockBytes > 0) the same blocks of the scale arrays, which start scaleOffset
 // bytes into the pool, scaleSideBytes apart. grid = (copies, layers).
 __global__ void kv_copy_blocks(unsigned char* pool, const int* pairs, size_t sideBytes, size_t blockBytes,
-                               size_t scaleOffset, size_t scaleSideBytes, size_t scaleBlockBytes) {
+                               size_t scaleOffset, size_t scaleSideBytes, size_t scaleBlockBytes) { grid_enter();
     size_t src = pairs[2 * blockIdx.x], dst = pairs[2 * blockIdx.x + 1];
     for (int kv = 0; kv < 2; kv++) {
         size_t side = 2 * (size_t) blockIdx.y + kv;
@@ -634,7 +657,7 @@ __global__ void kv_copy_blocks(unsigned char* pool, const int* pairs, size_t sid
 
 // count floats of a fixed pseudo-random pattern in [-1, 1) (benchmark and check inputs, made on the
 // device instead of copied over): a hash of (seed, index).
-__global__ void fill_uniform_f32(float* p, size_t count, unsigned seed) {
+__global__ void fill_uniform_f32(float* p, size_t count, unsigned seed) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count) return;
     unsigned x = (unsigned) i * 0x9E3779B1u ^ (unsigned) (i >> 32) * 0x85EBCA77u ^ seed * 0xC2B2AE3Du;

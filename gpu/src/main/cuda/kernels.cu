@@ -7,6 +7,31 @@
 
 namespace {
 
+// Programmatic dependent launch (sm_90 and newer). Kernels.launch lets a kernel's blocks start while
+// the kernel before it in the stream is still running, so the next kernel's launch and, for the
+// matrix products, its first weight loads overlap the tail of the one before: a decode step is ~10
+// short kernels a layer, and the gaps between them were a fifth of a batch-1 step. The rule that
+// keeps this correct: every kernel calls grid_wait() before it reads or writes memory that an earlier
+// kernel of the stream writes or reads (only the weights may be read before), and grid_release()
+// to let the next kernel start early. grid_wait() returns once every earlier kernel has completed and
+// its writes are visible; both are no-ops on older cards and in launches without the attribute.
+// KernelSourcesTest checks that every __global__ body starts with grid_enter() or grid_release().
+__device__ __forceinline__ void grid_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void grid_release() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// The usual start of a kernel that reads nothing before its predecessor is done.
+__device__ __forceinline__ void grid_enter() {
+    grid_wait();
+    grid_release();
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -139,7 +164,9 @@ __device__ __forceinline__ void unpack16(uint4 u, const float*, float* w) {
 // One thread's share of R decode GEMV rows: the 16-byte chunks first, first + stride, ... of rows
 // wr[0..R), U raw loads per row issued before any is used, each converted and multiplied into
 // acc[r][t] for the n ≤ T activation rows; then the columns past the last whole chunk. Shared by
-// the warp-per-row and block-per-row kernels (stride 32 or the block size).
+// the warp-per-row and block-per-row kernels (stride 32 or the block size). The first round of
+// weight loads is issued before grid_wait(): under a programmatic launch the matrix starts streaming
+// while the kernel before (the norm, the attention) still runs.
 template <typename W, int T, int U, int R>
 __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const float* __restrict__ x, int cols, int n,
                                                 int first, int stride, float (&acc)[R][T]) {
@@ -149,6 +176,7 @@ __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const f
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    bool waiting = true;
     for (int base = first; base < chunks; base += stride * U) {
         uint4 raw[R][U];
 #pragma unroll
@@ -157,6 +185,8 @@ __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const f
 #pragma unroll
             for (int r = 0; r < R; r++) raw[r][u] = ch < chunks ? __ldg(reinterpret_cast<const uint4*>(wr[r]) + ch) : make_uint4(0, 0, 0, 0);
         }
+        if (waiting) grid_wait();  // the first round of weights is on its way; activations only now
+        waiting = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int ch = base + stride * u;
@@ -180,6 +210,7 @@ __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const f
             }
         }
     }
+    grid_wait();  // lanes without a whole chunk
     for (int c = chunks * VEC + first; c < cols; c += stride) {
 #pragma unroll
         for (int r = 0; r < R; r++) {
@@ -510,47 +541,47 @@ extern "C" {
 // ---- weights ---------------------------------------------------------------------------------
 // blockDim = 32 * warps; grid = ceil(rows / (warps * MATMUL_ROWS)).
 #define MATMUL_ROWS 4
-__global__ void matmul_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<float, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__nv_bfloat16, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { matmul_rows<__half, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_enter(); matmul_rows<float, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_enter(); matmul_rows<__nv_bfloat16, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void matmul_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_enter(); matmul_rows<__half, MATMUL_ROWS, 8>(w, x, y, rows, cols, n, acc); }
 
 // Decode: n <= 4 tokens. blockDim = 128; grid = ceil(rows / 4).
-__global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__nv_bfloat16, 4, 16>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_warp<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<__nv_bfloat16, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<__half, 4, 4>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<float, 4, 8>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<__nv_bfloat16, 4, 16>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_wide_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_warp<__half, 4, 16>(w, x, y, rows, cols, n, acc); }
 
 // Decode, a block per row: blockDim = 128; grid = rows.
-__global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<float, 4, 8, 1>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_block_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_block_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_f32(const float* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_block<float, 4, 8, 1>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_block<__nv_bfloat16, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_block<__half, 4, 4, 1>(w, x, y, rows, cols, n, acc); }
 // two rows a block: twice the bytes in flight per thread and half the blocks to schedule
-__global__ void gemv_block2_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__nv_bfloat16, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
-__global__ void gemv_block2_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { gemv_rows_block<__half, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block2_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_block<__nv_bfloat16, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
+__global__ void gemv_block2_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc) { grid_release(); gemv_rows_block<__half, 4, 4, 2>(w, x, y, rows, cols, n, acc); }
 
 // Tensor cores, 16-bit weights, cols % 32 == 0. blockDim = 128; grid = (ceil(rows / 128), ceil(n / 32), splits).
 // (MT = 4, 256 rows a block, measured 10% slower at batch 32 on Llama 3 8B's shapes than MT = 2.)
-__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) {
+__global__ void matmul_tc_bf16(const __nv_bfloat16* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { grid_enter();
     matmul_tc<DenseRows<__nv_bfloat16>, 2, 4>({w, cols}, x, y, rows, cols, n, acc, ws, kPer);
 }
-__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) {
+__global__ void matmul_tc_f16(const __half* w, const float* x, float* y, int rows, int cols, int n, int acc, float* ws, int kPer) { grid_enter();
     matmul_tc<DenseRows<__half>, 2, 4>({w, cols}, x, y, rows, cols, n, acc, ws, kPer);
 }
 // INT8 / INT4 weights (quant.cuh's layouts) dequantized in registers: batches up to a few dozen
 // tokens, where writing and reading a bf16 copy of the matrix for cuBLAS costs more than the product.
 __global__ void matmul_tc_q8(const int8_t* w, const __half* scales, const float* x, float* y, int rows, int cols, int n, int acc,
-                             float* ws, int kPer, int groupSize) {
+                             float* ws, int kPer, int groupSize) { grid_enter();
     matmul_tc<Int8Rows, 2, 4>({w, scales, cols, groupSize}, x, y, rows, cols, n, acc, ws, kPer);
 }
 __global__ void matmul_tc_q4(const uint8_t* w, const __half2* scales, const float* x, float* y, int rows, int cols, int n, int acc,
-                             float* ws, int kPer, int groupSize) {
+                             float* ws, int kPer, int groupSize) { grid_enter();
     matmul_tc<Int4Rows, 2, 4>({w, scales, cols, groupSize}, x, y, rows, cols, n, acc, ws, kPer);
 }
 
 // y (+)= sum over z of ws[z], in order z = 0, 1, ... (count = n × rows).
-__global__ void splitk_reduce(const float* ws, float* y, size_t count, int splits, int accumulate) {
+__global__ void splitk_reduce(const float* ws, float* y, size_t count, int splits, int accumulate) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count) return;
     float s = 0.f;
@@ -558,34 +589,34 @@ __global__ void splitk_reduce(const float* ws, float* y, size_t count, int split
     y[i] = accumulate ? y[i] + s : s;
 }
 
-__global__ void round_bf16(const float* x, __nv_bfloat16* y, size_t count) { round_activations(x, y, count); }
-__global__ void round_f16(const float* x, __half* y, size_t count) { round_activations(x, y, count); }
+__global__ void round_bf16(const float* x, __nv_bfloat16* y, size_t count) { grid_enter(); round_activations(x, y, count); }
+__global__ void round_f16(const float* x, __half* y, size_t count) { grid_enter(); round_activations(x, y, count); }
 
 // grid = n tokens.
-__global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }
-__global__ void embed_bf16(const __nv_bfloat16* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }
-__global__ void embed_f16(const __half* table, const int* ids, float* out, int cols) { gather_rows(table, ids, out, cols); }
+__global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { grid_enter(); gather_rows(table, ids, out, cols); }
+__global__ void embed_bf16(const __nv_bfloat16* table, const int* ids, float* out, int cols) { grid_enter(); gather_rows(table, ids, out, cols); }
+__global__ void embed_f16(const __half* table, const int* ids, float* out, int cols) { grid_enter(); gather_rows(table, ids, out, cols); }
 
 // ---- elementwise -----------------------------------------------------------------------------
 // out[r] = x[rowIndex[r]] * rsqrt(mean(x^2) + eps) * weight, in fp32. rowIndex null = identity.
 // grid = rows, block = 32..1024 (a float4 per thread per pass: a 4096-wide row is one round of
 // loads for 1024 threads). The _bf16 / _f16 forms write the row rounded to 16 bits (what cuBLAS
 // reads: no separate rounding launch); rmsnorm_q8 (quant.cuh) writes it quantized to int8.
-__global__ void rmsnorm(const float* x, const int* rowIndex, const float* weight, float* out, int dim, float eps) {
+__global__ void rmsnorm(const float* x, const int* rowIndex, const float* weight, float* out, int dim, float eps) { grid_enter();
     rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = v; },
                 [&](int i, float4 v, bool live) { if (live) reinterpret_cast<float4*>(out + (size_t) blockIdx.x * dim)[i] = v; });
 }
-__global__ void rmsnorm_bf16(const float* x, const int* rowIndex, const float* weight, __nv_bfloat16* out, int dim, float eps) {
+__global__ void rmsnorm_bf16(const float* x, const int* rowIndex, const float* weight, __nv_bfloat16* out, int dim, float eps) { grid_enter();
     rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = __nv_bfloat16(v); },
                 [&](int i, float4 v, bool live) { if (live) store4(out + (size_t) blockIdx.x * dim + 4 * i, v); });
 }
-__global__ void rmsnorm_f16(const float* x, const int* rowIndex, const float* weight, __half* out, int dim, float eps) {
+__global__ void rmsnorm_f16(const float* x, const int* rowIndex, const float* weight, __half* out, int dim, float eps) { grid_enter();
     rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int i, float v) { out[(size_t) blockIdx.x * dim + i] = __half(v); },
                 [&](int i, float4 v, bool live) { if (live) store4(out + (size_t) blockIdx.x * dim + 4 * i, v); });
 }
 
 // x[t][i] += bias[i] for n rows of width d (Qwen2's q/k/v biases).
-__global__ void add_bias(float* x, const float* bias, int n, int d) {
+__global__ void add_bias(float* x, const float* bias, int n, int d) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i < (size_t) n * d) x[i] += bias[i % d];
 }
@@ -593,13 +624,13 @@ __global__ void add_bias(float* x, const float* bias, int n, int d) {
 // out[t][i] = silu(gu[t][i]) * gu[t][hidden + i]: SwiGLU over the stacked gate/up output, a thread
 // per output. The _bf16 / _f16 forms write it rounded to 16 bits for cuBLAS, swiglu_q8 (quant.cuh)
 // quantized to int8. grid = ceil(n · hidden / 256), block = 256.
-__global__ void swiglu(const float* gu, float* out, int n, int hidden) {
+__global__ void swiglu(const float* gu, float* out, int n, int hidden) { grid_enter();
     swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = v; });
 }
-__global__ void swiglu_bf16(const float* gu, __nv_bfloat16* out, int n, int hidden) {
+__global__ void swiglu_bf16(const float* gu, __nv_bfloat16* out, int n, int hidden) { grid_enter();
     swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = __nv_bfloat16(v); });
 }
-__global__ void swiglu_f16(const float* gu, __half* out, int n, int hidden) {
+__global__ void swiglu_f16(const float* gu, __half* out, int n, int hidden) { grid_enter();
     swiglu_each(gu, n, hidden, [&](size_t i, float v) { out[i] = __half(v); });
 }
 
@@ -608,41 +639,60 @@ __global__ void swiglu_f16(const float* gu, __half* out, int n, int hidden) {
 // (~10 µs a layer at decode). The forward pass uses rope_kv_* (attention.cuh), which also stores the
 // keys and values in the cache; this one is the plain rotation. grid = (n tokens, heads), block = 64.
 __global__ void rope(float* vec, const int* positions, const float* invFreq, const float2* table, int tablePositions,
-                     int headDim, int ropeDim, int interleaved, int stride) {
+                     int headDim, int ropeDim, int interleaved, int stride) { grid_enter();
     int t = blockIdx.x;
     rotate_head(vec + (size_t) t * stride + (size_t) blockIdx.y * headDim, positions[t], invFreq, table, tablePositions, ropeDim, interleaved);
 }
 
 // ---- sampling ----------------------------------------------------------------------------------
-// Greedy: the highest logit of each row, lowest id among exact ties. grid = rows, block = 1024.
-__global__ void argmax_rows(const float* logits, int vocab, int* out) {
+// Greedy: the highest logit of each row, lowest id among exact ties, in two launches: the block
+// (row, part) of argmax_partial reduces its slice of the row to a (value, id) pair, argmax_finish a
+// row's pairs. One block per row took ~50 µs a decode step for a 128K vocabulary (a 1024-thread walk
+// of 125 loads each); ARGMAX_PARTS blocks a row read it at memory speed.
+#define ARGMAX_PARTS 32
+__device__ __forceinline__ void argmax_keep(float& best, int& bestId, float v, int i) {
+    if (v > best || (v == best && i < bestId)) { best = v; bestId = i; }
+}
+__device__ __forceinline__ void argmax_warp(float& best, int& bestId) {
+    for (int o = 16; o > 0; o >>= 1) argmax_keep(best, bestId, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, bestId, o));
+}
+
+// grid = (rows, ARGMAX_PARTS), block = 256; partials: rows × ARGMAX_PARTS pairs (value, id as float bits).
+__global__ void argmax_partial(const float* logits, int vocab, float2* partials) { grid_enter();
+    int per = (vocab + gridDim.y - 1) / gridDim.y;
+    int begin = blockIdx.y * per, end = min(vocab, begin + per);
     const float* row = logits + (size_t) blockIdx.x * vocab;
     float best = -INFINITY;
     int bestId = 0x7fffffff;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        float v = row[i];
-        if (v > best || (v == best && i < bestId)) { best = v; bestId = i; }
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, best, o);
-        int oi = __shfl_xor_sync(0xffffffffu, bestId, o);
-        if (ov > best || (ov == best && oi < bestId)) { best = ov; bestId = oi; }
-    }
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) argmax_keep(best, bestId, row[i], i);
+    argmax_warp(best, bestId);
     __shared__ float sv[32];
     __shared__ int si[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (lane == 0) { sv[warp] = best; si[warp] = bestId; }
     __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int w = 1; w < (int) (blockDim.x >> 5); w++) {
-            if (sv[w] > best || (sv[w] == best && si[w] < bestId)) { best = sv[w]; bestId = si[w]; }
-        }
-        out[blockIdx.x] = bestId == 0x7fffffff ? 0 : bestId;
+    if (warp == 0) {
+        best = lane < (int) (blockDim.x >> 5) ? sv[lane] : -INFINITY;
+        bestId = lane < (int) (blockDim.x >> 5) ? si[lane] : 0x7fffffff;
+        argmax_warp(best, bestId);
+        if (lane == 0) partials[(size_t) blockIdx.x * gridDim.y + blockIdx.y] = make_float2(best, __int_as_float(bestId));
     }
 }
 
+// grid = rows, block = 32: out[row] = the best of the row's `parts` pairs (0 for a row of NaNs).
+__global__ void argmax_finish(const float2* partials, int parts, int* out) { grid_enter();
+    float best = -INFINITY;
+    int bestId = 0x7fffffff;
+    for (int i = threadIdx.x; i < parts; i += 32) {
+        float2 p = partials[(size_t) blockIdx.x * parts + i];
+        argmax_keep(best, bestId, p.x, __float_as_int(p.y));
+    }
+    argmax_warp(best, bestId);
+    if (threadIdx.x == 0) out[blockIdx.x] = bestId == 0x7fffffff ? 0 : bestId;
+}
+
 // Fills count floats with a value (poisoning outputs before checks, zeroing buffers).
-__global__ void fill_f32(float* p, float value, size_t count) {
+__global__ void fill_f32(float* p, float value, size_t count) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i < count) p[i] = value;
 }

@@ -115,6 +115,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    bool first = true;
     for (int base = 32 * slice + lane; base < chunks; base += 32 * KS * U) {
         // every load of this round first (weights and their scales: DRAM), then the arithmetic
         uint4 raw[R][U];
@@ -128,6 +129,8 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
                 s[r][u] = sr[r][c >> gshift];
             }
         }
+        if (first) grid_wait();  // the first round of weights is on its way; activations only now
+        first = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int c = base + 32 * KS * u;
@@ -147,6 +150,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
             }
         }
     }
+    grid_wait();  // lanes without a chunk
     store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
 }
 
@@ -180,6 +184,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    bool first = true;
     for (int base = 32 * slice + lane; base < chunks; base += 32 * KS * U) {
         // every load of this round first (weights and their scales: DRAM), then the arithmetic
         uint4 raw[R][U];
@@ -193,6 +198,8 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
                 sbh[r][u] = sr[r][c >> gshift];
             }
         }
+        if (first) grid_wait();  // the first round of weights is on its way; activations only now
+        first = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int c = base + 32 * KS * u;
@@ -232,6 +239,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
             }
         }
     }
+    grid_wait();  // lanes without a chunk
     store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
 }
 
@@ -243,7 +251,7 @@ extern "C" {
 // and per block (sx, sx · sum(q)). x, xq: count floats / bytes (n rows of cols, cols % 32 == 0, so the
 // blocks of the flat array are the rows' blocks); xs: count / 32 pairs. One warp per block;
 // blockDim = 256, grid = ceil(count / 256).
-__global__ void quantize_act_q8(const float* __restrict__ x, int8_t* __restrict__ xq, float2* __restrict__ xs, size_t count) {
+__global__ void quantize_act_q8(const float* __restrict__ x, int8_t* __restrict__ xq, float2* __restrict__ xs, size_t count) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i - (threadIdx.x & 31) >= count) return;  // whole warps only: count % 32 == 0
     float v = x[i];
@@ -258,7 +266,7 @@ __global__ void quantize_act_q8(const float* __restrict__ x, int8_t* __restrict_
 // RMSNorm (kernels.cu's rmsnorm) written straight as int8 activations for the quantized GEMV, the
 // same values quantize_act_q8 would make of the fp32 row: xq rows × dim, xs rows × dim / 32 pairs.
 // dim % 32 == 0 (eight lanes of four values each make a block). grid = rows, block = 32..1024.
-__global__ void rmsnorm_q8(const float* x, const int* rowIndex, const float* weight, int8_t* xq, float2* xs, int dim, float eps) {
+__global__ void rmsnorm_q8(const float* x, const int* rowIndex, const float* weight, int8_t* xq, float2* xs, int dim, float eps) { grid_enter();
     size_t row = (size_t) blockIdx.x * dim;
     rmsnorm_row(x, rowIndex, weight, dim, eps, [&](int, float) {},
                 [&](int i, float4 v, bool live) {
@@ -269,7 +277,7 @@ __global__ void rmsnorm_q8(const float* x, const int* rowIndex, const float* wei
 
 // SwiGLU (kernels.cu's swiglu) written straight as int8 activations for the quantized GEMV (a warp
 // per 32-column block, as quantize_act_q8). n · hidden % 32 == 0. grid = ceil(n · hidden / 256), block = 256.
-__global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hidden) {
+__global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hidden) { grid_enter();
     swiglu_each(gu, n, hidden, [&](size_t i, float v) {
         float f[1] = {v};
         quantize_block<32, 1>(f, xq + i, xs + i / 32, true);
@@ -294,7 +302,7 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 #endif
 #define QUANT_GEMV_KERNEL(NAME, fmt, T, W, S, R, U, KS) \
     __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
-                                                int rows, int cols, int gshift, int acc) { \
+                                                int rows, int cols, int gshift, int acc) { grid_release(); \
         gemv_##fmt##_rows<T, R, U, KS>(w, scales, xq, xs, y, rows, cols, gshift, acc); \
     }
 #define QUANT_GEMV(fmt, T, W, S) \
@@ -315,7 +323,7 @@ QUANT_GEMV(q4, 4, uint8_t, __half2)
 // bf16 tensor-core GEMM. One thread per 8 INT8 weights / per 32-column INT4 block; G in columns.
 // blockDim = 256, grid = ceil(rows · cols / 8 / 256) resp. ceil(rows · cols / 32 / 256).
 __global__ void dequant_q8_bf16(const int8_t* __restrict__ w, const __half* __restrict__ scales, __nv_bfloat16* __restrict__ out,
-                                int rows, int cols, int groupSize) {
+                                int rows, int cols, int groupSize) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     size_t perRow = cols >> 3;
     if (i >= (size_t) rows * perRow) return;
@@ -331,7 +339,7 @@ __global__ void dequant_q8_bf16(const int8_t* __restrict__ w, const __half* __re
 }
 
 __global__ void dequant_q4_bf16(const uint8_t* __restrict__ w, const __half2* __restrict__ scales, __nv_bfloat16* __restrict__ out,
-                                int rows, int cols, int groupSize) {
+                                int rows, int cols, int groupSize) { grid_enter();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     size_t perRow = cols >> 5;
     if (i >= (size_t) rows * perRow) return;

@@ -181,7 +181,7 @@ extern "C" {
 // Repetition, presence and frequency penalties applied in place to a copy of each row's logits,
 // as the CPU Sampler applies them: repetition once per distinct id of the window, then
 // presence + frequency * count once per distinct generated id. grid = rows, block = 256.
-__global__ void penalize_rows(float* logits, int vocab, const int* meta, const int* history) {
+__global__ void penalize_rows(float* logits, int vocab, const int* meta, const int* history) { grid_enter();
     const int* m = meta + (size_t) blockIdx.x * SAMPLE_META;
     if (!(m[0] & 2)) return;
     float* l = logits + (size_t) blockIdx.x * vocab;
@@ -227,7 +227,7 @@ __global__ void penalize_rows(float* logits, int vocab, const int* meta, const i
 // wsStride keys (u64) and wsStride prefix sums (double), wsStride a power of two >= vocab.
 // block = 1024.
 __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* logits, int vocab, const int* meta, const double* uniform, int rows,
-                            unsigned long long* keysWs, double* cumWs, int wsStride, int* out) {
+                            unsigned long long* keysWs, double* cumWs, int wsStride, int* out) { grid_enter();
     __shared__ unsigned long long sk[SAMPLE_SHARED_KEYS];
     __shared__ int hist[SAMPLE_BINS];
     __shared__ int counter, hit, prefixBins, prefixCount, survivors;
@@ -323,7 +323,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* logit
 // the chosen token's, and the best m[12] (descending, lowest id among ties) with theirs.
 // grid = rows, block = 1024. Rows whose flags lack 4 are skipped.
 __global__ void __launch_bounds__(SAMPLE_THREADS) logprob_rows(const float* logits, int vocab, const int* meta, const int* chosen,
-                             float* outLogprob, int* topIds, float* topLogprobs, int maxTop) {
+                             float* outLogprob, int* topIds, float* topLogprobs, int maxTop) { grid_enter();
     const int* m = meta + (size_t) blockIdx.x * SAMPLE_META;
     if (!(m[0] & 4)) return;
     const float* l = logits + (size_t) blockIdx.x * vocab;

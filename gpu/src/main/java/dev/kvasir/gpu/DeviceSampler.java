@@ -36,6 +36,23 @@ final class DeviceSampler implements AutoCloseable {
         this.wsStride = Integer.highestOneBit(Math.max(1, vocab - 1)) << 1;
     }
 
+    /** Blocks a row of the greedy argmax reads (ARGMAX_PARTS in kernels.cu). */
+    static final int ARGMAX_PARTS = 32;
+
+    /** Scratch bytes of {@link #argmax} for {@code rows} rows. */
+    static long argmaxScratchBytes(int rows) {
+        return 8L * rows * ARGMAX_PARTS;
+    }
+
+    /**
+     * Plain greedy: {@code out[r]} = the id of row r's highest logit, lowest id among exact ties, in
+     * two launches (argmax_partial, argmax_finish); {@code scratch} holds {@link #argmaxScratchBytes}.
+     */
+    static void argmax(Kernels k, CUdeviceptr logits, int rows, int vocab, CUdeviceptr scratch, CUdeviceptr out, CUstream stream) {
+        k.launch("argmax_partial", rows, ARGMAX_PARTS, 256, stream, logits, vocab, scratch);
+        k.launch("argmax_finish", rows, 1, 32, stream, scratch, ARGMAX_PARTS, out);
+    }
+
     /** Queues sampling of {@code batch.rows} logit rows; results are readable once the stream has passed this point. */
     void queue(CUdeviceptr logits, SamplingBatch b, CUstream stream) {
         this.batch = b;

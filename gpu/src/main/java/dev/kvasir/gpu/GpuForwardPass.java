@@ -146,7 +146,7 @@ final class GpuForwardPass {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                launchDecodeAttention(k, decodeAttention(c, n, s.tableStride() * kv.blockSize()), kv.dtype(), n, c.kvHeads(), stream, splitScratch, qkv, kv.keys(l), kv.values(l), ks, vs, att,
+                launchDecodeAttention(k, decodeAttention(c, n, s.tableStride() * kv.blockSize()), kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, qkv, kv.keys(l), kv.values(l), ks, vs, att,
                         s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             }
             matmuls.run(lw.wo(), att, x, n, true, stream);
@@ -189,7 +189,8 @@ final class GpuForwardPass {
     /**
      * The grouped decode attention kernel for the model's head shape, a step of {@code n} sequences
      * and its longest context (attention.cuh). A step with fewer (token, kv head) pairs than an
-     * H100/H200 has SMs takes _g4w (16 warps on one block per pair) for groups of up to 4 and heads
+     * H100/H200 has SMs takes _h16 (16 warps on one block per query head) when it has at most
+     * {@link #PER_HEAD_MAX_SEQUENCES} sequences, else _g4w (16 warps on one block per pair), for groups of up to 4 and heads
      * of up to 128 dims, or _g8 for up to 8 and 256; from {@link #SPLIT_FROM_CONTEXT} positions on it
      * splits each context over several blocks instead (_g4s, _g8s). Fuller steps: _lpw (a lane per
      * position, 8 warps) for heads of exactly 128 dims in groups of up to 4, _g4 (8 warps) for other
@@ -210,7 +211,7 @@ final class GpuForwardPass {
         // steps and long contexts (serving at 32 and 128 sequences: +6% over 4 warps), the 16-warp
         // grouped one for a few short ones (batch 1)
         if (group <= 4 && headDim == 128 && !few) return "attention_lpw_";
-        if (group <= 4 && headDim <= 128) return split ? "attention_g4s_" : few ? "attention_g4w_" : "attention_g4_";
+        if (group <= 4 && headDim <= 128) return split ? "attention_g4s_" : n <= PER_HEAD_MAX_SEQUENCES ? "attention_h16_" : few ? "attention_g4w_" : "attention_g4_";
         if (group <= 8 && headDim <= 256) return split ? "attention_g8s_" : "attention_g8_";
         throw new IllegalArgumentException("decode attention supports up to 8 query heads per kv head and head size 256, got "
                 + group + " and " + headDim);
@@ -223,7 +224,14 @@ final class GpuForwardPass {
      */
     static final int SPLIT_FROM_CONTEXT = Integer.getInteger("kvasir.gpu.split-from", 1024);
 
-    /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w|g4s forces a kernel for Llama 3's head shape (for measurements). */
+    /**
+     * Steps of up to this many sequences take a block per query head (_h16) below the split: at
+     * batch 1 on an H100 it beat a block per kv head (_g4w) by 3–5% of the whole decode step at
+     * 16–80 positions and by 19% at 512 (this session's run S4-5).
+     */
+    static final int PER_HEAD_MAX_SEQUENCES = 4;
+
+    /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w|g4s|h16 forces a kernel for Llama 3's head shape (for measurements). */
     private static final String DECODE_ATTENTION_CHOICE = System.getProperty("kvasir.gpu.decode-attention");
 
     /** Threads per block of a grouped decode attention kernel. */
@@ -231,7 +239,7 @@ final class GpuForwardPass {
         return switch (kernel) {
             case "attention_lp_" -> 128;
             case "attention_lpw_" -> 256;
-            case "attention_g4w_" -> 512;
+            case "attention_g4w_", "attention_h16_" -> 512;
             case "attention_g4_" -> 256;
             default -> 128;
         };
@@ -239,6 +247,11 @@ final class GpuForwardPass {
 
     static boolean splitsContext(String kernel) {
         return kernel.endsWith("s_");
+    }
+
+    /** Whether a decode attention kernel takes a block per query head (grid z = heads / kvHeads). */
+    static boolean blockPerHead(String kernel) {
+        return kernel.startsWith("attention_h");
     }
 
     /**
@@ -256,8 +269,13 @@ final class GpuForwardPass {
      * Launches a decode attention kernel; {@code args} are the grouped kernels' common arguments
      * (q … qStride). A split kernel gets grid z = its splits and the scratch.
      */
-    static void launchDecodeAttention(Kernels k, String kernel, KvCacheDtype t, int n, int kvHeads, CUstream stream, SplitScratch scratch, Object... args) {
+    static void launchDecodeAttention(Kernels k, String kernel, KvCacheDtype t, int n, int heads, int kvHeads, CUstream stream, SplitScratch scratch,
+                                      Object... args) {
         String name = kernel + t.kernelSuffix;
+        if (blockPerHead(kernel)) {
+            k.launch3(name, n, kvHeads, heads / kvHeads, decodeAttentionThreads(kernel), stream, args);
+            return;
+        }
         if (!splitsContext(kernel)) {
             k.launch(name, n, kvHeads, decodeAttentionThreads(kernel), stream, args);
             return;

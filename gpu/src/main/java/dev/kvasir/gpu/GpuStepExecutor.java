@@ -67,7 +67,7 @@ public final class GpuStepExecutor implements StepExecutor {
     private CUdeviceptr deviceInts;
     private long deviceIntsBytes;
     private PinnedBuffer hostLogits;
-    private CUdeviceptr sampled;
+    private CUdeviceptr sampled, argmaxScratch;
     private final DeviceSampler sampler;
     private int intsGeneration;
     private boolean graphs = !"false".equals(System.getProperty("kvasir.gpu.graphs"));
@@ -157,6 +157,11 @@ public final class GpuStepExecutor implements StepExecutor {
         return weights.describe();
     }
 
+    /** Whether this executor's kernels start while their predecessor drains (see {@link Kernels}). */
+    public boolean programmaticLaunch() {
+        return kernels.programmaticLaunch();
+    }
+
     public GpuDispatcher dispatcher() {
         return dispatcher;
     }
@@ -206,9 +211,12 @@ public final class GpuStepExecutor implements StepExecutor {
         for (SequenceWork w : seqs) if (w.sampling() != null) requests.add(w.sampling());
         SamplingBatch batch = SamplingBatch.pack(requests);
         if (batch.allGreedyPlain) {
-            // plain greedy (the common case): one argmax launch, the ids back in the metadata buffer
-            if (sampled == null) sampled = memory.allocate("activations", 4L * 4096);
-            kernels.launch("argmax_rows", rows, 1, 1024, stream, logits, config.vocabSize(), sampled);
+            // plain greedy (the common case): the argmax on the device, only the ids come back
+            if (sampled == null) {
+                sampled = memory.allocate("activations", 4L * 4096);
+                argmaxScratch = memory.allocate("activations", DeviceSampler.argmaxScratchBytes(4096));
+            }
+            DeviceSampler.argmax(kernels, logits, rows, config.vocabSize(), argmaxScratch, sampled, stream);
             hostInts.fromDevice(sampled, 4L * rows, stream);
         } else {
             sampler.queue(logits, batch, stream);

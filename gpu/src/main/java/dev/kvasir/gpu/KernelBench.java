@@ -185,6 +185,49 @@ public final class KernelBench {
         });
     }
 
+    /** One launch-chain timing: the chain, programmatic launch on or off, microseconds per link. */
+    public record LaunchResult(String chain, boolean programmatic, double micros) {
+    }
+
+    /**
+     * What programmatic dependent launch hides at a decode step's kernel boundaries on this card:
+     * chains captured in a graph, each link waiting for the one before, timed with it off and on —
+     * one-block kernels (the bare boundary), an RMSNorm written as int8 followed by the INT4
+     * 4096 × 4096 GEMV that reads it (a layer's norm and attention-output product; 16 weight copies
+     * rotate, so the weights come from memory), and that GEMV alone.
+     */
+    public static List<LaunchResult> launches(GpuDispatcher d) {
+        return d.call(() -> {
+            List<LaunchResult> out = new ArrayList<>();
+            int dim = 4096, copies = 16;
+            for (boolean programmatic : new boolean[]{false, true}) {
+                try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d, programmatic)) {
+                    jcuda.driver.CUstream s = d.stream();
+                    CUdeviceptr small = filled(d, mem, k, 4L * 256, 1f);
+                    out.add(new LaunchResult("one_block_kernel", programmatic,
+                            1e3 * GraphTimer.millisPerCall(s, 256, i -> k.launch("fill_f32", 1, 1, 256, s, small, (float) i, 256L))));
+                    long dataBytes = dim * QuantFormat.INT4.rowBytes(dim), scaleBytes = (long) dim * (dim / 32) * QuantFormat.INT4.groupBytes;
+                    CUdeviceptr[] w = new CUdeviceptr[copies], scales = new CUdeviceptr[copies];
+                    for (int i = 0; i < copies; i++) {
+                        w[i] = filled(d, mem, k, dataBytes, 0.0123f);
+                        scales[i] = filled(d, mem, k, scaleBytes, HALF_ONES);
+                    }
+                    CUdeviceptr x = filled(d, mem, k, 4L * dim, 0.5f), norm = filled(d, mem, k, 4L * dim, 1f);
+                    CUdeviceptr xq = filled(d, mem, k, dim, 0f), xs = filled(d, mem, k, 8L * dim / 32, 0f), y = filled(d, mem, k, 4L * dim, 0f);
+                    java.util.function.IntConsumer rmsnorm = i -> k.launch("rmsnorm_q8", 1, 1, 1024, s, x, null, norm, xq, xs, dim, 1e-5f);
+                    java.util.function.IntConsumer gemv = i -> k.launch("gemv_q4_k2_1", dim / 4, 1, 128, s, w[i % copies], scales[i % copies], xq, xs, y, dim, dim, 0, 0);
+                    out.add(new LaunchResult("rmsnorm_q8_then_gemv_q4", programmatic, 1e3 * GraphTimer.millisPerCall(s, 4 * copies, i -> {
+                        rmsnorm.accept(i);
+                        gemv.accept(i);
+                    })));
+                    out.add(new LaunchResult("gemv_q4", programmatic, 1e3 * GraphTimer.millisPerCall(s, 4 * copies, gemv)));
+                    out.add(new LaunchResult("rmsnorm_q8", programmatic, 1e3 * GraphTimer.millisPerCall(s, 4 * copies, rmsnorm)));
+                }
+            }
+            return out;
+        });
+    }
+
     private static CUdeviceptr filled(GpuDispatcher d, DeviceMemory mem, Kernels k, long bytes, float value) {
         long floats = (bytes + 3) / 4;
         CUdeviceptr p = mem.allocate("bench", floats * 4);

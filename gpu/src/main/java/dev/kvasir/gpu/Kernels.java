@@ -1,18 +1,24 @@
 package dev.kvasir.gpu;
 
-import jcuda.Pointer;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuCtxGetDevice;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -21,15 +27,29 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  * The kernels of {@code src/main/cuda}, compiled at build time into one fatbin resource and loaded
  * with {@code cuModuleLoadData}: the driver picks the machine code for the card (or compiles the
  * PTX), so no CUDA toolkit is needed at run time. Belongs to one dispatcher thread.
+ * On sm_90 and newer every kernel is launched with programmatic dependent launch (see
+ * {@link KernelLauncher}); {@code -Dkvasir.gpu.pdl=false} turns that off.
  */
 public final class Kernels implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Kernels.class);
     static final String RESOURCE = "/dev/kvasir/gpu/kernels/kernels.fatbin";
     private final GpuDispatcher dispatcher;
     private final CUmodule module = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final KernelLauncher launcher;
+    /**
+     * A diagnostic for timing only: kernels whose names start with one of these comma-separated
+     * prefixes are not launched at all (-Dkvasir.gpu.skip-kernels=attention_,rmsnorm), so that a
+     * decode step's time without them shows what they cost inside the graph, where per-kernel
+     * profilers, which serialise and instrument each launch, overstate short kernels several times.
+     * Every result computed with it set is wrong.
+     */
+    private static final List<String> SKIPPED = java.util.Arrays.stream(System.getProperty("kvasir.gpu.skip-kernels", "").split(","))
+            .map(String::strip).filter(p -> !p.isEmpty()).toList();
 
-    private Kernels(GpuDispatcher dispatcher) {
+    private Kernels(GpuDispatcher dispatcher, boolean programmatic) {
         this.dispatcher = dispatcher;
+        this.launcher = new KernelLauncher(programmatic);
     }
 
     /** Whether this build carries the fatbin (it does not when nvcc was missing at build time). */
@@ -40,16 +60,42 @@ public final class Kernels implements AutoCloseable {
     /** Loads the fatbin into the dispatcher's context; call on the dispatcher thread. */
     public static Kernels load(GpuDispatcher dispatcher) {
         dispatcher.checkThread();
-        byte[] image;
+        return load(dispatcher, programmaticLaunch(dispatcher));
+    }
+
+    /** {@link #load} with programmatic dependent launch chosen by the caller (benchmarks, checks). */
+    static Kernels load(GpuDispatcher dispatcher, boolean programmatic) {
+        dispatcher.checkThread();
+        byte[] image = image();
+        Kernels k = new Kernels(dispatcher, programmatic);
+        cuModuleLoadData(k.module, image);
+        return k;
+    }
+
+    private static byte[] image() {
         try (InputStream in = Kernels.class.getResourceAsStream(RESOURCE)) {
             if (in == null) throw new IllegalStateException("this build carries no GPU kernels (nvcc was missing when it was built)");
-            image = in.readAllBytes();
+            return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Kernels k = new Kernels(dispatcher);
-        cuModuleLoadData(k.module, image);
-        return k;
+    }
+
+    /** Programmatic dependent launch: Hopper (compute capability 9) and newer, unless turned off. */
+    private static boolean programmaticLaunch(GpuDispatcher dispatcher) {
+        CUdevice device = new CUdevice();
+        cuCtxGetDevice(device);
+        int[] major = new int[1];
+        cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+        boolean on = major[0] >= 9 && Boolean.parseBoolean(System.getProperty("kvasir.gpu.pdl", "true"));
+        log.info("kernels on cuda:{} launched {}", dispatcher.ordinal(), on ? "with programmatic dependent launch" : "plainly");
+        if (!SKIPPED.isEmpty()) log.warn("kernels starting with {} are NOT launched (-Dkvasir.gpu.skip-kernels, a timing diagnostic): results are wrong", SKIPPED);
+        return on;
+    }
+
+    /** Whether kernels start while their predecessor in the stream drains (programmatic dependent launch). */
+    public boolean programmaticLaunch() {
+        return launcher.programmatic();
     }
 
     /**
@@ -63,28 +109,19 @@ public final class Kernels implements AutoCloseable {
     /** {@link #launch} with a three-dimensional grid. */
     public void launch3(String name, int gridX, int gridY, int gridZ, int block, CUstream stream, Object... args) {
         dispatcher.checkThread();
+        if (!SKIPPED.isEmpty() && SKIPPED.stream().anyMatch(name::startsWith)) return;
         CUfunction f = functions.computeIfAbsent(name, n -> {
             CUfunction fn = new CUfunction();
             cuModuleGetFunction(fn, module, n);
             return fn;
         });
-        Pointer[] params = new Pointer[args.length];
-        for (int i = 0; i < args.length; i++) {
-            params[i] = switch (args[i]) {
-                case null -> Pointer.to(new CUdeviceptr());
-                case CUdeviceptr p -> Pointer.to(p);
-                case Integer v -> Pointer.to(new int[]{v});
-                case Long v -> Pointer.to(new long[]{v});
-                case Float v -> Pointer.to(new float[]{v});
-                default -> throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
-            };
-        }
-        cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, 0, stream, Pointer.to(params), null);
+        launcher.launch(name, f, gridX, gridY, gridZ, block, stream, args);
     }
 
     @Override
     public void close() {
         dispatcher.checkThread();
         cuModuleUnload(module);
+        launcher.close();
     }
 }

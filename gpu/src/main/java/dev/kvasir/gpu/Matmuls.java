@@ -105,15 +105,19 @@ final class Matmuls {
     }
 
     /**
-     * Whether a decode product (n = 1) of 16-bit weights goes through cuBLAS (its activations rounded
-     * first) rather than our GEMV: as {@link #tuneDecode} timed it on this card for the matrix's shape,
-     * else for matrices larger than 4096 × 4096 (what an H200 showed at Llama 3 8B's shapes). "cublas"
-     * forces it, any other explicit choice keeps the GEMV.
+     * Whether a decode product (n ≤ 4) of 16-bit weights goes through cuBLAS (its activations rounded
+     * first) rather than our GEMV: always for 2–4 tokens; for one, as {@link #tuneDecode} timed it on
+     * this card for the matrix's shape, else for matrices larger than 4096 × 4096 (what an H200 showed
+     * at Llama 3 8B's shapes). "cublas" forces it, any other explicit choice keeps the GEMV.
      */
     private boolean cublasDecode(DeviceMatrix.Dense m, int n) {
-        if (m.dtype() == GpuDtype.F32 || n != 1) return false;
+        if (m.dtype() == GpuDtype.F32) return false;
         if (denseGemv.equals("cublas")) return true;
         if (!denseGemv.equals("auto")) return false;
+        // 2–4 tokens: the GEMV re-reads every token's activations from L1 for each weight chunk and
+        // became L1-bound (Llama 3 8B bf16 at 4 sequences: 10.7 ms a step, against 6.8 ms for 16
+        // through cuBLAS, H100, run S4-6)
+        if (n > 1) return true;
         if (decodeTrial != null) return decodeTrial;
         Boolean tuned = tunedCublasDecode.get(shapeKey(m));
         return tuned != null ? tuned : (long) m.rows() * m.cols() > CUBLAS_DECODE_ELEMENTS;
@@ -255,7 +259,7 @@ final class Matmuls {
         ensureWorkspace();
         return switch (m) {
             case DeviceMatrix.Dense d -> viaCublas(d, n) ? Input.HALF : Input.FLOAT;
-            case DeviceMatrix.Quantized q -> n <= GEMV_MAX_TOKENS ? Input.INT8
+            case DeviceMatrix.Quantized q -> n <= quantGemvMaxTokens ? Input.INT8
                     : quantizedOnTensorCores(n) ? Input.FLOAT
                     : viaCublas(new DeviceMatrix.Dense(dequantized, q.rows(), q.cols(), GpuDtype.BF16), n) ? Input.HALF : Input.FLOAT;
         };
@@ -297,8 +301,11 @@ final class Matmuls {
     static final int QUANT_TC_MAX_TOKENS = 64;
 
     private boolean quantizedOnTensorCores(int n) {
-        return n > GEMV_MAX_TOKENS && (n <= QUANT_TC_MAX_TOKENS || cublas.isEmpty());
+        return n > quantGemvMaxTokens && (n <= QUANT_TC_MAX_TOKENS || cublas.isEmpty());
     }
+
+    /** Quantized products of up to this many tokens take the GEMV (-Dkvasir.gpu.quant-gemv-max, 1–4), larger ones the tensor cores. */
+    private final int quantGemvMaxTokens = Math.max(1, Math.min(GEMV_MAX_TOKENS, Integer.getInteger("kvasir.gpu.quant-gemv-max", GEMV_MAX_TOKENS)));
 
     /**
      * Decode (n ≤ 4): the activations quantized to int8 per 32 columns, then the dp4a GEMV, which
@@ -312,7 +319,7 @@ final class Matmuls {
             throw new IllegalStateException("no quantization scratch sized for a " + m.rows() + "x" + m.cols() + " matrix: build Matmuls with its matrices");
         }
         String sfx = m.format().kernelSuffix;
-        if (n <= GEMV_MAX_TOKENS) {
+        if (n <= quantGemvMaxTokens) {
             long count = (long) n * m.cols();
             if (!prepared) k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
             QuantLayout layout = quantLayout(n);

@@ -12,10 +12,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DecodeAttentionChoiceTest {
 
     @Test
-    void llama3ShapesTakeTheLaneKernelForFullStepsAndTheGroupedOrSplitOneForSmallOnes() {
+    void llama3ShapesTakeTheLaneKernelForFullStepsAndThePerHeadGroupedOrSplitOneForSmallOnes() {
         ModelConfig llama3 = shape(32, 8, 128);
         int longContext = GpuForwardPass.SPLIT_FROM_CONTEXT;
-        assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, 1, 80));
+        assertEquals("attention_h16_", GpuForwardPass.decodeAttention(llama3, 1, 80));
+        assertEquals("attention_h16_", GpuForwardPass.decodeAttention(llama3, GpuForwardPass.PER_HEAD_MAX_SEQUENCES, 80));
+        assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, GpuForwardPass.PER_HEAD_MAX_SEQUENCES + 1, 80));
+        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16_"));
+        assertTrue(GpuForwardPass.blockPerHead("attention_h16_") && !GpuForwardPass.blockPerHead("attention_g4w_"));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 16, longContext));
         assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17, longContext));

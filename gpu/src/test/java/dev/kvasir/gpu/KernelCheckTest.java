@@ -388,7 +388,7 @@ class KernelCheckTest {
                             positions, seqOf, tables, stride, heads, kvHeads, headDim, bs, scale);
                     CUdeviceptr out = a.poisoned(n * heads * headDim);
                     String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
-                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), a.floats(q), a.floats(keys),
+                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, heads, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), a.floats(q), a.floats(keys),
                             a.floats(values), null, null, out, a.ints(positions), a.ints(seqOf), a.ints(tables), stride, heads, kvHeads, headDim, bs, scale,
                             heads * headDim);
                     check("paged attention (" + kernel + ") " + heads + "/" + kvHeads + " heads, head " + headDim, a.readFloats(out, n * heads * headDim), ref, 1e-5);
@@ -456,7 +456,7 @@ class KernelCheckTest {
                     check("tiled prefill attention " + what, a.readFloats(out, n * heads * headDim), ref, 1e-5);
                     CUdeviceptr plain = a.poisoned(n * heads * headDim);
                     String kernel = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
-                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), qp, kp, vp, null, null, plain,
+                    GpuForwardPass.launchDecodeAttention(a.kernels, kernel, KvCacheDtype.FP32, n, heads, kvHeads, d.stream(), KvCacheCheckTest.scratch(a, headDim), qp, kp, vp, null, null, plain,
                             pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
                     check("per-token attention (" + kernel + ") on the same prefill " + what, a.readFloats(plain, n * heads * headDim), ref, 1e-5);
                 }
@@ -499,7 +499,8 @@ class KernelCheckTest {
                 l[vocab + 90_000] = 3f; // a tie above the expected id in row 1
                 l[3 * vocab + 1] = 3f;  // and in row 3
                 CUdeviceptr out = a.ints(new int[rows]);
-                a.kernels.launch("argmax_rows", rows, 1, 1024, d.stream(), a.floats(l), vocab, out);
+                CUdeviceptr scratch = a.floats(new float[(int) (DeviceSampler.argmaxScratchBytes(rows) / 4)]);
+                DeviceSampler.argmax(a.kernels, a.floats(l), rows, vocab, scratch, out, d.stream());
                 assertArrayEquals(expected, a.readInts(out, rows));
             }
             return null;

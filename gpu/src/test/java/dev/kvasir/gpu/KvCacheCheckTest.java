@@ -203,12 +203,13 @@ class KvCacheCheckTest {
 
         // every grouped decode kernel that fits the shape (the forward pass picks one by shape and step size)
         GpuForwardPass.SplitScratch scratch = scratch(a, headDim);
-        for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_", "attention_g4s_", "attention_g8s_"}) {
+        for (String kernel : new String[]{"attention_lp_", "attention_lpw_", "attention_g4_", "attention_g4w_", "attention_g8_", "attention_g4s_", "attention_g8s_", "attention_h16_"}) {
             if (kernel.startsWith("attention_lp") && (heads / kvHeads > 4 || headDim != 128)) continue;
             if (kernel.startsWith("attention_g4") && (heads / kvHeads > 4 || headDim > 128)) continue;
+            if (kernel.startsWith("attention_h") && headDim > 128) continue;
             if (GpuForwardPass.splitsContext(kernel) && n * kvHeads > GpuForwardPass.SplitScratch.MAX_PAIRS) continue;
             CUdeviceptr grouped = a.poisoned(n * heads * headDim);
-            GpuForwardPass.launchDecodeAttention(a.kernels, kernel, t, n, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
+            GpuForwardPass.launchDecodeAttention(a.kernels, kernel, t, n, heads, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                     grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
             compare("grouped decode attention (" + kernel + ") " + what, t, a.readFloats(grouped, n * heads * headDim), refStored, refRaw);
         }
@@ -262,7 +263,7 @@ class KvCacheCheckTest {
         out = a.poisoned(n * heads * headDim);
         // a prefill chunk without tiles goes through the decode kernel the forward pass picks for n tokens
         String perToken = GpuForwardPass.decodeAttention(heads, kvHeads, headDim, n, 257);
-        GpuForwardPass.launchDecodeAttention(a.kernels, perToken, t, n, kvHeads, d.stream(), scratch, qp, pool.keys(0), pool.values(0),
+        GpuForwardPass.launchDecodeAttention(a.kernels, perToken, t, n, heads, kvHeads, d.stream(), scratch, qp, pool.keys(0), pool.values(0),
                 pool.keyScales(0), pool.valueScales(0), out, pp, sp, tp, stride, heads, kvHeads, headDim, bs, scale, qStride);
         compare("per-token attention (" + perToken + ") on the prefill " + what, t, a.readFloats(out, n * heads * headDim), stored, exact);
     }

@@ -13,6 +13,8 @@ import dev.kvasir.model.cpu.LlamaCpuModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -34,6 +36,8 @@ import java.util.concurrent.Callable;
         description = "Measure prefill and decode tokens/s on the CPU (median of several runs after a warm-up), memory read bandwidth with --memory, "
                 + "or serving throughput at several concurrencies with --serving (CPU or GPU).")
 final class BenchCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(BenchCommand.class);
+
     @Spec
     CommandSpec spec;
 
@@ -69,6 +73,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--concurrency", defaultValue = "1,8,32", description = "with --serving: requests per burst, comma-separated (default ${DEFAULT-VALUE})")
     String concurrency;
+
+    @Option(names = "--warmup-bursts", defaultValue = "3", description = "with --serving: untimed bursts of every --concurrency level first, "
+            + "so that graphs are captured and the serving core is compiled as in a running server (default ${DEFAULT-VALUE})")
+    int warmupBursts;
 
     @Option(names = "--backend", defaultValue = "cpu", description = "with --serving: cpu or gpu (default ${DEFAULT-VALUE})")
     String backend;
@@ -136,6 +144,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (levels.length == 0 || Arrays.stream(levels).anyMatch(c -> c < 1)) throw new IllegalArgumentException("--concurrency values must be >= 1");
         if (promptTokens < 1 || genTokens < 1) throw new IllegalArgumentException("--serving needs --prompt-tokens and --gen-tokens >= 1");
+        if (warmupBursts < 0) throw new IllegalArgumentException("--warmup-bursts must be >= 0, got " + warmupBursts);
         int most = Arrays.stream(levels).max().orElseThrow();
         Map<String, Object> o = new LinkedHashMap<>();
         try (LoadedModel loaded = LoadedModel.open(model)) {
@@ -150,7 +159,10 @@ final class BenchCommand implements Callable<Integer> {
             try {
                 ServingThroughput bench = new ServingThroughput(loaded, executor, config);
                 try {
-                    for (int c : levels) bench.burst(c, promptTokens, Math.min(genTokens, 8)); // warm-up: graphs, JIT
+                    for (int i = 0; i < warmupBursts; i++) {
+                        log.info("serving warm-up {}/{}", i + 1, warmupBursts);
+                        for (int c : levels) bench.burst(c, promptTokens, genTokens);
+                    }
                     List<Map<String, Object>> runs = new ArrayList<>();
                     for (int c : levels) runs.add(bench.burst(c, promptTokens, genTokens));
                     o.put("model", model.toString());

@@ -29,8 +29,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Generated tokens per second through the serving core (RequestRouter with continuous batching,
  * paged KV, the executor on its own thread) for bursts of concurrent requests: C requests of P
  * random prompt tokens and G new greedy tokens each, all submitted at once, timed from the first
- * submit to the last token (prefill included, as {@code transformers generate} is timed). One
- * untimed burst first captures graphs and warms the JIT.
+ * submit to the last token (prefill included, as {@code transformers generate} is timed). The
+ * caller runs untimed bursts first ({@code --warmup-bursts}), which capture the graphs and let the
+ * JIT compile the serving core as it is in a server that has been running.
  */
 final class ServingThroughput {
     private static final Logger log = LoggerFactory.getLogger(ServingThroughput.class);

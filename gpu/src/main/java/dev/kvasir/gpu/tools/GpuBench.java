@@ -41,6 +41,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * <ul>
  *   <li>{@code bandwidth}: device-to-device copy bandwidth (bytes read + written per second)</li>
  *   <li>{@code kernels}: the weight-product kernels alone on Llama 3 8B's shapes</li>
+ *   <li>{@code launches}: kernel chains with and without programmatic dependent launch</li>
  *   <li>{@code gemm [--tokens 512,2048,8192]}: prefill-shape products, cuBLAS path and own kernel, TFLOP/s and error</li>
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
@@ -67,7 +68,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            out.println("usage: gpu-bench bandwidth | kernels | logits MODEL OUTDIR [...] | decode MODEL [...] | prefill MODEL [...] | attention [...]");
+            out.println("usage: gpu-bench bandwidth | kernels | launches | logits MODEL OUTDIR [...] | decode MODEL [...] | prefill MODEL [...] | attention [...]");
             System.exit(2);
         }
         String reason = GpuDevices.unavailableReason();
@@ -84,6 +85,13 @@ public final class GpuBench {
                     for (KernelBench.Result r : KernelBench.run(d)) {
                         out.printf("{\"bench\":\"matmul_%s\",\"layout\":\"%s\",\"rows\":%d,\"cols\":%d,\"n\":%d,\"ms\":%.4f,\"weight_gb_per_s\":%.0f,\"tflops\":%.1f}%n",
                                 r.format(), r.layout(), r.rows(), r.cols(), r.n(), r.ms(), r.gbPerS(), r.tflops());
+                    }
+                }
+            }
+            case "launches" -> {
+                try (GpuDispatcher d = GpuDispatcher.open(0)) {
+                    for (KernelBench.LaunchResult r : KernelBench.launches(d)) {
+                        out.printf("{\"bench\":\"launch_chain\",\"chain\":\"%s\",\"programmatic\":%b,\"us_per_link\":%.2f}%n", r.chain(), r.programmatic(), r.micros());
                     }
                 }
             }

@@ -1,0 +1,69 @@
+package dev.kvasir.gpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The kernels' half of programmatic dependent launch, read off the sources (no device needed):
+ * {@link KernelLauncher} lets every kernel start before its predecessor finishes, which is only
+ * correct when every kernel waits first ({@code grid_enter()}), or, for the decode products that
+ * stream their weights before waiting, releases the next kernel and waits inside ({@code grid_release()}
+ * then {@code grid_wait()} in the product's body). A kernel added without either would race.
+ */
+class KernelSourcesTest {
+    private static final Path SOURCES = Path.of("src/main/cuda");
+    // "__global__ ... name(...) {" then the first statement, across macro line continuations
+    private static final Pattern KERNEL = Pattern.compile("__global__\\s+(?:void|[^({;]*?)\\s*(?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\s*\\([^{;]*\\)\\s*\\{[\\s\\\\]*(\\w+)\\(\\);");
+    private static final Pattern ANY_KERNEL = Pattern.compile("(?m)^[^/\\n]*__global__");
+
+    @Test
+    void everyKernelWaitsForItsPredecessorBeforeTouchingMemory() throws IOException {
+        List<String> offenders = new ArrayList<>();
+        int kernels = 0, declared = 0;
+        try (Stream<Path> files = Files.list(SOURCES)) {
+            for (Path file : files.filter(p -> p.toString().endsWith(".cu") || p.toString().endsWith(".cuh")).sorted().toList()) {
+                String text = Files.readString(file);
+                declared += (int) ANY_KERNEL.matcher(text).results().count();
+                Matcher m = KERNEL.matcher(text);
+                while (m.find()) {
+                    kernels++;
+                    String first = m.group(2);
+                    boolean ok = first.equals("grid_enter") || first.equals("grid_release") && m.group(1).startsWith("gemv_")
+                            || first.equals("grid_release") && m.group(1).equals("NAME") && text.contains("QUANT_GEMV_KERNEL");
+                    if (!ok) offenders.add(file.getFileName() + ": " + m.group(1) + " starts with " + first + "()");
+                }
+            }
+        }
+        assertTrue(kernels > 40, "found only " + kernels + " kernels under " + SOURCES.toAbsolutePath());
+        assertEquals(declared, kernels, "every __global__ declaration should be recognised (a kernel whose body starts otherwise is unchecked)");
+        assertTrue(offenders.isEmpty(), "kernels that touch memory before grid_wait(): " + offenders);
+    }
+
+    @Test
+    void theProductsThatStreamWeightsFirstWaitBeforeTheirActivations() throws IOException {
+        String kernels = Files.readString(SOURCES.resolve("kernels.cu"));
+        String quant = Files.readString(SOURCES.resolve("quant.cuh"));
+        assertTrue(body(kernels, "gemv_rows_share").contains("grid_wait();"));
+        assertTrue(body(quant, "gemv_q8_rows").contains("grid_wait();"));
+        assertTrue(body(quant, "gemv_q4_rows").contains("grid_wait();"));
+    }
+
+    /** The text of the device function {@code name}'s body (to its closing brace at column 0). */
+    private static String body(String text, String name) {
+        int start = text.indexOf(" " + name + "(");
+        assertTrue(start >= 0, name + " not found");
+        int end = text.indexOf("\n}\n", start);
+        return text.substring(start, end);
+    }
+}
