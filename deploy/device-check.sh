@@ -18,6 +18,9 @@
 #                                        | attn (tests, 8B batch-1 decode with each short-context attention kernel)
 #                                        | attn2 (tests, per-head vs per-kv-head attention at batch 1/4/16 and 2k, serving vs transformers)
 #                                        | batch (tests, 8B decode at 1–4 and 16 sequences, quantized GEMV vs tensor cores at 2–4)
+#                                        | s4final (tests, 8B decode per quantization with and without the int8 attention output, at 2k,
+#                                          serving vs transformers, stories260K perplexity per mode)
+#                                        | modes (8B decode per quantization at batch 1 and 32, bf16 at 2k: no tests)
 #                                        | ablate (8B batch-1 decode with each kind of kernel left out: its cost inside the graph)
 #                                        | launches (kernel chains with and without programmatic launch; ncu per-kernel times of 8B batch-1 decode)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -361,6 +364,29 @@ if [[ "$PHASE" == batch ]]; then
         | grep -E '"bench"|Exception' | sed "s/^{/{\"quant_gemv_max\":$G,/" | tee -a "$OUT/decode_8b.json"
     done
   done
+fi
+if [[ "$PHASE" == s4final ]]; then
+  gpu_tests "programmatic|stories260K greedy|int8 form"
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  for Q in int4 int8; do
+    step "decode 8b $Q, attention output in fp32"
+    KVASIR_JAVA_OPTS="-Dkvasir.gpu.attention-int8=false" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" 2>&1 \
+      | grep -E '"bench"|Exception' | sed 's/^{/{"attention_int8":false,/' | tee -a "$OUT/decode_8b.json"
+  done
+  step decode 8b at a 2k context
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+  serving_8b /tmp/serving.log
+  transformers_generate 8,32,128
+  PPL_LOGS=/tmp/ppl perplexities > "$OUT/ppl.txt"; cat "$OUT/ppl.txt"
+fi
+if [[ "$PHASE" == modes ]]; then
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  step decode 8b at a 2k context
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
 fi
 if [[ "$PHASE" == ablate ]]; then
   synth_8b

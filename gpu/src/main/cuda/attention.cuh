@@ -156,6 +156,23 @@ __device__ __forceinline__ void write_merged_heads(const float (&sm)[WARPS][GMAX
     }
 }
 
+// As write_merged_heads, but the outputs quantized to int8 per 32 columns exactly as quantize_act_q8
+// would quantize them (xq[t][first + g][d], xs per 32-column block): what the quantized GEMV of the
+// output projection reads, so no conversion launch sits between. headDim % 32 == 0, so each warp's
+// 32 outputs are one block.
+template <int WARPS, int GMAX, int D>
+__device__ __forceinline__ void write_merged_heads_q8(const float (&sm)[WARPS][GMAX], const float (&sl)[WARPS][GMAX],
+                                                      const float (&sacc)[WARPS][GMAX][D], int8_t* xq, float2* xs, int t,
+                                                      int heads, int first, int G, int headDim) {
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {  // whole warps: G · headDim % 32 == 0
+        int g = i / headDim, d = i % headDim;
+        float gm, gl;
+        float v[1] = {merge_warps<WARPS, GMAX, D>(sm, sl, sacc, g, d, gm, gl) / gl};
+        size_t at = (size_t) t * heads * headDim + (size_t) (first + g) * headDim + d;
+        quantize_block<32, 1>(v, xq + at, xs + at / 32, true);
+    }
+}
+
 // Split-context decode attention (flash-decoding): when a step has too few (token, kv head) pairs to
 // fill the card, each pair's context is cut into `splits` chunks, one block each (grid z). A block
 // with positions stores its merged state unnormalised in part[(t·kvHeads + kvh)·splits + z] as
@@ -258,12 +275,13 @@ __device__ __forceinline__ void kv_slots(const int* table, int s0, int end, int 
 // PER_HEAD (GMAX = 1): grid z is the query head within the group, a block each, so a step of one
 // sequence keeps kvHeads × G SMs busy instead of kvHeads, each with a quarter of the arithmetic
 // (the group's K/V rows are then read G times, from L2 after the first).
-template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD = false>
+// Q8_OUT: the output written as int8 activations xq / xs (write_merged_heads_q8) instead of fp32 out.
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD = false, bool Q8_OUT = false>
 __device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
                                      const __half* kScales, const __half* vScales, float* out,
                                      const int* positions, const int* seqOf, const int* tables, int tableStride,
                                      int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
-                                     float* part, int* counters, int splits) {
+                                     float* part, int* counters, int splits, int8_t* xq = nullptr, float2* xs = nullptr) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
@@ -370,6 +388,8 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     if constexpr (SPLIT) {
         write_split_state<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, part, splits, t, kvHeads, kvh, G, headDim);
         finish_split<GMAX>(out, part, counters, splits, (len + chunk - 1) / chunk, t, heads, kvHeads, kvh, G, headDim);
+    } else if constexpr (Q8_OUT) {
+        write_merged_heads_q8<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, xq, xs, t, heads, kvh * G + h0, Gb, headDim);
     } else {
         write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh * G + h0, Gb, headDim);
     }
@@ -605,8 +625,20 @@ KV_WRITE(fp8, KvFP8)
         attention_group_rows<S, 1, MAXD, P, WARPS, false, true>(q, keys, values, kScales, vScales, out, positions,     \
                 seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1);   \
     }
+// _h16q: _h16 writing int8 activations for a quantized output projection (two more arguments: xq,
+// xs); headDim % 32 == 0.
+#define ATTENTION_HEAD_Q8_KERNEL(NAME, S, MAXD, P, WARPS)                                                             \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
+            const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
+            const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
+            int qStride, int8_t* xq, float2* xs) { grid_enter();                                                        \
+        attention_group_rows<S, 1, MAXD, P, WARPS, false, true, true>(q, keys, values, kScales, vScales, out,          \
+                positions, seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr,     \
+                nullptr, 1, xq, xs);                                                                                    \
+    }
 #define ATTENTION_GROUP(SFX, S)                                      \
     ATTENTION_HEAD_KERNEL(attention_h16_##SFX, S, 4, 8, 16)          \
+    ATTENTION_HEAD_Q8_KERNEL(attention_h16q_##SFX, S, 4, 8, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \

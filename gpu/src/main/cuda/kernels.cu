@@ -703,6 +703,6 @@ __global__ void fill_f32(float* p, float value, size_t count) { grid_enter();
 // with its decode attention, the tiled prefill attention and the weight-only quantized (INT8/INT4)
 // matrix kernels live in their own files.
 #include "sampling.cuh"
+#include "quant.cuh"
 #include "attention.cuh"
 #include "flash_prefill.cuh"
-#include "quant.cuh"

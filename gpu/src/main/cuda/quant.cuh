@@ -285,7 +285,7 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 }
 
 // Decode GEMV, gemv_{q8,q4}[_k2|_k2u8|_k4]_{1..4} for n = 1..4 tokens, over activations quantized by
-// quantize_act_q8 (or written so by rmsnorm_q8 / swiglu_q8). blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
+// quantize_act_q8 (or written so by rmsnorm_q8 / swiglu_q8 / attention_h16q_*). blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
 // QUANT_GEMV_ROWS × QUANT_GEMV_LOADS 16-byte loads in flight (a warp: 8 KB); grid = ceil(rows / 16).
 // A short matrix gives that too few warps to cover the latency (a 4096-row matrix: 256 blocks on
 // 132 SMs), so _k2 (2 rows a warp, 2 warps splitting each row's chunks; grid = ceil(rows / 4)) and

@@ -139,6 +139,7 @@ final class GpuForwardPass {
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
             k.launch("rope_kv_" + kvs, n, c.heads() + 2 * c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable,
                     w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim, c.heads(), c.kvHeads(), kv.keys(l), kv.values(l), ks, vs, s.slots());
+            boolean attentionInt8 = false;
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
                 launchTensorCorePrefill(k, kv.dtype(), s.tileCount(), c.heads(), c.kvHeads(), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att,
                         s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
@@ -146,10 +147,21 @@ final class GpuForwardPass {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                launchDecodeAttention(k, decodeAttention(c, n, s.tableStride() * kv.blockSize()), kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, qkv, kv.keys(l), kv.values(l), ks, vs, att,
-                        s.positions(), s.sequenceOf(), s.tables(), s.tableStride(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
+                String kernel = decodeAttention(c, n, s.tableStride() * kv.blockSize());
+                Object[] args = {qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(), s.tables(), s.tableStride(),
+                        c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim};
+                attentionInt8 = writesInt8For(kernel, lw.wo(), n);
+                if (attentionInt8) {
+                    // the output projection's int8 activations straight from the attention: no conversion launch between
+                    kernel = int8Output(kernel);
+                    args = java.util.Arrays.copyOf(args, args.length + 2);
+                    args[args.length - 2] = matmuls.int8Activations();
+                    args[args.length - 1] = matmuls.int8Scales();
+                }
+                launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
             }
-            matmuls.run(lw.wo(), att, x, n, true, stream);
+            if (attentionInt8) matmuls.runPrepared(lw.wo(), att, x, n, true, stream);
+            else matmuls.run(lw.wo(), att, x, n, true, stream);
             rmsnormFor(lw.gateUp(), n, null, lw.ffnNorm(), xb, normThreads, stream);
             matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream);
             swigluFor(lw.down(), n, stream);
@@ -239,7 +251,7 @@ final class GpuForwardPass {
         return switch (kernel) {
             case "attention_lp_" -> 128;
             case "attention_lpw_" -> 256;
-            case "attention_g4w_", "attention_h16_" -> 512;
+            case "attention_g4w_", "attention_h16_", "attention_h16q_" -> 512;
             case "attention_g4_" -> 256;
             default -> 128;
         };
@@ -247,6 +259,23 @@ final class GpuForwardPass {
 
     static boolean splitsContext(String kernel) {
         return kernel.endsWith("s_");
+    }
+
+    /** -Dkvasir.gpu.attention-int8=false keeps the attention output in fp32 before a quantized output projection (for measurements). */
+    private static final boolean ATTENTION_INT8 = !"false".equals(System.getProperty("kvasir.gpu.attention-int8"));
+
+    /**
+     * Whether the decode attention writes its output as the int8 activations of the output
+     * projection {@code wo} (a kernel with an int8 form, _h16q, and a quantized GEMV reading int8).
+     */
+    private boolean writesInt8For(String kernel, DeviceMatrix wo, int n) {
+        return ATTENTION_INT8 && blockPerHead(kernel) && c.headDim() % 32 == 0 && matmuls.input(wo, n) == Matmuls.Input.INT8;
+    }
+
+    /** The form of a per-head decode attention kernel that writes int8 activations (two more arguments: values, scales). */
+    static String int8Output(String kernel) {
+        if (!blockPerHead(kernel)) throw new IllegalArgumentException(kernel + " has no int8 form");
+        return kernel.substring(0, kernel.length() - 1) + "q_";
     }
 
     /** Whether a decode attention kernel takes a block per query head (grid z = heads / kvHeads). */

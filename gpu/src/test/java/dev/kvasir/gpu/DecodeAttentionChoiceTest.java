@@ -19,6 +19,9 @@ class DecodeAttentionChoiceTest {
         assertEquals("attention_h16_", GpuForwardPass.decodeAttention(llama3, GpuForwardPass.PER_HEAD_MAX_SEQUENCES, 80));
         assertEquals("attention_g4w_", GpuForwardPass.decodeAttention(llama3, GpuForwardPass.PER_HEAD_MAX_SEQUENCES + 1, 80));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16_"));
+        assertEquals("attention_h16q_", GpuForwardPass.int8Output("attention_h16_"));
+        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16q_"));
+        assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.int8Output("attention_g4w_"));
         assertTrue(GpuForwardPass.blockPerHead("attention_h16_") && !GpuForwardPass.blockPerHead("attention_g4w_"));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 16, longContext));

@@ -212,6 +212,18 @@ class KvCacheCheckTest {
             GpuForwardPass.launchDecodeAttention(a.kernels, kernel, t, n, heads, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0), pool.values(0), pool.keyScales(0), pool.valueScales(0),
                     grouped, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale, heads * headDim);
             compare("grouped decode attention (" + kernel + ") " + what, t, a.readFloats(grouped, n * heads * headDim), refStored, refRaw);
+            if (GpuForwardPass.blockPerHead(kernel) && headDim % 32 == 0) {
+                // its int8 form writes exactly what quantize_act_q8 makes of the fp32 output
+                int count = n * heads * headDim;
+                CUdeviceptr xq = a.poisonedBytes(count), xs = a.poisoned(count / 16), refQ = a.poisonedBytes(count), refS = a.poisoned(count / 16);
+                GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.int8Output(kernel), t, n, heads, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0),
+                        pool.values(0), pool.keyScales(0), pool.valueScales(0), null, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale,
+                        heads * headDim, xq, xs);
+                a.kernels.launch("quantize_act_q8", (count + 255) / 256, 1, 256, d.stream(), grouped, refQ, refS, (long) count);
+                assertArrayEquals(a.readBytes(refQ, count), a.readBytes(xq, count), kernel + " int8 output values, " + what);
+                assertArrayEquals(a.readInts(refS, count / 16), a.readInts(xs, count / 16), kernel + " int8 output scales, " + what);
+                log.info("{} int8 form ({}): equal to quantize_act_q8 of its fp32 output, {}", kernel, GpuForwardPass.int8Output(kernel), what);
+            }
         }
 
         // prefill: each sequence's new tokens over its cached prefix, query tiles of up to 16
