@@ -14,13 +14,12 @@
 #                                        | final (tests, 8B decode per quantization and at 2k, serving vs transformers, 1B accuracy and perplexity per mode)
 #                                        | pdl (tests, 8B decode per quantization with and without programmatic dependent launch)
 #                                        | pdlserve (serving with and without programmatic launch, transformers generate)
-#                                        | decode (tests, 8B decode per quantization, and bf16 at a 2k context)
+#                                        | decode (tests, 8B decode per quantization, and bf16 at a 2k context; modes: the same without tests)
 #                                        | attn (tests, 8B batch-1 decode with each short-context attention kernel)
 #                                        | attn2 (tests, per-head vs per-kv-head attention at batch 1/4/16 and 2k, serving vs transformers)
 #                                        | batch (tests, 8B decode at 1–4 and 16 sequences, quantized GEMV vs tensor cores at 2–4)
 #                                        | s4final (tests, 8B decode per quantization with and without the int8 attention output, at 2k,
 #                                          serving vs transformers, stories260K perplexity per mode)
-#                                        | modes (8B decode per quantization at batch 1 and 32, bf16 at 2k: no tests)
 #                                        | ablate (8B batch-1 decode with each kind of kernel left out: its cost inside the graph)
 #                                        | launches (kernel chains with and without programmatic launch; ncu per-kernel times of 8B batch-1 decode)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -94,6 +93,25 @@ decode_modes() {
     step decode 8b $Q
     timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch "$1" --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
   done
+}
+# 8B decode with one JVM switch -Dkvasir.gpu.NAME=VALUE, each JSON line tagged "NAME":"VALUE", into
+# $OUT/decode_8b.json: switched_decode NAME VALUE GPU-BENCH-DECODE-ARGS...
+switched_decode() {
+  local name=$1 value=$2; shift 2
+  step "decode 8b $* with $name=$value"
+  KVASIR_JAVA_OPTS="-Dkvasir.gpu.$name=$value" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --graphs on --bandwidth "${BW:-0}" "$@" 2>&1 \
+    | grep -E '"bench"|Exception' | sed "s/^{/{\"$name\":\"$value\",/" | tee -a "$OUT/decode_8b.json"
+}
+# per-kernel times (ncu, no graphs) of 8B batch-1 decode with quantization $1 into $OUT/ncu_decode_$1.txt
+ncu_decode() {
+  timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+    $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization "$1" --batch 1 --graphs off --prompt 64 --steps 2 > "/tmp/ncu_$1.txt" 2>&1
+  awk '/Device 0, CC/{name=$1" "$2$3$4} /gpu__time_duration.sum/{print name, $(NF-2), $(NF-1), $NF}' "/tmp/ncu_$1.txt" | tee "$OUT/ncu_decode_$1.txt"
+}
+# bf16 batch-1 decode at a 2k context into $OUT/decode_8b.json
+decode_2k() {
+  step decode 8b at a 2k context
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
 }
 # serving throughput at 8, 32 and 128 concurrent requests into $OUT/serving_8b.json, the log into $1
 serving_8b() {
@@ -231,9 +249,7 @@ if [[ "$PHASE" == profile ]]; then
   for Q in none int8 int4; do
     step decode 8b $Q
     timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
-    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs off --prompt 64 --steps 2 > /tmp/ncu_$Q.txt 2>&1
-    awk '/Device 0, CC/{name=$1" "$2$3$4} /gpu__time_duration.sum/{print name, $(NF-2), $(NF-1), $NF}' /tmp/ncu_$Q.txt | tee "$OUT/ncu_decode_$Q.txt"
+    ncu_decode $Q
   done
 fi
 if [[ "$PHASE" == tune ]]; then
@@ -253,10 +269,7 @@ for k, v in best.items():
 PY
   synth_8b
   decode_modes 1,32
-  for A in g4w g4s; do
-    step decode 8b at a 2k context, decode attention $A
-    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b_2k.json"
-  done
+  for A in g4w g4s; do switched_decode decode-attention $A --batch 1 --prompt 2048 --steps 64; done
   serving_8b "$OUT/serving.log"
   transformers_generate 8,32,128
 fi
@@ -265,8 +278,7 @@ if [[ "$PHASE" == final ]]; then
   bandwidth
   synth_8b
   decode_modes 1,32
-  step decode 8b at a 2k context
-  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | grep -v '"graphs":false' | tee -a "$OUT/decode_8b.json"
+  decode_2k
   serving_8b /tmp/serving.log
   transformers_generate 8,32,128
   step synth 1b
@@ -290,11 +302,7 @@ if [[ "$PHASE" == pdl ]]; then
   bandwidth
   synth_8b
   for P in false true; do
-    for Q in none int8 int4; do
-      step "decode 8b $Q, programmatic launch $P"
-      KVASIR_JAVA_OPTS="-Dkvasir.gpu.pdl=$P" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,32 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-        | grep -E '"bench"|Exception' | grep -v '"graphs":false' | sed "s/^{/{\"pdl\":$P,/" | tee -a "$OUT/decode_8b.json"
-    done
+    for Q in none int8 int4; do switched_decode pdl $P --quantization $Q --batch 1,32; done
   done
 fi
 if [[ "$PHASE" == pdlserve ]]; then
@@ -307,46 +315,29 @@ if [[ "$PHASE" == pdlserve ]]; then
   done
   transformers_generate 8,32,128
 fi
-if [[ "$PHASE" == decode ]]; then
-  gpu_tests "programmatic|stories260K greedy|grouped decode attention"
+if [[ "$PHASE" == decode || "$PHASE" == modes ]]; then
+  [[ "$PHASE" == modes ]] || gpu_tests "programmatic|stories260K greedy|grouped decode attention"
   bandwidth
   synth_8b
   decode_modes 1,32
-  step decode 8b at a 2k context
-  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+  decode_2k
 fi
 if [[ "$PHASE" == attn ]]; then
   gpu_tests "attention_h16|programmatic|stories260K greedy"
   bandwidth
   synth_8b
   for Q in none int4 int8; do
-    for A in g4w h16; do
-      step "decode 8b $Q, attention $A"
-      KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-        | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
-    done
+    for A in g4w h16; do switched_decode decode-attention $A --quantization $Q --batch 1; done
   done
-  for A in g4w h16; do
-    step "decode 8b at a 512 context, attention $A"
-    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 512 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-      | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
-  done
+  for A in g4w h16; do switched_decode decode-attention $A --batch 1 --prompt 512 --steps 64; done
 fi
 if [[ "$PHASE" == attn2 ]]; then
   gpu_tests "attention_h16|programmatic|stories260K greedy"
   bandwidth
   synth_8b
-  for A in g4w h16; do
-    step "decode 8b, attention $A"
-    KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,4,16 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-      | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
-  done
+  for A in g4w h16; do switched_decode decode-attention $A --batch 1,4,16; done
   for A in g4s h16; do
-    step "decode 8b at 1k and 2k contexts, attention $A"
-    for L in 1024 2048; do
-      KVASIR_JAVA_OPTS="-Dkvasir.gpu.decode-attention=$A" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt $L --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-        | grep -E '"bench"|Exception' | sed "s/^{/{\"attention\":\"$A\",/" | tee -a "$OUT/decode_8b.json"
-    done
+    for L in 1024 2048; do switched_decode decode-attention $A --batch 1 --prompt $L --steps 64; done
   done
   serving_8b /tmp/serving.log
   transformers_generate 8,32,128
@@ -358,11 +349,7 @@ if [[ "$PHASE" == batch ]]; then
   step decode 8b bf16
   timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,2,4,16 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
   for Q in int4 int8; do
-    for G in 4 1; do
-      step "decode 8b $Q, quantized GEMV up to $G tokens"
-      KVASIR_JAVA_OPTS="-Dkvasir.gpu.quant-gemv-max=$G" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1,2,4 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-        | grep -E '"bench"|Exception' | sed "s/^{/{\"quant_gemv_max\":$G,/" | tee -a "$OUT/decode_8b.json"
-    done
+    for G in 4 1; do switched_decode quant-gemv-max $G --quantization $Q --batch 1,2,4; done
   done
 fi
 if [[ "$PHASE" == s4final ]]; then
@@ -370,35 +357,16 @@ if [[ "$PHASE" == s4final ]]; then
   bandwidth
   synth_8b
   decode_modes 1,32
-  for Q in int4 int8; do
-    step "decode 8b $Q, attention output in fp32"
-    KVASIR_JAVA_OPTS="-Dkvasir.gpu.attention-int8=false" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" 2>&1 \
-      | grep -E '"bench"|Exception' | sed 's/^{/{"attention_int8":false,/' | tee -a "$OUT/decode_8b.json"
-  done
-  step decode 8b at a 2k context
-  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+  for Q in int4 int8; do switched_decode attention-int8 false --quantization $Q --batch 1; done
+  decode_2k
   serving_8b /tmp/serving.log
   transformers_generate 8,32,128
   PPL_LOGS=/tmp/ppl perplexities > "$OUT/ppl.txt"; cat "$OUT/ppl.txt"
 fi
-if [[ "$PHASE" == modes ]]; then
-  bandwidth
-  synth_8b
-  decode_modes 1,32
-  step decode 8b at a 2k context
-  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1 --prompt 2048 --steps 64 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
-fi
 if [[ "$PHASE" == ablate ]]; then
   synth_8b
-  for Q in none int4; do
-    SKIPS="- attention_ rmsnorm rope_kv swiglu quantize_act,round_ argmax_ embed_ gemv_,matmul_"
-    [[ $Q == int4 ]] && SKIPS="- attention_ gemv_"
-    for S in $SKIPS; do
-      step "decode 8b $Q without $S"
-      KVASIR_JAVA_OPTS="-Dkvasir.gpu.skip-kernels=${S#-}" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on 2>&1 \
-        | grep -E '"bench"|Exception' | sed "s/^{/{\"skipped\":\"${S#-}\",/" | tee -a "$OUT/ablation_8b.json"
-    done
-  done
+  for S in "" attention_ rmsnorm rope_kv swiglu quantize_act,round_ argmax_ embed_ gemv_,matmul_; do switched_decode skip-kernels "$S" --batch 1; done
+  for S in "" attention_ gemv_; do switched_decode skip-kernels "$S" --quantization int4 --batch 1; done
 fi
 if [[ "$PHASE" == launches ]]; then
   step launch chains
@@ -406,9 +374,7 @@ if [[ "$PHASE" == launches ]]; then
   synth_8b
   for Q in int4 none; do
     step ncu 8b decode $Q
-    timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs off --prompt 64 --steps 2 > /tmp/ncu_$Q.txt 2>&1
-    awk '/Device 0, CC/{name=$1" "$2$3$4} /gpu__time_duration.sum/{print name, $(NF-2), $(NF-1), $NF}' /tmp/ncu_$Q.txt | tee "$OUT/ncu_decode_$Q.txt"
+    ncu_decode $Q
   done
 fi
 if [[ "$PHASE" == ppl ]]; then

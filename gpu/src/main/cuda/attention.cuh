@@ -568,14 +568,14 @@ extern "C" {
 
 #define KV_WRITE(SFX, S)                                                                                              \
     __global__ void kv_write_##SFX(const float* k, const float* v, S::T* keys, S::T* values, __half* kScales,          \
-                                   __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) { grid_enter();        \
+                                   __half* vScales, const int* slot, int kvHeads, int headDim, int srcStride) { grid_enter(); \
         kv_write_rows<S>(k, v, keys, values, kScales, vScales, slot, kvHeads, headDim, srcStride);                     \
     }
 #define ROPE_KV(SFX, S)                                                                                               \
     __global__ void rope_kv_##SFX(float* qkv, const int* positions, const float* invFreq, const float2* table,          \
                                   int tablePositions, int headDim, int ropeDim, int interleaved, int stride, int heads,  \
                                   int kvHeads, S::T* keys, S::T* values, __half* kScales, __half* vScales,              \
-                                  const int* slot) { grid_enter();                                                                    \
+                                  const int* slot) { grid_enter();                                                      \
         rope_kv_rows<S>(qkv, positions, invFreq, table, tablePositions, headDim, ropeDim, interleaved, stride, heads,   \
                         kvHeads, keys, values, kScales, vScales, slot);                                                 \
     }
@@ -602,7 +602,7 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride) { grid_enter();                                                                                              \
+            int qStride) { grid_enter();                                                                                \
         attention_group_rows<S, GMAX, MAXD, P, WARPS, false>(q, keys, values, kScales, vScales, out, positions, seqOf,  \
                 tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1);          \
     }
@@ -610,7 +610,7 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride, float* part, int* counters, int splits) { grid_enter();                                                      \
+            int qStride, float* part, int* counters, int splits) { grid_enter();                                        \
         attention_group_rows<S, GMAX, MAXD, P, WARPS, true>(q, keys, values, kScales, vScales, out, positions, seqOf,   \
                 tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits);        \
     }
@@ -650,7 +650,7 @@ KV_WRITE(fp8, KvFP8)
     __global__ void __launch_bounds__(32 * WARPS) NAME(const float* q, const S::T* keys, const S::T* values,            \
             const __half* kScales, const __half* vScales, float* out, const int* positions, const int* seqOf,           \
             const int* tables, int tableStride, int heads, int kvHeads, int headDim, int blockSize, float scale,        \
-            int qStride) { grid_enter();                                                                                              \
+            int qStride) { grid_enter();                                                                                \
         attention_lanes_rows<S, WARPS>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride,  \
                                        heads, kvHeads, blockSize, scale, qStride);                                      \
     }

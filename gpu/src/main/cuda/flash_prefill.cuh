@@ -307,7 +307,7 @@ extern "C" {
     __global__ void attention_prefill_##SFX(const float* q, const S::T* keys, const S::T* values, const __half* kScales, \
                                             const __half* vScales, float* out, const int* positions, const int* seqOf,   \
                                             const int* tables, int tableStride, const int* tiles, int heads,             \
-                                            int kvHeads, int headDim, int blockSize, float scale, int qStride) { grid_enter();         \
+                                            int kvHeads, int headDim, int blockSize, float scale, int qStride) { grid_enter(); \
         attention_prefill_tiles<S>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride, tiles, \
                                    heads, kvHeads, headDim, blockSize, scale, qStride);                                  \
     }
@@ -322,7 +322,7 @@ ATTENTION_PREFILL(fp8, KvFP8)
     __global__ void __launch_bounds__(128) attention_prefill_tc_##SFX(                                                  \
             const float* q, const T* keys, const T* values, const __half* kScales, const __half* vScales, float* out,   \
             const int* positions, const int* seqOf, const int* tables, int tableStride, const int* tiles, int heads,    \
-            int kvHeads, int headDim, int blockSize, float scale, int qStride) { grid_enter();                                        \
+            int kvHeads, int headDim, int blockSize, float scale, int qStride) { grid_enter();                          \
         attention_prefill_mma<T>(q, keys, values, out, positions, seqOf, tables, tableStride, tiles, heads, kvHeads,    \
                                  headDim, blockSize, scale, qStride);                                                   \
     }

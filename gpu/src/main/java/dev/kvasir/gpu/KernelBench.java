@@ -2,9 +2,11 @@ package dev.kvasir.gpu;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUstream;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
@@ -202,7 +204,7 @@ public final class KernelBench {
             int dim = 4096, copies = 16;
             for (boolean programmatic : new boolean[]{false, true}) {
                 try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d, programmatic)) {
-                    jcuda.driver.CUstream s = d.stream();
+                    CUstream s = d.stream();
                     CUdeviceptr small = filled(d, mem, k, 4L * 256, 1f);
                     out.add(new LaunchResult("one_block_kernel", programmatic,
                             1e3 * GraphTimer.millisPerCall(s, 256, i -> k.launch("fill_f32", 1, 1, 256, s, small, (float) i, 256L))));
@@ -214,8 +216,8 @@ public final class KernelBench {
                     }
                     CUdeviceptr x = filled(d, mem, k, 4L * dim, 0.5f), norm = filled(d, mem, k, 4L * dim, 1f);
                     CUdeviceptr xq = filled(d, mem, k, dim, 0f), xs = filled(d, mem, k, 8L * dim / 32, 0f), y = filled(d, mem, k, 4L * dim, 0f);
-                    java.util.function.IntConsumer rmsnorm = i -> k.launch("rmsnorm_q8", 1, 1, 1024, s, x, null, norm, xq, xs, dim, 1e-5f);
-                    java.util.function.IntConsumer gemv = i -> k.launch("gemv_q4_k2_1", dim / 4, 1, 128, s, w[i % copies], scales[i % copies], xq, xs, y, dim, dim, 0, 0);
+                    IntConsumer rmsnorm = i -> k.launch("rmsnorm_q8", 1, 1, 1024, s, x, null, norm, xq, xs, dim, 1e-5f);
+                    IntConsumer gemv = i -> k.launch("gemv_q4_k2_1", dim / 4, 1, 128, s, w[i % copies], scales[i % copies], xq, xs, y, dim, dim, 0, 0);
                     out.add(new LaunchResult("rmsnorm_q8_then_gemv_q4", programmatic, 1e3 * GraphTimer.millisPerCall(s, 4 * copies, i -> {
                         rmsnorm.accept(i);
                         gemv.accept(i);
