@@ -43,6 +43,14 @@ class BenchCliTest {
     }
 
     @Test
+    void benchServingRejectsANegativeWarmUp() {
+        Cli r = Cli.run("bench", "--serving", "--warmup-bursts", "-1", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString());
+        assertNotEquals(0, r.exitCode());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("--warmup-bursts must be >= 0"), r.err());
+    }
+
+    @Test
     void benchServingOnAnUnknownBackendIsAOneLineError() {
         Cli r = Cli.run("bench", "--serving", "--backend", "tpu", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString());
         assertNotEquals(0, r.exitCode());
