@@ -10,11 +10,11 @@ import dev.kvasir.model.bench.ForwardBenchmark;
 import dev.kvasir.model.bench.ReadBandwidth;
 import dev.kvasir.model.cpu.ComputePool;
 import dev.kvasir.model.cpu.LlamaCpuModel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
