@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad input to the CLI: one clear line on stderr naming the problem, a non-zero exit, nothing on stdout. */
@@ -23,21 +22,13 @@ class BadInputCliTest {
         return SharedData.require("models/stories260K/stories260K-f32.gguf");
     }
 
-    private static void assertOneLineError(Cli r, String... mustContain) {
-        assertNotEquals(0, r.exitCode(), "exit code");
-        assertEquals("", r.out(), "nothing on stdout");
-        String err = r.err().strip();
-        assertEquals(1, err.lines().count(), "one line: " + err);
-        for (String s : mustContain) assertTrue(err.contains(s), "'" + err + "' should mention '" + s + "'");
-    }
-
     private static Cli generate(Path model, String prompt) {
         return Cli.run("generate", "--model", model.toString(), "--prompt", prompt, "--max-tokens", "5", "--temperature", "0");
     }
 
     @Test
     void unknownQuantization() {
-        assertOneLineError(Cli.run("generate", "--model", f32().toString(), "--prompt", "hi", "--quantization", "fp8"), "'fp8'", "int8", "int4");
+        Cli.run("generate", "--model", f32().toString(), "--prompt", "hi", "--quantization", "fp8").assertOneLineError("'fp8'", "int8", "int4");
     }
 
     @Test
@@ -45,14 +36,14 @@ class BadInputCliTest {
         byte[] all = Files.readAllBytes(f32());
         Path cut = tmp.resolve("cut.gguf");
         Files.write(cut, Arrays.copyOf(all, all.length - 1000));
-        assertOneLineError(generate(cut, "hi"), "cut.gguf", "truncated", "tensor '");
+        generate(cut, "hi").assertOneLineError("cut.gguf", "truncated", "tensor '");
     }
 
     @Test
     void truncatedInsideHeader() throws IOException {
         Path cut = tmp.resolve("header.gguf");
         Files.write(cut, Arrays.copyOf(Files.readAllBytes(f32()), 100));
-        assertOneLineError(generate(cut, "hi"), "header.gguf", "truncated");
+        generate(cut, "hi").assertOneLineError("header.gguf", "truncated");
     }
 
     @Test
@@ -61,7 +52,7 @@ class BadInputCliTest {
         byte[] all = Files.readAllBytes(f32());
         all[0] = 'X';
         Files.write(bad, all);
-        assertOneLineError(generate(bad, "hi"), "magic.gguf", "not a GGUF file");
+        generate(bad, "hi").assertOneLineError("magic.gguf", "not a GGUF file");
     }
 
     @Test
@@ -75,18 +66,18 @@ class BadInputCliTest {
         all[typeOffset] = 16; // IQ2_XXS
         Path bad = tmp.resolve("iq2.gguf");
         Files.write(bad, all);
-        assertOneLineError(generate(bad, "hi"), "iq2.gguf", "token_embd.weight", "unsupported tensor type IQ2_XXS");
+        generate(bad, "hi").assertOneLineError("iq2.gguf", "token_embd.weight", "unsupported tensor type IQ2_XXS");
     }
 
     @Test
     void missingFile() {
-        assertOneLineError(generate(tmp.resolve("nowhere.gguf"), "hi"), "nowhere.gguf", "no such file");
+        generate(tmp.resolve("nowhere.gguf"), "hi").assertOneLineError("nowhere.gguf", "no such file");
     }
 
     @Test
     void promptLongerThanTheContext() {
         String longPrompt = "Once upon a time there was a cat. ".repeat(120);
-        assertOneLineError(generate(f32(), longPrompt), "context window of 512");
+        generate(f32(), longPrompt).assertOneLineError("context window of 512");
     }
 
     @Test
@@ -99,7 +90,7 @@ class BadInputCliTest {
     @Test
     void invalidSamplingValue() {
         Cli r = Cli.run("generate", "--model", f32().toString(), "--prompt", "x", "--temperature", "-1");
-        assertOneLineError(r, "temperature");
+        r.assertOneLineError("temperature");
     }
 
     private static int indexOf(byte[] haystack, byte[] needle) {

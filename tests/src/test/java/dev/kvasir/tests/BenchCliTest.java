@@ -5,7 +5,6 @@ import dev.kvasir.model.SharedData;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code ./kvasir bench} and {@code ./kvasir eval perplexity}: the JSON contract and the one-line errors; no timing is asserted. */
@@ -44,18 +43,14 @@ class BenchCliTest {
 
     @Test
     void benchServingRejectsANegativeWarmUp() {
-        Cli r = Cli.run("bench", "--serving", "--warmup-bursts", "-1", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString());
-        assertNotEquals(0, r.exitCode());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().contains("--warmup-bursts must be >= 0"), r.err());
+        Cli.run("bench", "--serving", "--warmup-bursts", "-1", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString())
+                .assertOneLineError("--warmup-bursts must be >= 0");
     }
 
     @Test
     void benchServingOnAnUnknownBackendIsAOneLineError() {
-        Cli r = Cli.run("bench", "--serving", "--backend", "tpu", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString());
-        assertNotEquals(0, r.exitCode());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().contains("unknown backend 'tpu'"), r.err());
+        Cli.run("bench", "--serving", "--backend", "tpu", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString())
+                .assertOneLineError("unknown backend 'tpu'");
     }
 
     @Test
@@ -67,20 +62,12 @@ class BenchCliTest {
 
     @Test
     void benchWithoutAModelIsAOneLineError() {
-        Cli r = Cli.run("bench", "--threads", "1");
-        assertNotEquals(0, r.exitCode());
-        assertEquals("", r.out());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().contains("--model"), r.err());
+        Cli.run("bench", "--threads", "1").assertOneLineError("--model");
     }
 
     @Test
     void perplexityOfAMissingFileIsAOneLineError() {
-        Cli r = Cli.run("eval", "perplexity", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString(),
-                "--file", "/nonexistent/text.txt");
-        assertNotEquals(0, r.exitCode());
-        assertEquals("", r.out());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().contains("/nonexistent/text.txt"), r.err());
+        Cli.run("eval", "perplexity", "--model", SharedData.require("models/stories260K/stories260K-f32.gguf").toString(),
+                "--file", "/nonexistent/text.txt").assertOneLineError("/nonexistent/text.txt");
     }
 }

@@ -10,6 +10,10 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 /** Runs the {@code ./kvasir} command line in-process (the launcher's main class, same parsing and error handling). */
 record Cli(int exitCode, String out, String err) {
 
@@ -21,6 +25,15 @@ record Cli(int exitCode, String out, String err) {
         cl.setErr(new PrintWriter(err, true));
         int code = cl.execute(args);
         return new Cli(code, out.toString(), err.toString());
+    }
+
+    /** A failed command that says why in one line on stderr (mentioning each of {@code mustContain}) and prints nothing on stdout. */
+    void assertOneLineError(String... mustContain) {
+        assertNotEquals(0, exitCode, "exit code");
+        assertEquals("", out, "nothing on stdout");
+        String line = err.strip();
+        assertEquals(1, line.lines().count(), "one line: " + line);
+        for (String s : mustContain) assertTrue(line.contains(s), "'" + line + "' should mention '" + s + "'");
     }
 
     JsonNode json() {
