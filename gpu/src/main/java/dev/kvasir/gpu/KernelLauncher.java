@@ -2,7 +2,6 @@ package dev.kvasir.gpu;
 
 import jcuda.CudaException;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUfunction;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 
@@ -45,6 +44,7 @@ final class KernelLauncher implements AutoCloseable {
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment scratch = arena.allocate(SCRATCH_BYTES, 16);
+    private final MemorySegment config = scratch.asSlice(CONFIG), params = scratch.asSlice(PARAMS);
     private final boolean programmatic;
 
     /** {@code programmatic}: launch every kernel with programmatic stream serialization. */
@@ -58,8 +58,8 @@ final class KernelLauncher implements AutoCloseable {
         return programmatic;
     }
 
-    /** Launches {@code f} asynchronously; arguments as {@link Kernels#launch} takes them. */
-    void launch(String name, CUfunction f, int gridX, int gridY, int gridZ, int block, CUstream stream, Object[] args) {
+    /** Launches the kernel {@code name} (CUfunction handle {@code function}) asynchronously; arguments as {@link Kernels#launch} takes them. */
+    void launch(String name, long function, int gridX, int gridY, int gridZ, int block, CUstream stream, Object[] args) {
         if (args.length > MAX_ARGS) throw new IllegalArgumentException(args.length + " kernel arguments (at most " + MAX_ARGS + ")");
         scratch.set(JAVA_INT, CONFIG, gridX);
         scratch.set(JAVA_INT, CONFIG + 4, gridY);
@@ -85,8 +85,7 @@ final class KernelLauncher implements AutoCloseable {
         }
         int rc;
         try {
-            rc = (int) Driver.LAUNCH_EX.invokeExact(scratch.asSlice(CONFIG), MemorySegment.ofAddress(NativeAddress.of(f)),
-                    scratch.asSlice(PARAMS), MemorySegment.NULL);
+            rc = (int) Driver.LAUNCH_EX.invokeExact(config, MemorySegment.ofAddress(function), params, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernelEx could not be called for " + name, t);
         }

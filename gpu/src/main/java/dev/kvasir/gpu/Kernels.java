@@ -35,7 +35,8 @@ public final class Kernels implements AutoCloseable {
     static final String RESOURCE = "/dev/kvasir/gpu/kernels/kernels.fatbin";
     private final GpuDispatcher dispatcher;
     private final CUmodule module = new CUmodule();
-    private final Map<String, CUfunction> functions = new HashMap<>();
+    /** Each kernel's CUfunction handle as the driver's address, looked up once by name. */
+    private final Map<String, Long> functions = new HashMap<>();
     private final KernelLauncher launcher;
     /**
      * A diagnostic for timing only: kernels whose names start with one of these comma-separated
@@ -69,6 +70,7 @@ public final class Kernels implements AutoCloseable {
         byte[] image = image();
         Kernels k = new Kernels(dispatcher, programmatic);
         cuModuleLoadData(k.module, image);
+        if (!SKIPPED.isEmpty()) log.warn("kernels starting with {} are NOT launched (-Dkvasir.gpu.skip-kernels, a timing diagnostic): results are wrong", SKIPPED);
         return k;
     }
 
@@ -89,7 +91,6 @@ public final class Kernels implements AutoCloseable {
         cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
         boolean on = major[0] >= 9 && Boolean.parseBoolean(System.getProperty("kvasir.gpu.pdl", "true"));
         log.info("kernels on cuda:{} launched {}", dispatcher.ordinal(), on ? "with programmatic dependent launch" : "plainly");
-        if (!SKIPPED.isEmpty()) log.warn("kernels starting with {} are NOT launched (-Dkvasir.gpu.skip-kernels, a timing diagnostic): results are wrong", SKIPPED);
         return on;
     }
 
@@ -110,10 +111,10 @@ public final class Kernels implements AutoCloseable {
     public void launch3(String name, int gridX, int gridY, int gridZ, int block, CUstream stream, Object... args) {
         dispatcher.checkThread();
         if (!SKIPPED.isEmpty() && SKIPPED.stream().anyMatch(name::startsWith)) return;
-        CUfunction f = functions.computeIfAbsent(name, n -> {
+        long f = functions.computeIfAbsent(name, n -> {
             CUfunction fn = new CUfunction();
             cuModuleGetFunction(fn, module, n);
-            return fn;
+            return NativeAddress.of(fn);
         });
         launcher.launch(name, f, gridX, gridY, gridZ, block, stream, args);
     }
