@@ -2,6 +2,7 @@ package dev.kvasir.gpu;
 
 import dev.kvasir.model.tensor.Quantizer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -312,12 +313,26 @@ class KernelCheckTest {
             assertArrayEquals(a.readBytes(expected, 2 * count), a.readBytes(got, 2 * count), what + ": " + half + " form");
         }
         if (!q8) return;
-        CUdeviceptr eq = a.poisonedBytes(count), es = a.poisonedBytes(count / 4), gq = a.poisonedBytes(count), gs = a.poisonedBytes(count / 4);
-        a.kernels.launch("quantize_act_q8", (count + 255) / 256, 1, 256, d.stream(), fp32, eq, es, (long) count);
-        producer.launch("q8", new Object[]{gq, gs});
-        assertArrayEquals(a.readBytes(eq, count), a.readBytes(gq, count), what + ": int8 values");
-        assertArrayEquals(a.readBytes(es, count / 4), a.readBytes(gs, count / 4), what + ": int8 block scales");
+        CUdeviceptr[] int8 = int8Buffers(a, count);
+        producer.launch("q8", int8);
+        assertInt8FormEqualsQuantizeAct(a, d.stream(), what, fp32, count, int8);
         log.info("{}: the 16-bit and int8 forms equal the conversion kernels' output", what);
+    }
+
+    /** Poisoned buffers for a kernel's int8 form of {@code count} values: the values, then the per-32 (scale, scale·sum) pairs. */
+    static CUdeviceptr[] int8Buffers(DeviceArrays a, int count) {
+        return new CUdeviceptr[]{a.poisonedBytes(count), a.poisonedBytes(count / 4)};
+    }
+
+    /**
+     * A kernel's int8 form of its output ({@code got}, from {@link #int8Buffers}) against
+     * quantize_act_q8 of its fp32 output {@code fp32} ({@code count} values): byte for byte.
+     */
+    static void assertInt8FormEqualsQuantizeAct(DeviceArrays a, CUstream stream, String what, CUdeviceptr fp32, int count, CUdeviceptr[] got) {
+        CUdeviceptr[] expected = int8Buffers(a, count);
+        a.kernels.launch("quantize_act_q8", (count + 255) / 256, 1, 256, stream, fp32, expected[0], expected[1], (long) count);
+        assertArrayEquals(a.readBytes(expected[0], count), a.readBytes(got[0], count), what + ": int8 values");
+        assertArrayEquals(a.readBytes(expected[1], count / 4), a.readBytes(got[1], count / 4), what + ": int8 block scales");
     }
 
     @Test

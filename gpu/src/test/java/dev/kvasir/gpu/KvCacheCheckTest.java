@@ -215,13 +215,11 @@ class KvCacheCheckTest {
             if (GpuForwardPass.blockPerHead(kernel) && headDim % 32 == 0) {
                 // its int8 form writes exactly what quantize_act_q8 makes of the fp32 output
                 int count = n * heads * headDim;
-                CUdeviceptr xq = a.poisonedBytes(count), xs = a.poisoned(count / 16), refQ = a.poisonedBytes(count), refS = a.poisoned(count / 16);
+                CUdeviceptr[] int8 = KernelCheckTest.int8Buffers(a, count);
                 GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.int8Output(kernel), t, n, heads, kvHeads, d.stream(), scratch, a.floats(q), pool.keys(0),
                         pool.values(0), pool.keyScales(0), pool.valueScales(0), null, a.ints(positions), a.ints(seqOf), tp, stride, heads, kvHeads, headDim, bs, scale,
-                        heads * headDim, xq, xs);
-                a.kernels.launch("quantize_act_q8", (count + 255) / 256, 1, 256, d.stream(), grouped, refQ, refS, (long) count);
-                assertArrayEquals(a.readBytes(refQ, count), a.readBytes(xq, count), kernel + " int8 output values, " + what);
-                assertArrayEquals(a.readInts(refS, count / 16), a.readInts(xs, count / 16), kernel + " int8 output scales, " + what);
+                        heads * headDim, int8[0], int8[1]);
+                KernelCheckTest.assertInt8FormEqualsQuantizeAct(a, d.stream(), kernel + " " + what, grouped, count, int8);
                 log.info("{} int8 form ({}): equal to quantize_act_q8 of its fp32 output, {}", kernel, GpuForwardPass.int8Output(kernel), what);
             }
         }
