@@ -648,8 +648,9 @@ __global__ void rope(float* vec, const int* positions, const float* invFreq, con
 // Greedy: the highest logit of each row, lowest id among exact ties, in two launches: the block
 // (row, part) of argmax_partial reduces its slice of the row to a (value, id) pair, argmax_finish a
 // row's pairs. One block per row took ~50 µs a decode step for a 128K vocabulary (a 1024-thread walk
-// of 125 loads each); ARGMAX_PARTS blocks a row read it at memory speed.
-#define ARGMAX_PARTS 32
+// of 125 loads each); 32 blocks a row still took 8.5 µs of an 8B decode step (16 loads a thread, one
+// after another; H100, nsys in the graph, docs/PERFORMANCE.md S5-3), so a row is cut into 128 parts.
+#define ARGMAX_PARTS 128
 __device__ __forceinline__ void argmax_keep(float& best, int& bestId, float v, int i) {
     if (v > best || (v == best && i < bestId)) { best = v; bestId = i; }
 }
@@ -657,14 +658,8 @@ __device__ __forceinline__ void argmax_warp(float& best, int& bestId) {
     for (int o = 16; o > 0; o >>= 1) argmax_keep(best, bestId, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, bestId, o));
 }
 
-// grid = (rows, ARGMAX_PARTS), block = 256; partials: rows × ARGMAX_PARTS pairs (value, id as float bits).
-__global__ void argmax_partial(const float* logits, int vocab, float2* partials) { grid_enter();
-    int per = (vocab + gridDim.y - 1) / gridDim.y;
-    int begin = blockIdx.y * per, end = min(vocab, begin + per);
-    const float* row = logits + (size_t) blockIdx.x * vocab;
-    float best = -INFINITY;
-    int bestId = 0x7fffffff;
-    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) argmax_keep(best, bestId, row[i], i);
+// The block's best (value, id) from each thread's, valid in thread 0. blockDim a multiple of 32.
+__device__ __forceinline__ void argmax_block(float& best, int& bestId) {
     argmax_warp(best, bestId);
     __shared__ float sv[32];
     __shared__ int si[32];
@@ -675,19 +670,31 @@ __global__ void argmax_partial(const float* logits, int vocab, float2* partials)
         best = lane < (int) (blockDim.x >> 5) ? sv[lane] : -INFINITY;
         bestId = lane < (int) (blockDim.x >> 5) ? si[lane] : 0x7fffffff;
         argmax_warp(best, bestId);
-        if (lane == 0) partials[(size_t) blockIdx.x * gridDim.y + blockIdx.y] = make_float2(best, __int_as_float(bestId));
     }
 }
 
-// grid = rows, block = 32: out[row] = the best of the row's `parts` pairs (0 for a row of NaNs).
+// grid = (rows, ARGMAX_PARTS), block = 256; partials: rows × ARGMAX_PARTS pairs (value, id as float bits).
+__global__ void argmax_partial(const float* logits, int vocab, float2* partials) { grid_enter();
+    int per = (vocab + gridDim.y - 1) / gridDim.y;
+    int begin = blockIdx.y * per, end = min(vocab, begin + per);
+    const float* row = logits + (size_t) blockIdx.x * vocab;
+    float best = -INFINITY;
+    int bestId = 0x7fffffff;
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) argmax_keep(best, bestId, row[i], i);
+    argmax_block(best, bestId);
+    if (threadIdx.x == 0) partials[(size_t) blockIdx.x * gridDim.y + blockIdx.y] = make_float2(best, __int_as_float(bestId));
+}
+
+// grid = rows, block = ARGMAX_PARTS (a pair a thread): out[row] = the best of the row's `parts` pairs
+// (0 for a row of NaNs).
 __global__ void argmax_finish(const float2* partials, int parts, int* out) { grid_enter();
     float best = -INFINITY;
     int bestId = 0x7fffffff;
-    for (int i = threadIdx.x; i < parts; i += 32) {
+    for (int i = threadIdx.x; i < parts; i += blockDim.x) {
         float2 p = partials[(size_t) blockIdx.x * parts + i];
         argmax_keep(best, bestId, p.x, __float_as_int(p.y));
     }
-    argmax_warp(best, bestId);
+    argmax_block(best, bestId);
     if (threadIdx.x == 0) out[blockIdx.x] = bestId == 0x7fffffff ? 0 : bestId;
 }
 

@@ -37,7 +37,7 @@ final class DeviceSampler implements AutoCloseable {
     }
 
     /** Blocks a row of the greedy argmax reads (ARGMAX_PARTS in kernels.cu). */
-    static final int ARGMAX_PARTS = 32;
+    static final int ARGMAX_PARTS = 128;
 
     /** Scratch bytes of {@link #argmax} for {@code rows} rows. */
     static long argmaxScratchBytes(int rows) {
@@ -50,7 +50,7 @@ final class DeviceSampler implements AutoCloseable {
      */
     static void argmax(Kernels k, CUdeviceptr logits, int rows, int vocab, CUdeviceptr scratch, CUdeviceptr out, CUstream stream) {
         k.launch("argmax_partial", rows, ARGMAX_PARTS, 256, stream, logits, vocab, scratch);
-        k.launch("argmax_finish", rows, 1, 32, stream, scratch, ARGMAX_PARTS, out);
+        k.launch("argmax_finish", rows, 1, ARGMAX_PARTS, stream, scratch, ARGMAX_PARTS, out);
     }
 
     /** Queues sampling of {@code batch.rows} logit rows; results are readable once the stream has passed this point. */
