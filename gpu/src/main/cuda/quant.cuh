@@ -284,16 +284,20 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
     });
 }
 
-// Decode GEMV, gemv_{q8,q4}[_k2|_k2u8|_k4]_{1..4} for n = 1..4 tokens, over activations quantized by
+// Decode GEMV, gemv_{q8,q4}[_k2|_k2u8|_k4|_k2r4]_{1..4} for n = 1..4 tokens, over activations quantized by
 // quantize_act_q8 (or written so by rmsnorm_q8 / swiglu_q8 / attention_h16q_*). blockDim = 128: 4 warps of QUANT_GEMV_ROWS (4) rows each, each lane keeping
 // QUANT_GEMV_ROWS × QUANT_GEMV_LOADS 16-byte loads in flight (a warp: 8 KB); grid = ceil(rows / 16).
 // A short matrix gives that too few warps to cover the latency (a 4096-row matrix: 256 blocks on
 // 132 SMs), so _k2 (2 rows a warp, 2 warps splitting each row's chunks; grid = ceil(rows / 4)) and
 // _k4 (1 row a warp, the 4 warps of the block on one row; grid = rows) trade rows per warp for
-// warps; _k2u8 is _k2 with 8 loads a lane. Measured on an H200 at Llama 3 8B's shapes (graph
-// replays, docs/PERFORMANCE.md runs S3-2/S3-3): _k2 fastest at n = 1 on every shape (1.1–2× the
-// 4-row layout, most on the 14336-wide down projection), the 4-row layout fastest at n = 4; Matmuls
-// takes _k2 for n ≤ 2. The macros only exist so that other shapes can be timed.
+// warps; _k2u8 is _k2 with 8 loads a lane; _k2r4 is _k2 with 4 rows a warp (grid = ceil(rows / 8)):
+// twice the bytes in flight a warp and half the blocks, so that a small matrix's first wave holds
+// more of it (per row the same lanes add the same chunks in the same order as _k2: the same bits).
+// Measured at Llama 3 8B's shapes (graph replays, docs/PERFORMANCE.md): on an H200 _k2 fastest at
+// n = 1 on every shape (1.1–2× the 4-row layout, most on the 14336-wide down projection), the 4-row
+// layout fastest at n = 4 (S3-2/S3-3); on an H100 _k2r4 1–13% faster than _k2 at n = 1 but on the
+// q/k/v shape (S5-5). Matmuls takes _k2r4 for one token, _k2 for two. The macros only exist so that
+// other shapes can be timed.
 #ifndef QUANT_GEMV_ROWS
 #define QUANT_GEMV_ROWS 4
 #endif
@@ -309,7 +313,8 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
     QUANT_GEMV_KERNEL(gemv_##fmt##_##T, fmt, T, W, S, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS, 1) \
     QUANT_GEMV_KERNEL(gemv_##fmt##_k2_##T, fmt, T, W, S, 2, QUANT_GEMV_LOADS, 2) \
     QUANT_GEMV_KERNEL(gemv_##fmt##_k2u8_##T, fmt, T, W, S, 2, 8, 2) \
-    QUANT_GEMV_KERNEL(gemv_##fmt##_k4_##T, fmt, T, W, S, 1, QUANT_GEMV_LOADS, 4)
+    QUANT_GEMV_KERNEL(gemv_##fmt##_k4_##T, fmt, T, W, S, 1, QUANT_GEMV_LOADS, 4) \
+    QUANT_GEMV_KERNEL(gemv_##fmt##_k2r4_##T, fmt, T, W, S, 4, QUANT_GEMV_LOADS, 2)
 QUANT_GEMV(q8, 1, int8_t, __half)
 QUANT_GEMV(q8, 2, int8_t, __half)
 QUANT_GEMV(q8, 3, int8_t, __half)

@@ -30,7 +30,8 @@ public final class KernelBench {
     }
     /** The decode GEMV layouts timed for dense 16-bit and for quantized matrices (Matmuls.chooseGemv). */
     private static final String[] DENSE_LAYOUTS = {"auto", "block", "block2", "wide", "cublas"};
-    private static final String[] QUANT_LAYOUTS = {"auto", "rows", "k2", "k2u8", "k4"};
+    private static final String[] QUANT_LAYOUTS = java.util.stream.Stream.concat(java.util.stream.Stream.of("auto"), Matmuls.QUANT_LAYOUTS.stream())
+            .toArray(String[]::new);
 
     /** One prefill-shape product: path (cublas or own), shape, tokens, milliseconds, TFLOP/s, error vs float64. */
     public record GemmResult(String path, int rows, int cols, int n, double ms, double tflops, double relError) {

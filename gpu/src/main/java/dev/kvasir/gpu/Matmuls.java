@@ -179,28 +179,33 @@ final class Matmuls {
 
     /**
      * The quantized decode GEMV's layout for a matrix and n tokens: "rows" (4 rows a warp), "k2" (2
-     * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane) or "k4" (a block of 4 warps a
-     * row); {@link #quantGemv} other than "auto" picks one for every product. auto: k2 for one or
-     * two tokens, rows above (measured on an H200 at Llama 3 8B's shapes, docs/PERFORMANCE.md: k2
-     * 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4). Returns the kernel name's infix
-     * and the rows one block covers.
+     * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane), "k4" (a block of 4 warps a row)
+     * or "k2r4" (k2 with 4 rows a warp); {@link #quantGemv} other than "auto" picks one for every
+     * product. auto: k2r4 for one token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at
+     * Llama 3 8B's shapes k2 was 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4, S3-2;
+     * on an H100 k2r4 beat k2 by up to 13% on the 4096-row matrices and batch-1 decode by 4% with
+     * INT8 and 2% with INT4 weights, S5-5). Returns the kernel name's infix and the rows one block covers.
      */
     private QuantLayout quantLayout(int n) {
         String choice = quantGemv;
-        if (choice.equals("auto")) choice = n <= 2 ? "k2" : "rows";
+        if (choice.equals("auto")) choice = n == 1 ? "k2r4" : n == 2 ? "k2" : "rows";
         return switch (choice) {
             case "k2" -> new QuantLayout("_k2", 4);
             case "k2u8" -> new QuantLayout("_k2u8", 4);
             case "k4" -> new QuantLayout("_k4", 1);
+            case "k2r4" -> new QuantLayout("_k2r4", 8);
             default -> new QuantLayout("", MATMUL_WARPS * QUANT_GEMV_ROWS);
         };
     }
 
     private record QuantLayout(String infix, int rowsPerBlock) {}
 
+    /** Every quantized decode GEMV layout {@link #chooseGemv} takes besides "auto". */
+    static final List<String> QUANT_LAYOUTS = List.of("rows", "k2", "k2u8", "k4", "k2r4");
+
     /**
      * Decode GEMV choices, for measurements (KernelBench sweeps them): dense warp|wide|block|block256|block2|cublas
-     * (-Dkvasir.gpu.gemv), quantized rows|k2|k2u8|k4 (-Dkvasir.gpu.qgemv); "auto" = the shape rule.
+     * (-Dkvasir.gpu.gemv), quantized rows|k2|k2u8|k4|k2r4 (-Dkvasir.gpu.qgemv); "auto" = the shape rule.
      */
     private String denseGemv = System.getProperty("kvasir.gpu.gemv", "auto");
     private String quantGemv = System.getProperty("kvasir.gpu.qgemv", "auto");

@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Matmuls}, the forward pass's dispatch, on fresh random packed weights and fp32 activations,
  * outputs poisoned with NaN first (or holding random values for the accumulating form).
  * <p>
- * Decode (n ≤ 4, dp4a over int8-quantized activations) is checked twice: against float64 over the
+ * Decode (n ≤ 4, dp4a over int8-quantized activations, in each GEMV layout of
+ * {@code Matmuls.QUANT_LAYOUTS}) is checked twice: against float64 over the
  * same int8 activations the kernel forms (simulated here; only fp32 summation differs, so 1e-4), and
  * against float64 over the fp32 activations — the cost of the activation rounding, about
  * 0.4% for these uniform inputs (step max|x|/127 per 32 columns); 1e-2 allowed.
@@ -115,27 +116,37 @@ class QuantKernelCheckTest {
         assertTrue(e < limit, what + ": relative error " + e + " over " + limit);
     }
 
+    /**
+     * One product of a random matrix, plain and accumulating; for n ≤ GEMV_MAX_TOKENS in every decode
+     * GEMV layout (Matmuls.chooseGemv) over the same matrix and Matmuls (its scratch is per instance).
+     */
     private static void checkProduct(DeviceArrays a, QuantFormat f, int rows, int cols, int groupSize, int n) {
+        List<String> layouts = n <= Matmuls.GEMV_MAX_TOKENS ? Matmuls.QUANT_LAYOUTS : List.of("auto");
         for (int acc = 0; acc < 2; acc++) {
             Packed p = Packed.random(f, rows, cols, groupSize);
             float[] x = randoms(n * cols);
             float[] y0 = acc == 1 ? randoms(n * rows) : null;
             DeviceMatrix.Quantized m = new DeviceMatrix.Quantized(f, a.bytes(p.data()), a.bytes(p.scales()), rows, cols, groupSize);
             Matmuls mm = new Matmuls(a.kernels, a.memory, List.of(m));
-            CUdeviceptr y = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
-            mm.run(m, a.floats(x), y, n, acc == 1, d.stream());
-            float[] out = a.readFloats(y, n * rows);
-            String what = f + " G=" + (groupSize == cols ? "cols" : groupSize) + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : "");
-            if (n <= Matmuls.GEMV_MAX_TOKENS) {
-                check(what + " vs int8 activations", out, reference(p.values(), int8Activations(x), y0, rows, cols, n), 1e-4);
-                check(what + " vs fp32 activations", out, reference(p.values(), x, y0, rows, cols, n), 1e-2);
-            } else if (n <= Matmuls.QUANT_TC_MAX_TOKENS || !mm.usesCublas()) {
-                // our tensor-core kernel: weights dequantized in registers, both operands rounded to tf32
-                check(what + " on the tensor cores vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 1e-3);
-            } else {
-                check(what + " vs bf16 weights", out, reference(bf16(p.values()), x, y0, rows, cols, n), 1e-3);
-                check(what + " vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 3e-3);
+            for (String layout : layouts) {
+                mm.chooseGemv("auto", layout);
+                CUdeviceptr y = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
+                mm.run(m, a.floats(x), y, n, acc == 1, d.stream());
+                float[] out = a.readFloats(y, n * rows);
+                String what = f + " G=" + (groupSize == cols ? "cols" : groupSize) + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : "")
+                        + (n <= Matmuls.GEMV_MAX_TOKENS ? " (" + layout + ")" : "");
+                if (n <= Matmuls.GEMV_MAX_TOKENS) {
+                    check(what + " vs int8 activations", out, reference(p.values(), int8Activations(x), y0, rows, cols, n), 1e-4);
+                    check(what + " vs fp32 activations", out, reference(p.values(), x, y0, rows, cols, n), 1e-2);
+                } else if (n <= Matmuls.QUANT_TC_MAX_TOKENS || !mm.usesCublas()) {
+                    // our tensor-core kernel: weights dequantized in registers, both operands rounded to tf32
+                    check(what + " on the tensor cores vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 1e-3);
+                } else {
+                    check(what + " vs bf16 weights", out, reference(bf16(p.values()), x, y0, rows, cols, n), 1e-3);
+                    check(what + " vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 3e-3);
+                }
             }
+            mm.close();
         }
     }
 
