@@ -22,6 +22,9 @@
 #                                          serving vs transformers, stories260K perplexity per mode)
 #                                        | ablate (8B batch-1 decode with each kind of kernel left out: its cost inside the graph)
 #                                        | launches (kernel chains with and without programmatic launch; ncu per-kernel times of 8B batch-1 decode)
+#                                        | timeline (nsys: every kernel of one 8B batch-1 decode step in the graph, per quantization)
+#                                        | s5final (tests, 8B decode per quantization, serving vs transformers)
+#                                        | k2r4 (tests, 8B batch-1 decode with the k2 and k2r4 quantized GEMV, every GEMV layout's time)
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
@@ -303,6 +306,79 @@ if [[ "$PHASE" == pdl ]]; then
   synth_8b
   for P in false true; do
     for Q in none int8 int4; do switched_decode pdl $P --quantization $Q --batch 1,32; done
+  done
+fi
+# nsys's raw capture $1.qdstrm → $2_cuda_gpu_trace.csv. The nsys beside Nsight Compute leaves the
+# capture unconverted, and its converter needs libdw.so.1 and libelf.so.1, which the GPU machine
+# lacks: copy them into CARRY/lib from a machine that has them (elfutils).
+timeline_csv() {
+  local N; N=$(command -v nsys || find / -name nsys -type f -perm -u+x 2>/dev/null | head -1)
+  if [[ ! -f $1.nsys-rep && -f $1.qdstrm ]]; then
+    LD_LIBRARY_PATH="$C/lib:${LD_LIBRARY_PATH:-}" "$(find / -name QdstrmImporter -type f 2>/dev/null | head -1)" -i "$1.qdstrm" > /dev/null 2>&1
+  fi
+  timeout 120 "$N" stats --report cuda_gpu_trace --format csv --force-export=true --force-overwrite=true -o "$2" "$1.nsys-rep" 2>&1 | grep -iE "error|fail" | head -3
+}
+if [[ "$PHASE" == s5final ]]; then
+  gpu_tests "k2r4. vs int8.*4096x4096 n=1 .k2r4|argmax|programmatic"
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  serving_8b /tmp/serving.log
+  transformers_generate 8,32,128
+fi
+if [[ "$PHASE" == k2r4 ]]; then
+  gpu_tests "k2r4. vs int8|argmax"
+  bandwidth
+  synth_8b
+  for Q in int8 int4; do
+    for L in auto k2r4; do switched_decode qgemv $L --quantization $Q --batch 1; done
+  done
+  step kernels: each decode GEMV layout
+  timeout 240 $B/bin/gpu-bench kernels 2>&1 | grep -E '"bench"|Exception' > "$OUT/kernels.json"
+  grep -E '"n":1,' "$OUT/kernels.json" | grep -E '"layout":"(k2|k2r4)"'
+fi
+if [[ "$PHASE" == timeline ]]; then
+  # every kernel of one 8B batch-1 decode step as the graph ran it (nsys, graph nodes traced): its
+  # duration and the gap before it, per kernel and summed per kind, into $OUT/timeline_$Q.txt
+  synth_8b
+  NSYS=$(command -v nsys || find / -name nsys -type f -perm -u+x 2>/dev/null | head -1)
+  echo "nsys: ${NSYS:-none}"
+  for Q in ${TIMELINE_Q:-int8 none int4}; do
+    step timeline $Q
+    rm -f /tmp/tl.nsys-rep /tmp/tl.sqlite /tmp/tl.qdstrm /tmp/tl-${Q}_cuda_gpu_trace.csv
+    KVASIR_JAVA_OPTS="${TIMELINE_OPTS:-}" timeout 240 "$NSYS" profile --force-overwrite true --cuda-graph-trace=node -t cuda -o /tmp/tl \
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --steps 16 > /tmp/tl-$Q.log 2>&1
+    grep '"bench"' /tmp/tl-$Q.log
+    timeline_csv /tmp/tl "/tmp/tl-$Q"
+    python3 - /tmp/tl-${Q}_cuda_gpu_trace.csv <<'PY' | tee "$OUT/timeline_$Q.txt"
+import csv, sys, collections
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("Name") and not r["Name"].startswith("[")]
+starts = [i for i, r in enumerate(rows) if r["Name"].startswith("embed_")]
+a, b = starts[-2], starts[-1]  # the last whole step: from one embedding gather to the next
+step = rows[a:b]
+t0 = int(step[0]["Start (ns)"])
+prev_end = t0
+kinds = collections.defaultdict(lambda: [0, 0, 0])
+for r in step:
+    s, d = int(r["Start (ns)"]), int(r["Duration (ns)"])
+    k = r["Name"].split("(")[0]
+    kind = kinds[k]; kind[0] += 1; kind[1] += d; kind[2] += s - prev_end
+    prev_end = s + d
+total = int(rows[b]["Start (ns)"]) - t0
+print(f"step {total/1e3:.1f} us, {len(step)} kernels; busy {sum(v[1] for v in kinds.values())/1e3:.1f} us, gaps {sum(v[2] for v in kinds.values())/1e3:.1f} us")
+print("kernel count total_us mean_us gaps_before_us")
+for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
+    print(f"{k} {v[0]} {v[1]/1e3:.1f} {v[1]/v[0]/1e3:.2f} {v[2]/1e3:.1f}")
+print("layer 5, kernel by kernel (start offset, duration, gap before; us):")
+layer = [i for i, r in enumerate(step) if r["Name"].startswith("rmsnorm")]
+if len(layer) > 12:
+    lo, hi = layer[10], layer[12]
+    pe = int(step[lo - 1]["Start (ns)"]) + int(step[lo - 1]["Duration (ns)"])
+    for r in step[lo:hi]:
+        s, d = int(r["Start (ns)"]), int(r["Duration (ns)"])
+        print(f"  {r['Name'].split('(')[0]} {(s - t0)/1e3:.1f} {d/1e3:.2f} {(s - pe)/1e3:.2f}")
+        pe = s + d
+PY
   done
 fi
 if [[ "$PHASE" == pdlserve ]]; then
