@@ -183,8 +183,8 @@ final class Matmuls {
      * or "k2r4" (k2 with 4 rows a warp); {@link #quantGemv} other than "auto" picks one for every
      * product. auto: k2r4 for one token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at
      * Llama 3 8B's shapes k2 was 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4, S3-2;
-     * on an H100 k2r4 beat k2 by up to 13% on the 4096-row matrices and batch-1 decode by 4% with
-     * INT8 and 2% with INT4 weights, S5-5). Returns the kernel name's infix and the rows one block covers.
+     * on an H100 k2r4 beat k2 by 6–13% on 4096 × 4096, by up to 6% on down, and batch-1 decode by 4%
+     * with INT8 and 2% with INT4 weights, S5-5). Returns the kernel name's infix and the rows one block covers.
      */
     private QuantLayout quantLayout(int n) {
         String choice = quantGemv;
