@@ -128,22 +128,28 @@ class QuantKernelCheckTest {
             float[] y0 = acc == 1 ? randoms(n * rows) : null;
             DeviceMatrix.Quantized m = new DeviceMatrix.Quantized(f, a.bytes(p.data()), a.bytes(p.scales()), rows, cols, groupSize);
             Matmuls mm = new Matmuls(a.kernels, a.memory, List.of(m));
+            // the float64 references, once for every layout
+            boolean decode = n <= Matmuls.GEMV_MAX_TOKENS;
+            // batches: our tensor-core kernel (weights dequantized in registers, both operands rounded to tf32), or the bf16 copy and cuBLAS
+            boolean ownTensorCores = !decode && (n <= Matmuls.QUANT_TC_MAX_TOKENS || !mm.usesCublas());
+            double[] exact = reference(p.values(), x, y0, rows, cols, n);
+            double[] close = decode ? reference(p.values(), int8Activations(x), y0, rows, cols, n)
+                    : ownTensorCores ? null : reference(bf16(p.values()), x, y0, rows, cols, n);
             for (String layout : layouts) {
                 mm.chooseGemv("auto", layout);
                 CUdeviceptr y = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
                 mm.run(m, a.floats(x), y, n, acc == 1, d.stream());
                 float[] out = a.readFloats(y, n * rows);
                 String what = f + " G=" + (groupSize == cols ? "cols" : groupSize) + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : "")
-                        + (n <= Matmuls.GEMV_MAX_TOKENS ? " (" + layout + ")" : "");
-                if (n <= Matmuls.GEMV_MAX_TOKENS) {
-                    check(what + " vs int8 activations", out, reference(p.values(), int8Activations(x), y0, rows, cols, n), 1e-4);
-                    check(what + " vs fp32 activations", out, reference(p.values(), x, y0, rows, cols, n), 1e-2);
-                } else if (n <= Matmuls.QUANT_TC_MAX_TOKENS || !mm.usesCublas()) {
-                    // our tensor-core kernel: weights dequantized in registers, both operands rounded to tf32
-                    check(what + " on the tensor cores vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 1e-3);
+                        + (decode ? " (" + layout + ")" : "");
+                if (decode) {
+                    check(what + " vs int8 activations", out, close, 1e-4);
+                    check(what + " vs fp32 activations", out, exact, 1e-2);
+                } else if (ownTensorCores) {
+                    check(what + " on the tensor cores vs exact weights", out, exact, 1e-3);
                 } else {
-                    check(what + " vs bf16 weights", out, reference(bf16(p.values()), x, y0, rows, cols, n), 1e-3);
-                    check(what + " vs exact weights", out, reference(p.values(), x, y0, rows, cols, n), 3e-3);
+                    check(what + " vs bf16 weights", out, close, 1e-3);
+                    check(what + " vs exact weights", out, exact, 3e-3);
                 }
             }
             mm.close();
