@@ -25,6 +25,11 @@
 #                                        | timeline (nsys: every kernel of one 8B batch-1 decode step in the graph, per quantization)
 #                                        | s5final (tests, 8B decode per quantization, serving vs transformers)
 #                                        | k2r4 (tests, 8B batch-1 decode with the k2 and k2r4 quantized GEMV, every GEMV layout's time)
+#                                        | s6ablate (tests, 8B decode with the small kernels left out: what each costs inside the graph;
+#                                          a timeline of the 32-sequence bf16 step without programmatic launch)
+#                                        | s6skinny (tests, bf16 products of 4–32 tokens through cuBLAS and the skinny kernels, 8B decode
+#                                          at 4, 8, 16 and 32 sequences with each; SERVE=1: serving too)
+#   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
 C="$(cd "$1" && pwd)"; PHASE="$2"
@@ -347,7 +352,7 @@ if [[ "$PHASE" == timeline ]]; then
     step timeline $Q
     rm -f /tmp/tl.nsys-rep /tmp/tl.sqlite /tmp/tl.qdstrm /tmp/tl-${Q}_cuda_gpu_trace.csv
     KVASIR_JAVA_OPTS="${TIMELINE_OPTS:-}" timeout 240 "$NSYS" profile --force-overwrite true --cuda-graph-trace=node -t cuda -o /tmp/tl \
-      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --steps 16 > /tmp/tl-$Q.log 2>&1
+      $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch ${TIMELINE_BATCH:-1} --graphs on --steps 16 > /tmp/tl-$Q.log 2>&1
     grep '"bench"' /tmp/tl-$Q.log
     timeline_csv /tmp/tl "/tmp/tl-$Q"
     python3 - /tmp/tl-${Q}_cuda_gpu_trace.csv <<'PY' | tee "$OUT/timeline_$Q.txt"
@@ -380,6 +385,24 @@ if len(layer) > 12:
         pe = s + d
 PY
   done
+fi
+if [[ "$PHASE" == s6ablate ]]; then
+  gpu_tests "k2r4. vs int8|argmax"
+  bandwidth
+  synth_8b
+  SMALL="rmsnorm,rope_kv,swiglu"
+  for S in "" rmsnorm attention_ "$SMALL" "$SMALL,attention_"; do switched_decode skip-kernels "$S" --quantization none --batch 1,32; done
+  for S in "" "$SMALL" "$SMALL,attention_"; do switched_decode skip-kernels "$S" --quantization int4 --batch 1; done
+fi
+if [[ "$PHASE" == s6skinny ]]; then
+  gpu_tests "skinny.*(1000x4096|77x14336) n=(17|32)|FAIL"
+  bandwidth
+  step kernels
+  timeout 300 $B/bin/gpu-bench kernels 2>&1 | grep -E '"bench"|Exception' > "$OUT/kernels.json"
+  grep -E '"matmul_bf16"' "$OUT/kernels.json" | grep -vE '"n":1,'
+  synth_8b
+  for V in cublas skinny; do switched_decode batched $V --batch 4,8,16,32; done
+  [[ -n "${SERVE:-}" ]] && serving_8b /tmp/serving.log
 fi
 if [[ "$PHASE" == pdlserve ]]; then
   synth_8b

@@ -431,6 +431,118 @@ __device__ void matmul_tc(Rows w, const float* __restrict__ x, float* __restrict
     }
 }
 
+// Batched decode products (2–16 tokens; Matmuls.skinnyKernel) on 16-bit weights, written for
+// bandwidth: at these batch sizes the product is bound by reading the weights once (a bf16 weight
+// feeds 16 tokens with 32 flops, far under the tensor cores' rate), and cuBLAS read Llama 3 8B's
+// shapes at 2.0–2.7 TB/s on an H100 against 3.0 for a copy (docs/PERFORMANCE.md, S6-2). mma.sync
+// m16n8k16 with 16-bit operands and fp32 accumulation, as cuBLAS computes it: activations rounded to
+// the weights' type (round_* or a producer that writes that form), weights exact.
+// A block of KS warps owns MT×16 rows and all of the ≤ NT×8 tokens; its warps split the columns
+// (chunk c of 32 columns goes to warp c % KS) and meet in shared memory, so even a 4096-row matrix
+// spreads over the card without a split-K pass. Per chunk each lane loads 16 contiguous bytes of each
+// of its rows (g and g + 8 of an m-tile) and of its token's activations; the two k-steps take the
+// columns in the order the lanes hold them (the same permutation of k for both operands, as in
+// matmul_tc). Each lane issues U chunks of weight loads before it waits on any, the first round before
+// grid_wait(). The weights are read past L1 (L1::no_allocate) so that L1 keeps the activations, which
+// every block re-reads. Requires cols % 32 == 0. blockDim = 32·KS; grid = ceil(rows / (MT·16)).
+__device__ __forceinline__ uint4 load_stream(const uint4* p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1,
+                                          const __nv_bfloat16*) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1,
+                                          const __half*) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <typename W, int MT, int NT, int KS, int U>
+__device__ void matmul_skinny(const W* __restrict__ w, const W* __restrict__ x, float* __restrict__ y,
+                              int rows, int cols, int n, int accumulate) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int g = lane >> 2, t = lane & 3;
+    int rowBase = blockIdx.x * MT * 16;
+    int chunks = cols >> 5;
+    // 16-byte units: chunk c of a row starts at unit 4c; this lane's part of it is unit 4c + t
+    const uint4* wr[MT][2];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) wr[i][h] = reinterpret_cast<const uint4*>(w + (size_t) min(rowBase + i * 16 + 8 * h + g, rows - 1) * cols) + t;
+    const uint4* xr[NT];
+#pragma unroll
+    for (int j = 0; j < NT; j++) xr[j] = reinterpret_cast<const uint4*>(x + (size_t) min(j * 8 + g, n - 1) * cols) + t;
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+    bool waiting = true;
+    for (int base = warp; base < chunks; base += KS * U) {
+        uint4 a[U][MT][2];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = min(base + KS * u, chunks - 1);  // past the end: a repeated chunk, never used
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) a[u][i][h] = load_stream(wr[i][h] + 4 * c);
+        }
+        if (waiting) grid_wait();  // the first round of weights is on its way; activations only now
+        waiting = false;
+        uint4 b[U][NT];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = min(base + KS * u, chunks - 1);
+#pragma unroll
+            for (int j = 0; j < NT; j++) b[u][j] = __ldg(xr[j] + 4 * c);
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            if (base + KS * u >= chunks) break;
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    // k-step 0: columns 8t..8t+3 of the chunk as k = 2t, 2t+1, 2t+8, 2t+9; k-step 1: 8t+4..8t+7
+                    mma_16816(acc[i][j], a[u][i][0].x, a[u][i][1].x, a[u][i][0].y, a[u][i][1].y, b[u][j].x, b[u][j].y, w);
+                    mma_16816(acc[i][j], a[u][i][0].z, a[u][i][1].z, a[u][i][0].w, a[u][i][1].w, b[u][j].z, b[u][j].w, w);
+                }
+            }
+        }
+    }
+    grid_wait();  // warps without a chunk
+    // the KS warps' partial sums meet in shared memory, an m-tile at a time (less shared memory
+    // than all MT at once), then each output is summed in warp order
+    constexpr int T = NT * 8;
+    __shared__ float partial[KS][16][T + 1];
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+        if (i > 0) __syncthreads();
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) partial[warp][g + (e >> 1) * 8][j * 8 + 2 * t + (e & 1)] = acc[i][j][e];
+        __syncthreads();
+        for (int o = threadIdx.x; o < 16 * T; o += KS * 32) {
+            int r = o % 16, tok = o / 16, row = rowBase + i * 16 + r;
+            if (tok >= n || row >= rows) continue;
+            float s = 0.f;
+#pragma unroll
+            for (int k = 0; k < KS; k++) s += partial[k][r][tok];
+            float* out = y + (size_t) tok * rows + row;
+            *out = accumulate ? *out + s : s;
+        }
+    }
+}
+
 // Gathers rows of an embedding table (or any row-major matrix) into fp32.
 template <typename W>
 __device__ void gather_rows(const W* __restrict__ table, const int* __restrict__ ids, float* __restrict__ out, int cols) {
@@ -579,6 +691,20 @@ __global__ void matmul_tc_q4(const uint8_t* w, const __half2* scales, const floa
                              float* ws, int kPer, int groupSize) { grid_enter();
     matmul_tc<Int4Rows, 2, 4>({w, scales, cols, groupSize}, x, y, rows, cols, n, acc, ws, kPer);
 }
+
+// Batched decode products of 2–16 tokens over 16-bit activations (matmul_skinny): _skinny_{type}_{NT}
+// for up to NT×8 tokens, 32 rows a block (MT = 2), 8 warps splitting the columns, 2 chunks in flight
+// a lane. (NT = 3, 4 serve 17–32 tokens for comparisons: there cuBLAS is faster, S6-3.)
+// blockDim = 256; grid = ceil(rows / 32).
+#define SKINNY(NAME, W, NT) \
+    __global__ void __launch_bounds__(256, 2) NAME(const W* w, const W* x, float* y, int rows, int cols, int n, int acc) { grid_release(); \
+        matmul_skinny<W, 2, NT, 8, 2>(w, x, y, rows, cols, n, acc); \
+    }
+#define SKINNY_NT(NT) SKINNY(matmul_skinny_bf16_##NT, __nv_bfloat16, NT) SKINNY(matmul_skinny_f16_##NT, __half, NT)
+SKINNY_NT(1)
+SKINNY_NT(2)
+SKINNY_NT(3)
+SKINNY_NT(4)
 
 // y (+)= sum over z of ws[z], in order z = 0, 1, ... (count = n × rows).
 __global__ void splitk_reduce(const float* ws, float* y, size_t count, int splits, int accumulate) { grid_enter();

@@ -17,7 +17,8 @@ import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 /**
  * Times the weight-product kernels alone on Llama 3 8B's matrix shapes, through the same dispatch
  * the forward pass uses: achieved weight bandwidth for decode (n = 1, each decode GEMV layout;
- * quantized formats also n = 4) and TFLOP/s for a batch of 32, for bf16 and for the quantized
+ * quantized formats also n = 4) and TFLOP/s for a batch of 32 (bf16: 4, 8, 16 and 32 tokens through cuBLAS
+ * and each skinny kernel), for bf16 and for the quantized
  * formats (INT8 G=32 and per channel, INT4 G=32 and G=128; their bytes include the group scales).
  * Weights are a constant non-zero pattern, activations non-zero; several weight copies rotate so
  * that repeated launches do not run from L2. The launches are captured in a CUDA graph and the
@@ -154,7 +155,11 @@ public final class KernelBench {
                         out.add(time(d, mem, k, mm, "bf16", layout, w, 1));
                     }
                     mm.chooseGemv("auto", "auto");
-                    out.add(time(d, mem, k, mm, "bf16", "auto", w, 32));
+                    for (String batched : Matmuls.BATCHED_CHOICES) {
+                        mm.chooseBatched(batched);
+                        for (int n : new int[]{4, 8, 16, 32}) out.add(time(d, mem, k, mm, "bf16", batched, w, n));
+                    }
+                    mm.chooseBatched("auto");
                 }
                 for (int[] shape : SHAPES) {
                     int rows = shape[0], cols = shape[1];

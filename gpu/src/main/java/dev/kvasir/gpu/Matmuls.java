@@ -215,6 +215,33 @@ final class Matmuls {
         this.quantGemv = quantized;
     }
 
+    /**
+     * Products of 2–32 tokens that read 16-bit activations: "skinny" (our bandwidth-bound
+     * tensor-core kernel, matmul_skinny) or "cublas" (-Dkvasir.gpu.batched); "auto" = skinny up to
+     * {@value #SKINNY_MAX_TOKENS} tokens, cuBLAS above. Measured on an H100 at Llama 3 8B's shapes
+     * (docs/PERFORMANCE.md, S6-3): skinny 1–14% faster than cuBLAS per product at 4–16 tokens (but
+     * down at 16: +2%), 8B decode +8% at 4 sequences, +4% at 8, +3% at 16; at 32 tokens cuBLAS
+     * wins (4614 against 4290 tok/s), the activations then costing skinny as many loads as the weights.
+     */
+    private String batched = System.getProperty("kvasir.gpu.batched", "auto");
+    static final int SKINNY_MAX_TOKENS = 16;
+    static final List<String> BATCHED_CHOICES = List.of("cublas", "skinny");
+
+    void chooseBatched(String choice) {
+        this.batched = choice;
+    }
+
+    /** The skinny kernel for a product that reads 16-bit activations, or null for cuBLAS. */
+    private String skinnyKernel(DeviceMatrix.Dense m, int n) {
+        if (n < 2 || n > 32 || m.cols() % 32 != 0 || m.dtype() == GpuDtype.F32) return null;
+        boolean skinny = switch (batched) {
+            case "cublas" -> false;
+            case "skinny" -> true;
+            default -> n <= SKINNY_MAX_TOKENS;
+        };
+        return skinny ? "matmul_skinny_" + m.dtype().kernelSuffix + "_" + (n + 7) / 8 : null;
+    }
+
     void close() {
         if (cublas != null) cublas.ifPresent(Cublas::close);
     }
@@ -386,7 +413,12 @@ final class Matmuls {
         if (viaCublas(m, n)) {
             long count = (long) n * m.cols();
             if (!prepared) k.launch("round_" + sfx, (int) ((count / 4 + 255) / 256) + 1, 1, 256, stream, in, half, count);
-            cublas.get().gemm(stream, m, half, out, n, accumulate);
+            String skinny = skinnyKernel(m, n);
+            if (skinny != null) {
+                k.launch(skinny, (m.rows() + 31) / 32, 1, 256, stream, m.ptr(), half, out, m.rows(), m.cols(), n, acc);
+            } else {
+                cublas.get().gemm(stream, m, half, out, n, accumulate);
+            }
         } else if (n <= GEMV_MAX_TOKENS) {
             String kernel = gemvKernel(m);
             boolean perRow = kernel.startsWith("gemv_block");

@@ -223,6 +223,49 @@ class KernelCheckTest {
         });
     }
 
+    /**
+     * The skinny tensor-core product (2–32 tokens over 16-bit activations) against float64 of the
+     * same rounded activations: only the fp32 accumulation differs. Rows that end inside a block,
+     * tokens that end inside an 8-token tile, and columns past several rounds of every warp's chunks
+     * (14336).
+     */
+    @Test
+    void skinnyProductsFor16BitWeights() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (GpuDtype type : new GpuDtype[]{GpuDtype.BF16, GpuDtype.F16}) {
+                    for (int[] shape : new int[][]{{67, 64}, {300, 1056}, {1000, 4096}, {77, 14336}}) {
+                        int rows = shape[0], cols = shape[1];
+                        Weights w = Weights.random(type, rows * cols);
+                        CUdeviceptr wp = a.shorts(w.bits());
+                        for (int n : new int[]{2, 5, 8, 17, 32}) {
+                            Weights x = Weights.random(type, n * cols);
+                            double[] product = new double[n * rows];
+                            for (int t = 0; t < n; t++) {
+                                for (int r = 0; r < rows; r++) {
+                                    double s = 0;
+                                    for (int c = 0; c < cols; c++) s += (double) w.values()[r * cols + c] * x.values()[t * cols + c];
+                                    product[t * rows + r] = s;
+                                }
+                            }
+                            CUdeviceptr xp = a.shorts(x.bits());
+                            for (int acc = 0; acc < 2; acc++) {
+                                float[] y0 = randoms(n * rows);
+                                double[] ref = product.clone();
+                                if (acc == 1) for (int i = 0; i < ref.length; i++) ref[i] += y0[i];
+                                CUdeviceptr yp = acc == 1 ? a.floats(y0) : a.poisoned(n * rows);
+                                a.kernels.launch("matmul_skinny_" + type.kernelSuffix + "_" + (n + 7) / 8, (rows + 31) / 32, 1, 256, d.stream(),
+                                        wp, xp, yp, rows, cols, n, acc);
+                                check("matmul_skinny_ " + type + " " + rows + "x" + cols + " n=" + n + (acc == 1 ? " +=" : ""), a.readFloats(yp, n * rows), ref, 1e-5);
+                            }
+                        }
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
     @Test
     void rmsnormWithAndWithoutRowGather() {
         d.call(() -> {
