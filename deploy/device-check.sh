@@ -29,6 +29,7 @@
 #                                          a timeline of the 32-sequence bf16 step without programmatic launch)
 #                                        | s6skinny (tests, bf16 products of 4–32 tokens through cuBLAS and the skinny kernels, 8B decode
 #                                          at 4, 8, 16 and 32 sequences with each; SERVE=1: serving too)
+#                                        | s6norm (tests, 8B decode with and without the RMSNorms carried by the quantized GEMVs)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -403,6 +404,14 @@ if [[ "$PHASE" == s6skinny ]]; then
   synth_8b
   for V in cublas skinny; do switched_decode batched $V --batch 4,8,16,32; done
   [[ -n "${SERVE:-}" ]] && serving_8b /tmp/serving.log
+fi
+if [[ "$PHASE" == s6norm ]]; then
+  gpu_tests "rmsnorm carried|fusable|stories260K greedy|programmatic"
+  bandwidth
+  synth_8b
+  for Q in int8 int4; do
+    for F in false true; do switched_decode fuse-norms $F --quantization $Q --batch 1,4; done
+  done
 fi
 if [[ "$PHASE" == pdlserve ]]; then
   synth_8b

@@ -55,11 +55,69 @@ __device__ __forceinline__ void quantize_block(const float (&v)[PER], int8_t* q,
     if ((threadIdx.x & (LANES - 1)) == 0) *pair = make_float2(sx, sx * (float) sum);
 }
 
+// An RMSNorm carried by the quantized GEMVs around it instead of a launch of its own (both parts
+// optional, null pointers = off). RMSNorm(x)·W = rs · ((x∘γ)·W) with rs = rsqrt(mean(x²) + eps) one
+// number per token, and the int8 activations of x∘γ (per-32 scale) equal those of rs·x∘γ up to that
+// scale. So:
+//  - out (the residual product, y += W·a, that makes x): per 32 rows of y the last of its blocks to
+//    finish (a counter per group, left at zero again) writes y∘γ as the next product's int8
+//    activations (outQ, outS: quantize_act_q8's arithmetic) and the 32 rows' sum of squares (outPart,
+//    rows / 32 a token);
+//  - in (the product that reads them): every output is scaled by rs, from the inDim / 32 partial sums
+//    its producer wrote (inPart), added in a fixed order.
+// Deterministic: the counter only decides which block writes a group, not what it writes.
+struct NormFusion {
+    const float* inPart;
+    int inDim;
+    float eps;
+    const float* gamma;
+    int8_t* outQ;
+    float2* outS;
+    float* outPart;
+    int* counters;
+};
+
+// rs of token t from the producer's partial sums (every lane of the warp gets it; call with whole warps).
+__device__ __forceinline__ float fused_norm_scale(const NormFusion& f, int t) {
+    int groups = f.inDim >> 5, lane = threadIdx.x & 31;
+    float s = 0.f;
+    for (int i = lane; i < groups; i += 32) s += f.inPart[(size_t) t * groups + i];
+    return rsqrtf(warp_sum(s) / f.inDim + f.eps);
+}
+
+// The out part of NormFusion once this block's rows of y are stored (every thread of the block calls it).
+template <int T>
+__device__ void fused_norm_out(const float* y, int rows, int rowsPerBlock, const NormFusion& f) {
+    __shared__ bool last;
+    int group = blockIdx.x * rowsPerBlock / 32;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(f.counters + group, 1) == 32 / rowsPerBlock - 1;
+        if (last) f.counters[group] = 0;
+    }
+    __syncthreads();
+    int t = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (!last || t >= T) return;
+    __threadfence();
+    size_t i = (size_t) t * rows + group * 32 + lane;
+    float v = __ldcg(y + i);
+    float ss = warp_sum(v * v);
+    float g[1] = {v * f.gamma[group * 32 + lane]};
+    quantize_block<32, 1>(g, f.outQ + i, f.outS + i / 32, true);
+    if (lane == 0) f.outPart[(size_t) t * (rows >> 5) + group] = ss;
+}
+
 // The end of a quantized GEMV: each (row, token) sum over the warp, and for KS > 1 over the KS warps
-// that split the row's chunks (shared memory), stored or added to y.
+// that split the row's chunks (shared memory), scaled by the input's norm and stored or added to y,
+// then the output's norm (NormFusion). Every thread of the block calls it.
 template <int T, int R, int KS>
-__device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict__ y, int row0, int rows, int accumulate) {
+__device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict__ y, int row0, int rows, int accumulate,
+                                           const NormFusion& f) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float scale[T];
+#pragma unroll
+    for (int t = 0; t < T; t++) scale[t] = f.inPart ? fused_norm_scale(f, t) : 1.f;
     __shared__ float partial[KS > 1 ? 32 : 1][R][T];
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -70,20 +128,24 @@ __device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict
                 if (lane == 0) partial[warp][r][t] = v;
             } else if (lane == 0 && row0 + r < rows) {
                 float* out = y + (size_t) t * rows + row0 + r;
-                *out = accumulate ? *out + v : v;
+                *out = accumulate ? *out + v * scale[t] : v * scale[t];
             }
         }
     }
-    if (KS == 1) return;
-    __syncthreads();
-    if (warp % KS != 0 || lane >= R * T) return;
-    int r = lane / T, t = lane % T;
-    if (row0 + r >= rows) return;
-    float v = 0.f;
+    if (KS > 1) {
+        __syncthreads();
+        int r = lane / T, t = lane % T;
+        if (warp % KS == 0 && lane < R * T && row0 + r < rows) {
+            float v = 0.f;
 #pragma unroll
-    for (int k = 0; k < KS; k++) v += partial[warp + k][r][t];
-    float* out = y + (size_t) t * rows + row0 + r;
-    *out = accumulate ? *out + v : v;
+            for (int k = 0; k < KS; k++) v += partial[warp + k][r][t];
+#pragma unroll
+            for (int u = 0; u < T; u++) if (u == t) v *= scale[u];  // scale[t] without a dynamic index into registers
+            float* out = y + (size_t) t * rows + row0 + r;
+            *out = accumulate ? *out + v : v;
+        }
+    }
+    if (f.gamma) fused_norm_out<T>(y, rows, ((blockDim.x >> 5) / KS) * R, f);
 }
 
 // Decode GEMV over INT8 weights for exactly T tokens (one kernel per token count: no per-token
@@ -96,10 +158,10 @@ __device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict
 template <int T, int R, int U, int KS>
 __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
-                             int rows, int cols, int gshift, int accumulate) {
+                             int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
     int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
-    if (KS == 1 && row0 >= rows) return;
+    if (KS == 1 && row0 >= rows && !f.gamma) return;  // (with f.gamma the whole block meets in fused_norm_out)
     int chunks = cols >> 4;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
@@ -151,7 +213,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
         }
     }
     grid_wait();  // lanes without a chunk
-    store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
+    store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
 }
 
 // Decode GEMV over INT4 weights for exactly T tokens: as gemv_q8_rows, but one 16-byte load is a whole
@@ -165,10 +227,10 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
 template <int T, int R, int U, int KS>
 __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
-                             int rows, int cols, int gshift, int accumulate) {
+                             int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
     int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
-    if (KS == 1 && row0 >= rows) return;
+    if (KS == 1 && row0 >= rows && !f.gamma) return;  // (with f.gamma the whole block meets in fused_norm_out)
     int chunks = cols >> 5;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
@@ -240,7 +302,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
         }
     }
     grid_wait();  // lanes without a chunk
-    store_rows<T, R, KS>(acc, y, row0, rows, accumulate);
+    store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
 }
 
 }  // namespace
@@ -306,8 +368,11 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 #endif
 #define QUANT_GEMV_KERNEL(NAME, fmt, T, W, S, R, U, KS) \
     __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
-                                                int rows, int cols, int gshift, int acc) { grid_release(); \
-        gemv_##fmt##_rows<T, R, U, KS>(w, scales, xq, xs, y, rows, cols, gshift, acc); \
+                                                int rows, int cols, int gshift, int acc, \
+                                                const float* inPart, int inDim, float eps, const float* gamma, \
+                                                int8_t* outQ, float2* outS, float* outPart, int* counters) { grid_release(); \
+        gemv_##fmt##_rows<T, R, U, KS>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
+                                       NormFusion{inPart, inDim, eps, gamma, outQ, outS, outPart, counters}); \
     }
 #define QUANT_GEMV(fmt, T, W, S) \
     QUANT_GEMV_KERNEL(gemv_##fmt##_##T, fmt, T, W, S, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS, 1) \

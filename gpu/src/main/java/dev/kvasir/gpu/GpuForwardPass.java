@@ -27,6 +27,8 @@ final class GpuForwardPass {
     /** Bumped whenever a buffer moves: captured graphs that baked in the old addresses are stale. */
     private int generation;
     private CUdeviceptr x, xb, qkv, att, gateUp, hidden, last, logits;
+    /** Per-32 sums of squares of the residual for an RMSNorm carried by the quantized GEMVs (Matmuls.FusedNorm). */
+    private CUdeviceptr normPartials;
     private SplitScratch splitScratch;
     /** Tiled prefill on the tensor cores where the pool allows it ({@link #tensorCoresFit}). */
     /** Tensor-core tiled prefill over a 16-bit KV cache (checked against float64 on an H200; 10× the CUDA-core kernel at 4k tokens). */
@@ -75,6 +77,7 @@ final class GpuForwardPass {
     void ensure(int tokens, int rows) {
         matmuls.ensureWorkspace();
         if (splitScratch == null) splitScratch = SplitScratch.allocate(memory, c.headDim());
+        if (normPartials == null) normPartials = f((long) Matmuls.GEMV_MAX_TOKENS * Math.max(1, c.dim() / 32));
         if (tokens > capacity) {
             generation++;
             int n = Math.max(tokens, Math.max(64, capacity * 2));
@@ -130,10 +133,12 @@ final class GpuForwardPass {
         int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         int qkvDim = c.qDim() + 2 * c.kvDim();
+        // the attention norm of this layer when the previous layer's down product carries it
+        Matmuls.FusedNorm attentionNorm = null;
         for (int l = 0; l < c.layers(); l++) {
             GpuWeights.Layer lw = w.layers.get(l);
-            rmsnormFor(lw.wqkv(), n, null, lw.attnNorm(), xb, normThreads, stream);
-            matmuls.runPrepared(lw.wqkv(), xb, qkv, n, false, stream);
+            if (attentionNorm == null) rmsnormFor(lw.wqkv(), n, null, lw.attnNorm(), xb, normThreads, stream);
+            matmuls.runPrepared(lw.wqkv(), xb, qkv, n, false, stream, attentionNorm, null);
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // q, k, v heads follow each other in a token's row: one launch rotates q and k and stores k and v in the pool
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
@@ -160,16 +165,27 @@ final class GpuForwardPass {
                 }
                 launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
             }
-            if (attentionInt8) matmuls.runPrepared(lw.wo(), att, x, n, true, stream);
-            else matmuls.run(lw.wo(), att, x, n, true, stream);
-            rmsnormFor(lw.gateUp(), n, null, lw.ffnNorm(), xb, normThreads, stream);
-            matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream);
+            Matmuls.FusedNorm ffnNorm = fusedNorm(lw.wo(), lw.gateUp(), lw.ffnNorm(), n);
+            matmuls.run(lw.wo(), att, x, n, true, attentionInt8, stream, null, ffnNorm);
+            if (ffnNorm == null) rmsnormFor(lw.gateUp(), n, null, lw.ffnNorm(), xb, normThreads, stream);
+            matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream, ffnNorm, null);
             swigluFor(lw.down(), n, stream);
-            matmuls.runPrepared(lw.down(), hidden, x, n, true, stream);
+            GpuWeights.Layer next = l + 1 < c.layers() ? w.layers.get(l + 1) : null;
+            attentionNorm = next == null ? null : fusedNorm(lw.down(), next.wqkv(), next.attnNorm(), n);
+            matmuls.runPrepared(lw.down(), hidden, x, n, true, stream, null, attentionNorm);
         }
         rmsnormFor(w.output, s.rows(), s.logitRows(), w.outputNorm, last, normThreads, stream);
         matmuls.runPrepared(w.output, last, logits, s.rows(), false, stream);
         return logits;
+    }
+
+    /**
+     * The RMSNorm (weight {@code gamma}) between the residual product {@code producer} and
+     * {@code consumer}, carried by their GEMVs where {@link Matmuls#fusesNorm} allows (saving its
+     * launch from a decode step's chain of dependent kernels), else null.
+     */
+    private Matmuls.FusedNorm fusedNorm(DeviceMatrix producer, DeviceMatrix consumer, CUdeviceptr gamma, int n) {
+        return matmuls.fusesNorm(producer, consumer, n) ? new Matmuls.FusedNorm(normPartials, gamma, c.dim(), c.rmsEps()) : null;
     }
 
     /**

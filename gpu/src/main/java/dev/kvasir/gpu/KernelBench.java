@@ -223,7 +223,8 @@ public final class KernelBench {
                     CUdeviceptr x = filled(d, mem, k, 4L * dim, 0.5f), norm = filled(d, mem, k, 4L * dim, 1f);
                     CUdeviceptr xq = filled(d, mem, k, dim, 0f), xs = filled(d, mem, k, 8L * dim / 32, 0f), y = filled(d, mem, k, 4L * dim, 0f);
                     IntConsumer rmsnorm = i -> k.launch("rmsnorm_q8", 1, 1, 1024, s, x, null, norm, xq, xs, dim, 1e-5f);
-                    IntConsumer gemv = i -> k.launch("gemv_q4_k2_1", dim / 4, 1, 128, s, w[i % copies], scales[i % copies], xq, xs, y, dim, dim, 0, 0);
+                    IntConsumer gemv = i -> k.launch("gemv_q4_k2_1", dim / 4, 1, 128, s, w[i % copies], scales[i % copies], xq, xs, y, dim, dim, 0, 0,
+                            null, 0, 0f, null, null, null, null, null);
                     out.add(new LaunchResult("rmsnorm_q8_then_gemv_q4", programmatic, 1e3 * GraphTimer.millisPerCall(s, 4 * copies, i -> {
                         rmsnorm.accept(i);
                         gemv.accept(i);

@@ -49,8 +49,15 @@ final class Matmuls {
     /** Elements of the largest quantized matrix (its bf16 copy for batches) and columns of the widest. */
     private final long maxQuantizedElements;
     private final int maxQuantizedCols;
-    /** Decode activations quantized to int8 (GEMV_MAX_TOKENS × widest cols) and their per-32 (scale, scale·sum). */
-    private CUdeviceptr actValues, actScales;
+    /**
+     * Decode activations quantized to int8 (GEMV_MAX_TOKENS × widest cols) and their per-32 (scale,
+     * scale·sum): the pair the next product reads, and a second pair that a product carrying the
+     * next RMSNorm ({@link FusedNorm}) writes while its own blocks still read the first (then they swap).
+     */
+    private CUdeviceptr actValues, actScales, nextValues, nextScales;
+    /** A counter per 32 output rows for a product carrying the next RMSNorm (quant.cuh's fused_norm_out), left at zero. */
+    private CUdeviceptr normCounters;
+    private final int maxQuantizedRows;
     private CUdeviceptr dequantized;
 
     private final boolean allowCublas;
@@ -71,6 +78,7 @@ final class Matmuls {
         this.allowCublas = allowCublas;
         this.maxQuantizedElements = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToLong(m -> (long) m.rows() * m.cols()).max().orElse(0);
         this.maxQuantizedCols = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToInt(DeviceMatrix::cols).max().orElse(0);
+        this.maxQuantizedRows = matrices.stream().filter(m -> m instanceof DeviceMatrix.Quantized).mapToInt(DeviceMatrix::rows).max().orElse(0);
     }
 
     /** Room for {@code elements} 16-bit activations (the widest step's input), when cuBLAS is in use. Returns whether it moved. */
@@ -263,6 +271,11 @@ final class Matmuls {
             dequantized = memory.allocate("activations", 2 * maxQuantizedElements);
             actValues = memory.allocate("activations", (long) GEMV_MAX_TOKENS * maxQuantizedCols);
             actScales = memory.allocate("activations", (long) GEMV_MAX_TOKENS * (maxQuantizedCols / 32) * 8);
+            nextValues = memory.allocate("activations", (long) GEMV_MAX_TOKENS * maxQuantizedCols);
+            nextScales = memory.allocate("activations", (long) GEMV_MAX_TOKENS * (maxQuantizedCols / 32) * 8);
+            int groups = Math.max(1, maxQuantizedRows / 32);
+            normCounters = memory.allocate("activations", 4L * groups);
+            jcuda.driver.JCudaDriver.cuMemsetD32(normCounters, 0, groups);
         }
     }
 
@@ -271,11 +284,7 @@ final class Matmuls {
      * added to when {@code accumulate}).
      */
     void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
-        ensureWorkspace();
-        switch (m) {
-            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, false, stream);
-            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, false, stream);
-        }
+        run(m, in, out, n, accumulate, false, stream, null, null);
     }
 
     /**
@@ -316,10 +325,51 @@ final class Matmuls {
 
     /** {@link #run} for activations already in the form {@link #input} names ({@code in} read only when that is fp32). */
     void runPrepared(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream) {
+        runPrepared(m, in, out, n, accumulate, stream, null, null);
+    }
+
+    /**
+     * An RMSNorm (weight {@code gamma}, {@code dim} wide) carried by the quantized GEMVs on either side
+     * of it instead of a launch of its own (quant.cuh's NormFusion): {@code partials} holds its per-32
+     * sums of squares (GEMV_MAX_TOKENS × dim / 32 floats) from the product that writes the residual
+     * to the one that reads the norm.
+     */
+    record FusedNorm(CUdeviceptr partials, CUdeviceptr gamma, int dim, float eps) {}
+
+    /**
+     * Whether the RMSNorm between {@code producer} (the residual product, out += producer · a) and
+     * {@code consumer} (the product that reads the norm) rides on their GEMVs at n tokens: both
+     * quantized and on the GEMV, 32-row groups that the producer's blocks tile, and one token — the
+     * kernels take up to four, but on an H100 (S6-4, same call, separate norm → carried) 8B decode
+     * gained at one sequence (INT8 294.5 → 300.3, INT4 434.8 → 452.2 tok/s) and lost at four (INT8
+     * 1002.5 → 967.9, INT4 1379.8 → 1287.6). -Dkvasir.gpu.fuse-norms=false: never.
+     */
+    boolean fusesNorm(DeviceMatrix producer, DeviceMatrix consumer, int n) {
+        ensureWorkspace();
+        return FUSE_NORMS && n == 1 && producer instanceof DeviceMatrix.Quantized && consumer instanceof DeviceMatrix.Quantized
+                && input(producer, n) == Input.INT8 && input(consumer, n) == Input.INT8
+                && producer.rows() % 32 == 0 && consumer.cols() == producer.rows() && 32 % quantLayout(n).rowsPerBlock() == 0;
+    }
+
+    private static final boolean FUSE_NORMS = !"false".equals(System.getProperty("kvasir.gpu.fuse-norms"));
+
+    /**
+     * {@link #runPrepared} with a fused RMSNorm on the input side ({@code normIn}: the product reads
+     * x∘γ and scales by the norm's rs) and/or the output side ({@code normOut}: out is the residual;
+     * its norm's int8 activations and partial sums are written for the next product). Both need
+     * {@link #fusesNorm}.
+     */
+    void runPrepared(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, CUstream stream, FusedNorm normIn, FusedNorm normOut) {
+        run(m, in, out, n, accumulate, true, stream, normIn, normOut);
+    }
+
+    /** {@link #run} ({@code prepared = false}) or {@link #runPrepared}, with the fused norms of the latter. */
+    void run(DeviceMatrix m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream,
+             FusedNorm normIn, FusedNorm normOut) {
         ensureWorkspace();
         switch (m) {
-            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, true, stream);
-            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, true, stream);
+            case DeviceMatrix.Dense d -> runDense(d, in, out, n, accumulate, prepared, stream);
+            case DeviceMatrix.Quantized q -> runQuantized(q, in, out, n, accumulate, prepared, stream, normIn, normOut);
         }
     }
 
@@ -346,7 +396,8 @@ final class Matmuls {
      * into the scratch buffer, then the bf16 product. {@code prepared}: the activations are already
      * in the form {@link #input} names.
      */
-    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream) {
+    private void runQuantized(DeviceMatrix.Quantized m, CUdeviceptr in, CUdeviceptr out, int n, boolean accumulate, boolean prepared, CUstream stream,
+                              FusedNorm normIn, FusedNorm normOut) {
         if (dequantized == null || m.cols() > maxQuantizedCols || (long) m.rows() * m.cols() > maxQuantizedElements) {
             throw new IllegalStateException("no quantization scratch sized for a " + m.rows() + "x" + m.cols() + " matrix: build Matmuls with its matrices");
         }
@@ -356,7 +407,18 @@ final class Matmuls {
             if (!prepared) k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
             QuantLayout layout = quantLayout(n);
             k.launch("gemv_" + sfx + layout.infix() + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
-                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0);
+                    m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0,
+                    normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
+                    normOut == null ? null : normOut.gamma(), normOut == null ? null : nextValues, normOut == null ? null : nextScales,
+                    normOut == null ? null : normOut.partials(), normOut == null ? null : normCounters);
+            if (normOut != null) {
+                // the next product reads what this one wrote
+                CUdeviceptr v = actValues, sc = actScales;
+                actValues = nextValues;
+                actScales = nextScales;
+                nextValues = v;
+                nextScales = sc;
+            }
         } else if (quantizedOnTensorCores(n)) {
             tensorCoreGemm("matmul_tc_" + (m.format() == QuantFormat.INT8 ? "q8" : "q4"), new Object[]{m.data(), m.scales()}, in, out,
                     m.rows(), m.cols(), n, accumulate, new Object[]{m.groupSize()}, stream);

@@ -175,6 +175,79 @@ class QuantKernelCheckTest {
         });
     }
 
+    /**
+     * An RMSNorm carried by the quantized GEMVs (Matmuls.FusedNorm) in every layout and token count
+     * (the forward pass takes it for one token; the kernels serve up to four):
+     * the residual product with the norm on its output stores the same residual bit for bit as without
+     * it, writes the int8 activations quantize_act_q8 makes of residual∘γ byte for byte and per 32 rows
+     * the sum of squares (against float64); the product reading them with the norm on its input equals
+     * the plain product scaled by rsqrt(mean(x²) + eps). Twice in a row, so the group counters are
+     * back at zero after a launch.
+     */
+    @Test
+    void rmsnormCarriedByTheGemvs() {
+        d.call(() -> {
+            int dim = 256, inner = 512, outRows = 300;
+            float eps = 1e-5f;
+            for (Object[] fg : new Object[][]{{QuantFormat.INT8, 32}, {QuantFormat.INT4, 128}}) {
+                QuantFormat f = (QuantFormat) fg[0];
+                int group = (int) fg[1];
+                try (DeviceArrays a = new DeviceArrays(d)) {
+                    Packed p1 = Packed.random(f, dim, inner, group), p2 = Packed.random(f, outRows, dim, group);
+                    DeviceMatrix.Quantized producer = new DeviceMatrix.Quantized(f, a.bytes(p1.data()), a.bytes(p1.scales()), dim, inner, group);
+                    DeviceMatrix.Quantized consumer = new DeviceMatrix.Quantized(f, a.bytes(p2.data()), a.bytes(p2.scales()), outRows, dim, group);
+                    Matmuls mm = new Matmuls(a.kernels, a.memory, List.of(producer, consumer));
+                    float[] gammaHost = randoms(dim);
+                    CUdeviceptr gamma = a.floats(gammaHost), partials = a.poisoned(Matmuls.GEMV_MAX_TOKENS * dim / 32);
+                    Matmuls.FusedNorm norm = new Matmuls.FusedNorm(partials, gamma, dim, eps);
+                    for (int n = 1; n <= Matmuls.GEMV_MAX_TOKENS; n++) {
+                        for (String layout : Matmuls.QUANT_LAYOUTS) {
+                            mm.chooseGemv("auto", layout);
+                            String what = f + " " + layout + " n=" + n;
+                            assertTrue(mm.fusesNorm(producer, consumer, n) == (n == 1), what + ": carried at one token only");
+                            float[] x0 = randoms(n * dim);
+                            CUdeviceptr act = a.floats(randoms(n * inner));
+                            CUdeviceptr plain = a.floats(x0);
+                            mm.run(producer, act, plain, n, true, d.stream());
+                            float[] expected = a.readFloats(plain, n * dim);
+                            for (int round = 0; round < 2; round++) {
+                                CUdeviceptr y = a.floats(x0);
+                                mm.run(producer, act, y, n, true, false, d.stream(), null, norm);
+                                float[] got = a.readFloats(y, n * dim);
+                                org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got, what + ": the residual as without the norm");
+                                float[] scaled = new float[n * dim];
+                                for (int i = 0; i < scaled.length; i++) scaled[i] = got[i] * gammaHost[i % dim];
+                                KernelCheckTest.assertInt8FormEqualsQuantizeAct(a, d.stream(), what + " round " + round, a.floats(scaled), n * dim,
+                                        new CUdeviceptr[]{mm.int8Activations(), mm.int8Scales()});
+                                float[] sums = a.readFloats(partials, n * dim / 32);
+                                double[] rs = new double[n];
+                                for (int t = 0; t < n; t++) {
+                                    double total = 0;
+                                    for (int g = 0; g < dim / 32; g++) {
+                                        double ss = 0;
+                                        for (int i = 0; i < 32; i++) ss += (double) got[t * dim + 32 * g + i] * got[t * dim + 32 * g + i];
+                                        assertTrue(Math.abs(sums[t * dim / 32 + g] - ss) <= 1e-5 * ss, what + ": sum of squares " + sums[t * dim / 32 + g] + " vs " + ss);
+                                        total += ss;
+                                    }
+                                    rs[t] = 1 / Math.sqrt(total / dim + eps);
+                                }
+                                CUdeviceptr out = a.poisoned(n * outRows), outNormed = a.poisoned(n * outRows);
+                                mm.runPrepared(consumer, null, out, n, false, d.stream());
+                                mm.runPrepared(consumer, null, outNormed, n, false, d.stream(), norm, null);
+                                float[] base = a.readFloats(out, n * outRows);
+                                double[] ref = new double[base.length];
+                                for (int i = 0; i < ref.length; i++) ref[i] = base[i] * rs[i / outRows];
+                                check(what + " round " + round + ": the product scaled by the norm", a.readFloats(outNormed, n * outRows), ref, 1e-6);
+                            }
+                        }
+                    }
+                    mm.close();
+                }
+            }
+            return null;
+        });
+    }
+
     /** Batches: on our tensor-core kernel up to QUANT_TC_MAX_TOKENS tokens, through the bf16 copy and cuBLAS above. */
     @Test
     void batchesOnTheTensorCoresAndThroughTheBf16Copy() {
