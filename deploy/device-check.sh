@@ -30,6 +30,8 @@
 #                                        | s6skinny (tests, bf16 products of 4–32 tokens through cuBLAS and the skinny kernels, 8B decode
 #                                          at 4, 8, 16 and 32 sequences with each; SERVE=1: serving too)
 #                                        | s6norm (tests, 8B decode with and without the RMSNorms carried by the quantized GEMVs)
+#                                        | s6final (tests, 8B decode per quantization at 1 and 32, INT8/INT4 without the carried norms)
+#                                        | s6serve (serving vs transformers generate; INT4 batch-1 decode without/with the carried norms, twice)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -412,6 +414,20 @@ if [[ "$PHASE" == s6norm ]]; then
   for Q in int8 int4; do
     for F in false true; do switched_decode fuse-norms $F --quantization $Q --batch 1,4; done
   done
+fi
+if [[ "$PHASE" == s6final ]]; then
+  gpu_tests "skinny.*77x14336 n=32|carried|stories260K greedy"
+  bandwidth
+  synth_8b
+  decode_modes 1,32
+  for Q in int8 int4; do switched_decode fuse-norms false --quantization $Q --batch 1; done
+fi
+if [[ "$PHASE" == s6serve ]]; then
+  synth_8b
+  serving_8b /tmp/serving.log
+  transformers_generate 8,32,128
+  bandwidth
+  for F in false true false true; do switched_decode fuse-norms $F --quantization int4 --batch 1; done
 fi
 if [[ "$PHASE" == pdlserve ]]; then
   synth_8b
