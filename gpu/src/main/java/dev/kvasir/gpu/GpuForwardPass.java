@@ -13,7 +13,9 @@ import jcuda.driver.CUstream;
  * attention (tiled for prefill chunks; split over the context for long decodes of few sequences) →
  * output projection with the residual add fused → RMSNorm → gate/up → SwiGLU (written like the
  * norm) → down with the residual add fused; then the final norm of the rows to sample only and the
- * logits. Activations are fp32; their buffers grow with the largest step seen.
+ * logits. For one token with quantized weights the two norms of a layer ride on the GEMVs instead
+ * (the residual product writes them, the next product scales by them: {@link Matmuls.FusedNorm}).
+ * Activations are fp32; their buffers grow with the largest step seen.
  */
 final class GpuForwardPass {
     private final ModelConfig c;

@@ -9,7 +9,8 @@ import java.util.Optional;
 /**
  * Picks and launches the kernel for one weight product out (+)= W · in over n activation rows: a
  * pipelined GEMV for decode (or, for one token, cuBLAS on the 16-bit shapes where {@link #tuneDecode}
- * timed it faster on this card); for larger batches of 16-bit weights cuBLAS where the library is
+ * timed it faster on this card); for 2–16 tokens of 16-bit weights our skinny tensor-core kernel
+ * (where cuBLAS is present, it shares the rounded activations); for larger batches cuBLAS where the library is
  * present (activations rounded to the weight type first), else our tensor-core GEMM (split over K
  * when the matrix alone would not fill the card); the CUDA-core kernel for fp32 weights. Quantized
  * matrices (INT8/INT4) take the dp4a GEMV over int8-quantized activations for decode, our
@@ -340,9 +341,9 @@ final class Matmuls {
      * Whether the RMSNorm between {@code producer} (the residual product, out += producer · a) and
      * {@code consumer} (the product that reads the norm) rides on their GEMVs at n tokens: both
      * quantized and on the GEMV, 32-row groups that the producer's blocks tile, and one token — the
-     * kernels take up to four, but on an H100 (S6-4, same call, separate norm → carried) 8B decode
-     * gained at one sequence (INT8 294.5 → 300.3, INT4 434.8 → 452.2 tok/s) and lost at four (INT8
-     * 1002.5 → 967.9, INT4 1379.8 → 1287.6). -Dkvasir.gpu.fuse-norms=false: never.
+     * kernels take up to four, but at four sequences 8B decode lost 3–7% on an H100 (S6-4). At one it
+     * gains about 0.5–1% (order-balanced over S6-4, S6-7 and S6-8: the first decode of a call runs slow,
+     * which made single pairs read +4% or −3%). -Dkvasir.gpu.fuse-norms=false: never.
      */
     boolean fusesNorm(DeviceMatrix producer, DeviceMatrix consumer, int n) {
         ensureWorkspace();
