@@ -477,13 +477,7 @@ __device__ void matmul_skinny(const W* __restrict__ w, const W* __restrict__ x, 
     const uint4* xr[NT];
 #pragma unroll
     for (int j = 0; j < NT; j++) xr[j] = reinterpret_cast<const uint4*>(x + (size_t) min(j * 8 + g, n - 1) * cols) + t;
-    float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int j = 0; j < NT; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+    float acc[MT][NT][4] = {};
     bool waiting = true;
     for (int base = warp; base < chunks; base += KS * U) {
         uint4 a[U][MT][2];
