@@ -18,8 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The kernels' half of programmatic dependent launch, read off the sources (no device needed):
  * {@link KernelLauncher} lets every kernel start before its predecessor finishes, which is only
  * correct when every kernel waits first ({@code grid_enter()}), or, for the decode products that
- * stream their weights before waiting, releases the next kernel and waits inside ({@code grid_release()}
- * then {@code grid_wait()} in the product's body). A kernel added without either would race.
+ * stream their weights before waiting (the GEMVs, the skinny products), releases the next kernel and
+ * waits inside ({@code grid_release()} then {@code grid_wait()} in the product's body). A kernel added without either would race.
  */
 class KernelSourcesTest {
     private static final Path SOURCES = Path.of("src/main/cuda");
@@ -39,8 +39,9 @@ class KernelSourcesTest {
                 while (m.find()) {
                     kernels++;
                     String first = m.group(2);
+                    // the products that stream weights first: the GEMVs, and the macros that define the quantized GEMVs and the skinny products
                     boolean ok = first.equals("grid_enter") || first.equals("grid_release") && m.group(1).startsWith("gemv_")
-                            || first.equals("grid_release") && m.group(1).equals("NAME") && text.contains("QUANT_GEMV_KERNEL");
+                            || first.equals("grid_release") && m.group(1).equals("NAME") && (text.contains("QUANT_GEMV_KERNEL") || text.contains("#define SKINNY("));
                     if (!ok) offenders.add(file.getFileName() + ": " + m.group(1) + " starts with " + first + "()");
                 }
             }
@@ -55,6 +56,7 @@ class KernelSourcesTest {
         String kernels = Files.readString(SOURCES.resolve("kernels.cu"));
         String quant = Files.readString(SOURCES.resolve("quant.cuh"));
         assertTrue(body(kernels, "gemv_rows_share").contains("grid_wait();"));
+        assertTrue(body(kernels, "matmul_skinny").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q8_rows").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q4_rows").contains("grid_wait();"));
     }
