@@ -32,6 +32,7 @@
 #                                        | s6norm (tests, 8B decode with and without the RMSNorms carried by the quantized GEMVs)
 #                                        | s6final (tests, 8B decode per quantization at 1 and 32, INT8/INT4 without the carried norms)
 #                                        | s6serve (serving vs transformers generate; INT4 batch-1 decode without/with the carried norms, twice)
+#                                        | s6check (tests, serving vs transformers generate, bf16 decode at 1, 4 and 8)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -428,6 +429,15 @@ if [[ "$PHASE" == s6serve ]]; then
   transformers_generate 8,32,128
   bandwidth
   for F in false true false true; do switched_decode fuse-norms $F --quantization int4 --batch 1; done
+fi
+if [[ "$PHASE" == s6check ]]; then
+  gpu_tests "skinny.*77x14336 n=(8|17)|carried"
+  synth_8b
+  serving_8b /tmp/serving.log
+  transformers_generate 8,32,128
+  bandwidth
+  step decode 8b bf16
+  timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --batch 1,4,8 --graphs on --bandwidth "${BW:-0}" 2>&1 | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
 fi
 if [[ "$PHASE" == pdlserve ]]; then
   synth_8b
