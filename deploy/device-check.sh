@@ -33,6 +33,8 @@
 #                                        | s6final (tests, 8B decode per quantization at 1 and 32, INT8/INT4 without the carried norms)
 #                                        | s6serve (serving vs transformers generate; INT4 batch-1 decode without/with the carried norms, twice)
 #                                        | s6check (tests, serving vs transformers generate, bf16 decode at 1, 4 and 8)
+#                                        | s7rope (tests, 8B decode with RoPE/KV in its own launch and inside the per-head attention)
+#                                        | s7quant (the same for INT4 and INT8 weights: own launch against the auto choice, alternating)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -515,3 +517,17 @@ if [[ "$PHASE" == ppl ]]; then
   perplexities
 fi
 step done
+if [[ "$PHASE" == s7rope ]]; then
+  gpu_tests "RoPE inside|stories260K greedy|carried"
+  bandwidth
+  synth_8b
+  for R in false true false true; do switched_decode rope-in-attention $R --quantization none --batch 1,4; done
+  for R in false true false true; do switched_decode rope-in-attention $R --quantization int8 --batch 1; done
+  for R in false true; do switched_decode rope-in-attention $R --quantization int4 --batch 1; done
+fi
+if [[ "$PHASE" == s7quant ]]; then
+  bandwidth
+  synth_8b
+  for R in false auto false auto; do switched_decode rope-in-attention $R --quantization int4 --batch 1; done
+  for R in auto false; do switched_decode rope-in-attention $R --quantization int8 --batch 1; done
+fi

@@ -10,7 +10,8 @@ import jcuda.driver.CUstream;
  * dispatcher's stream: embedding gather, then per layer RMSNorm (written in the form the next
  * product reads: fp32, 16-bit for cuBLAS or int8 for the quantized GEMV) → q/k/v GEMV-GEMM → RoPE
  * with the K/V writes into the paged pool in one launch (converted or quantized to its type) → paged
- * attention (tiled for prefill chunks; split over the context for long decodes of few sequences) →
+ * attention (tiled for prefill chunks; split over the context for long decodes of few sequences;
+ * for a step of up to four decode tokens a block per query head that does the RoPE and K/V write itself) →
  * output projection with the residual add fused → RMSNorm → gate/up → SwiGLU (written like the
  * norm) → down with the residual add fused; then the final norm of the rows to sample only and the
  * logits. For one token with quantized weights the two norms of a layer ride on the GEMVs instead
@@ -144,8 +145,12 @@ final class GpuForwardPass {
             bias(qkv, lw.bqkv(), n, qkvDim, stream);
             // q, k, v heads follow each other in a token's row: one launch rotates q and k and stores k and v in the pool
             CUdeviceptr ks = kv.keyScales(l), vs = kv.valueScales(l);
-            k.launch("rope_kv_" + kvs, n, c.heads() + 2 * c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable,
-                    w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim, c.heads(), c.kvHeads(), kv.keys(l), kv.values(l), ks, vs, s.slots());
+            String decodeKernel = s.tileCount() > 0 ? null : decodeAttention(c, n, s.tableStride() * kv.blockSize());
+            boolean ropeInAttention = decodeKernel != null && ropeInAttention(decodeKernel, lw.wo(), n);
+            if (!ropeInAttention) {
+                k.launch("rope_kv_" + kvs, n, c.heads() + 2 * c.kvHeads(), 64, stream, qkv, s.positions(), w.inverseFrequencies, w.ropeTable,
+                        w.ropeTablePositions, c.headDim(), c.ropeDim(), interleaved, qkvDim, c.heads(), c.kvHeads(), kv.keys(l), kv.values(l), ks, vs, s.slots());
+            }
             boolean attentionInt8 = false;
             if (s.tileCount() > 0 && tensorCorePrefill && tensorCoresFit(kv.dtype(), c.headDim())) {
                 launchTensorCorePrefill(k, kv.dtype(), s.tileCount(), c.heads(), c.kvHeads(), stream, qkv, kv.keys(l), kv.values(l), ks, vs, att,
@@ -154,16 +159,18 @@ final class GpuForwardPass {
                 k.launch("attention_prefill_" + kvs, s.tileCount(), c.heads(), 128, stream, qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(),
                         s.sequenceOf(), s.tables(), s.tableStride(), s.tiles(), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim);
             } else {
-                String kernel = decodeAttention(c, n, s.tableStride() * kv.blockSize());
+                String kernel = decodeKernel;
                 Object[] args = {qkv, kv.keys(l), kv.values(l), ks, vs, att, s.positions(), s.sequenceOf(), s.tables(), s.tableStride(),
                         c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), scale, qkvDim};
                 attentionInt8 = writesInt8For(kernel, lw.wo(), n);
                 if (attentionInt8) {
                     // the output projection's int8 activations straight from the attention: no conversion launch between
                     kernel = int8Output(kernel);
-                    args = java.util.Arrays.copyOf(args, args.length + 2);
-                    args[args.length - 2] = matmuls.int8Activations();
-                    args[args.length - 1] = matmuls.int8Scales();
+                    args = append(args, matmuls.int8Activations(), matmuls.int8Scales());
+                }
+                if (ropeInAttention) {
+                    kernel = withRope(kernel);
+                    args = append(args, w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.ropeDim(), interleaved, s.slots());
                 }
                 launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
             }
@@ -269,7 +276,7 @@ final class GpuForwardPass {
         return switch (kernel) {
             case "attention_lp_" -> 128;
             case "attention_lpw_" -> 256;
-            case "attention_g4w_", "attention_h16_", "attention_h16q_" -> 512;
+            case "attention_g4w_", "attention_h16_", "attention_h16q_", "attention_h16r_", "attention_h16rq_" -> 512;
             case "attention_g4_" -> 256;
             default -> 128;
         };
@@ -277,6 +284,40 @@ final class GpuForwardPass {
 
     static boolean splitsContext(String kernel) {
         return kernel.endsWith("s_");
+    }
+
+    /**
+     * -Dkvasir.gpu.rope-in-attention=auto|true|false: whether a per-head decode attention does the
+     * step's RoPE and K/V write itself (true), or a rope_kv launch before it (false); auto: only where
+     * the attention writes the int8 activations of a quantized output projection. Measured on an H100
+     * (docs/PERFORMANCE.md, S7-2/S7-3): a few per cent faster with INT4 weights, even with INT8, ~1%
+     * slower in bf16.
+     */
+    private static final String ROPE_IN_ATTENTION = System.getProperty("kvasir.gpu.rope-in-attention", "auto");
+
+    private boolean ropeInAttention(String kernel, DeviceMatrix wo, int n) {
+        if (!blockPerHead(kernel)) return false;
+        return switch (ROPE_IN_ATTENTION) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> writesInt8For(kernel, wo, n);
+        };
+    }
+
+    /**
+     * The form of a per-head decode attention kernel (or of its int8 form) that does the step's RoPE
+     * and K/V write itself (attention.cuh's rope_kv_head; six more arguments: invFreq, table,
+     * tablePositions, ropeDim, interleaved, slots).
+     */
+    static String withRope(String kernel) {
+        if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
+        return kernel.replace("attention_h16", "attention_h16r");
+    }
+
+    private static Object[] append(Object[] args, Object... more) {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+        System.arraycopy(more, 0, all, args.length, more.length);
+        return all;
     }
 
     /** -Dkvasir.gpu.attention-int8=false keeps the attention output in fp32 before a quantized output projection (for measurements). */

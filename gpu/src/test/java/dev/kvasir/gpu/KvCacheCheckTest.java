@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -331,6 +332,105 @@ class KvCacheCheckTest {
             }
             return null;
         });
+    }
+
+    /**
+     * The per-head decode attention with the step's RoPE and K/V write folded in (_h16r, _h16rq, the
+     * forward pass's choice for up to four decode tokens) against rope_kv followed by _h16 / _h16q,
+     * per type: bit for bit the same output (fp32, and the int8 form), the same pool bytes (data and
+     * scales) and the same rotated query rows. Three sequences of 1, 37 and 150 positions whose last
+     * one the step writes, on scattered pages; groups of 4 and of 1; both rotation layouts, a
+     * partial rotary dimension, positions past the cos/sin table.
+     */
+    @Test
+    void ropeInsideThePerHeadAttentionEqualsRopeKvThenAttention() {
+        d.call(() -> {
+            try (DeviceArrays a = new DeviceArrays(d)) {
+                for (KvCacheDtype t : KvCacheDtype.values()) {
+                    if (!runs(t)) continue;
+                    checkRopeInAttention(a, t, 8, 2, 128, 128, 0);
+                    checkRopeInAttention(a, t, 4, 4, 64, 32, 1);
+                }
+            }
+            return null;
+        });
+    }
+
+    private void checkRopeInAttention(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim, int ropeDim, int interleaved) {
+        int[] lengths = {1, 37, 150};
+        int n = lengths.length, bs = 16, stride = 10, blocks = n * stride, qkvDim = (heads + 2 * kvHeads) * headDim;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        int[] tables = new int[n * stride];
+        for (int s = 0; s < n; s++) for (int b = 0; b < stride; b++) tables[s * stride + b] = s * stride + stride - 1 - b;
+        int half = ropeDim / 2, tablePositions = 64;
+        float[] inv = new float[half], table = new float[tablePositions * half * 2];
+        for (int i = 0; i < half; i++) {
+            inv[i] = (float) Math.pow(500000, -2.0 * i / ropeDim);
+            for (int p = 0; p < tablePositions; p++) {
+                table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
+                table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
+            }
+        }
+        CUdeviceptr ip = a.floats(inv), tb = a.floats(table), tp = a.ints(tables);
+        // the earlier positions, written as a prefill would (rope_kv), into both pools
+        int earlier = 0;
+        for (int len : lengths) earlier += len - 1;
+        int[] ePositions = new int[earlier], eSlots = new int[earlier];
+        for (int s = 0, i = 0; s < n; s++) {
+            for (int p = 0; p < lengths[s] - 1; p++, i++) {
+                ePositions[i] = p;
+                eSlots[i] = tables[s * stride + p / bs] * bs + p % bs;
+            }
+        }
+        float[] eRows = randoms(earlier * qkvDim, 2);
+        long poolBytes = new PagedKvPool(null, 1, bs, blocks, kvHeads, headDim, t).totalBytes();
+        PagedKvPool expected = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
+        PagedKvPool folded = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
+        for (PagedKvPool pool : new PagedKvPool[]{expected, folded}) {
+            a.kernels.launch("rope_kv_" + t.kernelSuffix, earlier, heads + 2 * kvHeads, 64, d.stream(), a.floats(eRows), a.ints(ePositions), ip, tb,
+                    tablePositions, headDim, ropeDim, interleaved, qkvDim, heads, kvHeads, pool.keys(0), pool.values(0), pool.keyScales(0),
+                    pool.valueScales(0), a.ints(eSlots));
+        }
+        // the step: each sequence's last position
+        int[] positions = new int[n], seqOf = new int[n], slots = new int[n];
+        for (int s = 0; s < n; s++) {
+            positions[s] = lengths[s] - 1;
+            seqOf[s] = s;
+            slots[s] = tables[s * stride + positions[s] / bs] * bs + positions[s] % bs;
+        }
+        CUdeviceptr pp = a.ints(positions), sq = a.ints(seqOf), sp = a.ints(slots);
+        float[] rows = randoms(n * qkvDim, 2);
+        CUdeviceptr twoStep = a.floats(rows), inPlace = a.floats(rows), inPlaceQ8 = a.floats(rows);
+        int count = n * heads * headDim;
+        GpuForwardPass.SplitScratch scratch = scratch(a, headDim);
+        a.kernels.launch("rope_kv_" + t.kernelSuffix, n, heads + 2 * kvHeads, 64, d.stream(), twoStep, pp, ip, tb, tablePositions, headDim, ropeDim,
+                interleaved, qkvDim, heads, kvHeads, expected.keys(0), expected.values(0), expected.keyScales(0), expected.valueScales(0), sp);
+        CUdeviceptr outExpected = a.poisoned(count), outFolded = a.poisoned(count);
+        CUdeviceptr[] int8Expected = KernelCheckTest.int8Buffers(a, count), int8Folded = KernelCheckTest.int8Buffers(a, count);
+        GpuForwardPass.launchDecodeAttention(a.kernels, "attention_h16_", t, n, heads, kvHeads, d.stream(), scratch, twoStep, expected.keys(0),
+                expected.values(0), expected.keyScales(0), expected.valueScales(0), outExpected, pp, sq, tp, stride, heads, kvHeads, headDim, bs, scale, qkvDim);
+        GpuForwardPass.launchDecodeAttention(a.kernels, "attention_h16q_", t, n, heads, kvHeads, d.stream(), scratch, twoStep, expected.keys(0),
+                expected.values(0), expected.keyScales(0), expected.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs, scale, qkvDim,
+                int8Expected[0], int8Expected[1]);
+        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16_"), t, n, heads, kvHeads, d.stream(), scratch, inPlace,
+                folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), outFolded, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
+                scale, qkvDim, ip, tb, tablePositions, ropeDim, interleaved, sp);
+        // the int8 form on fresh rows: it writes the same pool bytes again
+        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16q_"), t, n, heads, kvHeads, d.stream(), scratch, inPlaceQ8,
+                folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
+                scale, qkvDim, int8Folded[0], int8Folded[1], ip, tb, tablePositions, ropeDim, interleaved, sp);
+        String what = t + ", " + heads + " heads over " + kvHeads + ", " + headDim + " dims, rotary " + ropeDim + (interleaved == 1 ? " interleaved" : " half-split");
+        assertArrayEquals(a.readFloats(outExpected, count), a.readFloats(outFolded, count), what + ": attention output");
+        assertArrayEquals(a.readBytes(int8Expected[0], count), a.readBytes(int8Folded[0], count), what + ": int8 output");
+        assertArrayEquals(a.readBytes(int8Expected[1], count / 4), a.readBytes(int8Folded[1], count / 4), what + ": int8 output scales");
+        assertArrayEquals(a.readBytes(expected.base(), (int) poolBytes), a.readBytes(folded.base(), (int) poolBytes), what + ": pool bytes");
+        float[] qExpected = a.readFloats(twoStep, n * qkvDim), qFolded = a.readFloats(inPlace, n * qkvDim), qFoldedQ8 = a.readFloats(inPlaceQ8, n * qkvDim);
+        for (int s = 0; s < n; s++) {
+            int from = s * qkvDim, to = from + heads * headDim;
+            assertArrayEquals(Arrays.copyOfRange(qExpected, from, to), Arrays.copyOfRange(qFolded, from, to), what + ": rotated query heads");
+            assertArrayEquals(Arrays.copyOfRange(qExpected, from, to), Arrays.copyOfRange(qFoldedQ8, from, to), what + ": rotated query heads (int8 form)");
+        }
+        log.info("attention with RoPE inside {}: output, int8 output, pool and query rows equal rope_kv + attention", what);
     }
 
     private static void compare(String what, KvCacheDtype t, float[] got, double[] stored, double[] exact) {
