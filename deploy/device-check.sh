@@ -35,6 +35,7 @@
 #                                        | s6check (tests, serving vs transformers generate, bf16 decode at 1, 4 and 8)
 #                                        | s7rope (tests, 8B decode with RoPE/KV in its own launch and inside the per-head attention)
 #                                        | s7quant (the same for INT4 and INT8 weights: own launch against the auto choice, alternating)
+#                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -530,4 +531,10 @@ if [[ "$PHASE" == s7quant ]]; then
   synth_8b
   for R in false auto false auto; do switched_decode rope-in-attention $R --quantization int4 --batch 1; done
   for R in auto false; do switched_decode rope-in-attention $R --quantization int8 --batch 1; done
+fi
+if [[ "$PHASE" == s7fa ]]; then
+  gpu_tests "tensor-core tiled prefill (bf16|fp16) (32/8 heads, head 128|6/3 heads, head 48|10/2 heads, head 80)"
+  step attention kvasir vs sdpa
+  $B/bin/gpu-bench attention --kv-cache-dtype bf16,fp16 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/attention.json"
+  python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
 fi

@@ -123,10 +123,17 @@ __device__ void attention_prefill_tiles(const float* q, const typename S::T* key
 // and reused as A fragments for O += P·V (the accumulator layout of two n8 tiles is the A layout of
 // one k16 step). Row sums stay per lane until the end. Differs from the fp32 kernel by the
 // rounding of Q and P to 16 bits. headDim % 16 == 0, headDim <= TC_MAXD.
+// The block's warps are the query heads of one KV group, so each K/V tile serves 16 rows × up to 4
+// heads. Tiles are double-buffered: cp.async copies tile i + 1 (through the block table, zeros past
+// the last position) while the warps compute tile i, since with ~3 blocks an SM (registers) the
+// copy's latency is not hidden by other warps; ldmatrix (.trans for V) feeds the B fragments, four
+// 8×8 matrices an instruction instead of a shared load per register (per 16-bit pair of V). Scores
+// are in log2 units (Q carries log2 e) for exp2. The mask is only evaluated on tiles that reach past
+// the tile's first query position.
 // grid = (tiles, kvHeads, ceil(group / warps)), block = 32 × warps, warps = min(group, 4).
-#define TC_BK 64
+#define TC_BK 32
 #define TC_MAXD 128
-#define TC_PAD 8   // row stride 272 bytes: the fragment loads of a warp hit 32 different banks
+#define TC_PAD 8   // row stride 272 bytes: the 8 rows of an ldmatrix hit 8 different 16-byte bank groups
 
 template <typename T> struct Mma16;
 template <> struct Mma16<__half> {
@@ -152,12 +159,56 @@ template <> struct Mma16<__nv_bfloat16> {
     }
 };
 
+// Four 8×8 16-bit matrices from shared memory (lanes 8m .. 8m + 7 give the rows of matrix m); .trans
+// hands each lane the column pair a B fragment wants from a row-major [k][n] tile.
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* row) {
+    uint32_t a = (uint32_t) __cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* row) {
+    uint32_t a = (uint32_t) __cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+
+// 16 bytes global → shared without registers; bytes = 0 writes zeros (and reads nothing).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
+    uint32_t d = (uint32_t) __cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// Copies the K/V tile of positions kb .. kb + TC_BK − 1 (zeros past lastPos) into sK, sV. Each
+// thread keeps one 16-byte column c of rows r, r + rowStep, …, so the per-copy index arithmetic is a
+// few adds: divisions by runtime values cost ~20 instructions each and, done per copy, outweighed the
+// tile's tensor-core work. blockShift >= 0: blockSize is 1 << blockShift (a shift instead of a division).
+template <typename T>
+__device__ __forceinline__ void load_kv_tile(T (*sK)[TC_MAXD + TC_PAD], T (*sV)[TC_MAXD + TC_PAD], const T* keys, const T* values,
+                                             const int* table, int kb, int lastPos, int blockSize, int blockShift, size_t colOffset,
+                                             int kvDim, int r0, int rowStep, int c) {
+    if (r0 >= TC_BK) return;  // threads past the last whole column set
+    for (int r = r0; r < TC_BK; r += rowStep) {
+        int s = kb + r;
+        bool live = s <= lastPos;
+        size_t off = 0;
+        if (live) {
+            int block = blockShift >= 0 ? s >> blockShift : s / blockSize;
+            int within = blockShift >= 0 ? s & (blockSize - 1) : s - block * blockSize;
+            off = ((size_t) table[block] * blockSize + within) * kvDim + colOffset;
+        }
+        cp_async16(&sK[r][c], keys + off, live ? 16 : 0);
+        cp_async16(&sV[r][c], values + off, live ? 16 : 0);
+    }
+}
+
 template <typename T>
 __device__ void attention_prefill_mma(const float* q, const T* keys, const T* values, float* out,
                                       const int* positions, const int* seqOf, const int* tables, int tableStride, const int* tiles,
                                       int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride) {
-    __shared__ __align__(16) T sK[TC_BK][TC_MAXD + TC_PAD];
-    __shared__ __align__(16) T sV[TC_BK][TC_MAXD + TC_PAD];
+    __shared__ __align__(16) T sK[2][TC_BK][TC_MAXD + TC_PAD];
+    __shared__ __align__(16) T sV[2][TC_BK][TC_MAXD + TC_PAD];
     typedef Mma16<T> M;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     int g = lane >> 2, tq = lane & 3;
@@ -172,20 +223,29 @@ __device__ void attention_prefill_mma(const float* q, const T* keys, const T* va
     int lastPos = pos0 + nq - 1;
     const int* table = tables + (size_t) seqOf[t0] * tableStride;
     int ksteps = headDim / 16, dtiles = headDim / 8;
+    // this thread's share of every K/V tile: column c of rows r0, r0 + rowStep, … (see load_kv_tile)
+    int vecs = headDim / 8, rowStep = blockDim.x / vecs;
+    int r0 = threadIdx.x / vecs, c = (threadIdx.x % vecs) * 8;
+    if (threadIdx.x >= rowStep * vecs) r0 = TC_BK;
+    int blockShift = (blockSize & (blockSize - 1)) == 0 ? __ffs(blockSize) - 1 : -1;
+    size_t colOffset = (size_t) kvh * headDim + c;
+    load_kv_tile<T>(sK[0], sV[0], keys, values, table, 0, lastPos, blockSize, blockShift, colOffset, kvDim, r0, rowStep, c);
+    cp_async_commit();
 
     // Q as A fragments: qa[k][0] = rows g, dims 16k + 2tq (+1); [1] rows g + 8; [2], [3] the same 8 dims on
     uint32_t qa[TC_MAXD / 16][4];
     const float* q0 = q + (size_t) (t0 + g) * qStride + h * headDim;
     const float* q8 = q + (size_t) (t0 + g + 8) * qStride + h * headDim;
     bool live0 = g < nq, live8 = g + 8 < nq;
+    float qs = scale * 1.4426950408889634f;  // log2 e: the scores in log2 units, for exp2
 #pragma unroll
     for (int k = 0; k < TC_MAXD / 16; k++) {
         if (k < ksteps) {
             int d = 16 * k + 2 * tq;
-            qa[k][0] = live0 ? M::pack(q0[d] * scale, q0[d + 1] * scale) : 0u;
-            qa[k][1] = live8 ? M::pack(q8[d] * scale, q8[d + 1] * scale) : 0u;
-            qa[k][2] = live0 ? M::pack(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
-            qa[k][3] = live8 ? M::pack(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
+            qa[k][0] = live0 ? M::pack(q0[d] * qs, q0[d + 1] * qs) : 0u;
+            qa[k][1] = live8 ? M::pack(q8[d] * qs, q8[d + 1] * qs) : 0u;
+            qa[k][2] = live0 ? M::pack(q0[d + 8] * qs, q0[d + 9] * qs) : 0u;
+            qa[k][3] = live8 ? M::pack(q8[d + 8] * qs, q8[d + 9] * qs) : 0u;
         } else {
             qa[k][0] = qa[k][1] = qa[k][2] = qa[k][3] = 0u;
         }
@@ -194,92 +254,97 @@ __device__ void attention_prefill_mma(const float* q, const T* keys, const T* va
 #pragma unroll
     for (int j = 0; j < TC_MAXD / 8; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    int mrow = lane & 7, mat = lane >> 3;  // this lane's row within, and which of, the four ldmatrix matrices
 
-    for (int kb = 0; kb <= lastPos; kb += TC_BK) {
-        __syncthreads();  // the previous tile's K/V are no longer read
-        // K/V tile into shared memory, 8 elements (16 bytes) a load; past the last position: zeros
-        int vecs = headDim / 8;
-        for (int i = threadIdx.x; i < TC_BK * vecs; i += blockDim.x) {
-            int r = i / vecs, c = (i % vecs) * 8;
-            int s = kb + r;
-            uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = make_uint4(0u, 0u, 0u, 0u);
-            if (s <= lastPos) {
-                size_t off = ((size_t) table[s / blockSize] * blockSize + s % blockSize) * kvDim + kvh * headDim + c;
-                kv = *reinterpret_cast<const uint4*>(keys + off);
-                vv = *reinterpret_cast<const uint4*>(values + off);
-            }
-            *reinterpret_cast<uint4*>(&sK[r][c]) = kv;
-            *reinterpret_cast<uint4*>(&sV[r][c]) = vv;
+    for (int kb = 0, buf = 0; kb <= lastPos; kb += TC_BK, buf ^= 1) {
+        // the next tile on its way (an empty group past the end keeps the count), then wait for this one
+        if (kb + TC_BK <= lastPos) {
+            load_kv_tile<T>(sK[buf ^ 1], sV[buf ^ 1], keys, values, table, kb + TC_BK, lastPos, blockSize, blockShift, colOffset, kvDim, r0, rowStep, c);
         }
+        cp_async_commit();
+        cp_async_wait_one();
         __syncthreads();
-        if (!active) continue;
-
-        // S = Q·Kᵀ for keys kb .. kb + TC_BK - 1: n-tile j = keys 8j .. 8j + 7
-        float sc[TC_BK / 8][4];
+        if (active) {
+            // S = Q·Kᵀ for keys kb .. kb + TC_BK − 1: n-tile j = keys 8j .. 8j + 7; one ldmatrix.x4 = the B
+            // fragments of k-steps k and k + 1 (matrix m: dims 16k + 8m)
+            float sc[TC_BK / 8][4];
 #pragma unroll
-        for (int j = 0; j < TC_BK / 8; j++) {
-            sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
+            for (int j = 0; j < TC_BK / 8; j++) {
+                sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
 #pragma unroll
-            for (int k = 0; k < TC_MAXD / 16; k++) {
-                if (k < ksteps) {
-                    const T* kr = &sK[8 * j + g][16 * k + 2 * tq];
-                    M::mma(sc[j], qa[k], *reinterpret_cast<const uint32_t*>(kr), *reinterpret_cast<const uint32_t*>(kr + 8));
+                for (int k = 0; k < TC_MAXD / 16; k += 2) {
+                    if (k < ksteps) {
+                        uint32_t b[4];
+                        // past an odd last k-step the second pair reads the first again (unused)
+                        int col = k + 1 < ksteps ? 16 * k + 8 * mat : 16 * k + 8 * (mat & 1);
+                        ldsm_x4(b, &sK[buf][8 * j + mrow][col]);
+                        M::mma(sc[j], qa[k], b[0], b[1]);
+                        if (k + 1 < ksteps) M::mma(sc[j], qa[k + 1], b[2], b[3]);
+                    }
                 }
             }
-        }
-        // causal mask and online softmax; element e of tile j: row g + 8 (e >> 1), key kb + 8j + 2tq + (e & 1)
-        float mx[2] = {m[0], m[1]};
+            // causal mask, only where this tile reaches past the first query's position; element e of
+            // tile j: row g + 8 (e >> 1), key kb + 8j + 2tq + (e & 1)
+            if (kb + TC_BK - 1 > pos0) {
 #pragma unroll
-        for (int j = 0; j < TC_BK / 8; j++) {
+                for (int j = 0; j < TC_BK / 8; j++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int row = g + 8 * (e >> 1);
-                int key = kb + 8 * j + 2 * tq + (e & 1);
-                if (row >= nq || key > pos0 + row) sc[j][e] = -INFINITY;
-                mx[e >> 1] = fmaxf(mx[e >> 1], sc[j][e]);
+                    for (int e = 0; e < 4; e++) {
+                        int row = g + 8 * (e >> 1);
+                        int key = kb + 8 * j + 2 * tq + (e & 1);
+                        if (row >= nq || key > pos0 + row) sc[j][e] = -INFINITY;
+                    }
+                }
             }
-        }
-        float corr[2];
+            float mx[2] = {m[0], m[1]};
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            corr[r] = mx[r] == -INFINITY ? 1.f : expf(m[r] - mx[r]);
-            m[r] = mx[r];
-            l[r] *= corr[r];
-        }
+            for (int j = 0; j < TC_BK / 8; j++) {
 #pragma unroll
-        for (int j = 0; j < TC_BK / 8; j++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float p = sc[j][e] == -INFINITY ? 0.f : expf(sc[j][e] - m[e >> 1]);
-                sc[j][e] = p;
-                l[e >> 1] += p;
+                for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], sc[j][e]);
             }
-        }
+            float corr[2];
 #pragma unroll
-        for (int j = 0; j < TC_MAXD / 8; j++) {
-            o[j][0] *= corr[0]; o[j][1] *= corr[0];
-            o[j][2] *= corr[1]; o[j][3] *= corr[1];
-        }
-        // O += P·V: k-step kk = keys 16kk .. 16kk + 15 (score tiles 2kk, 2kk + 1); n-tile j = dims 8j .. 8j + 7
-        const unsigned short* v16 = reinterpret_cast<const unsigned short*>(&sV[0][0]);
-        const int vs = TC_MAXD + TC_PAD;
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                corr[r] = mx[r] == -INFINITY ? 1.f : exp2f(m[r] - mx[r]);
+                m[r] = mx[r];
+                l[r] *= corr[r];
+            }
 #pragma unroll
-        for (int kk = 0; kk < TC_BK / 16; kk++) {
-            uint32_t pa[4] = {M::pack(sc[2 * kk][0], sc[2 * kk][1]), M::pack(sc[2 * kk][2], sc[2 * kk][3]),
-                              M::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]), M::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
-            int key = 16 * kk + 2 * tq;
+            for (int j = 0; j < TC_BK / 8; j++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float p = sc[j][e] == -INFINITY ? 0.f : exp2f(sc[j][e] - m[e >> 1]);
+                    sc[j][e] = p;
+                    l[e >> 1] += p;
+                }
+            }
 #pragma unroll
             for (int j = 0; j < TC_MAXD / 8; j++) {
-                if (j < dtiles) {
-                    int d = 8 * j + g;
-                    uint32_t b0 = (uint32_t) v16[key * vs + d] | (uint32_t) v16[(key + 1) * vs + d] << 16;
-                    uint32_t b1 = (uint32_t) v16[(key + 8) * vs + d] | (uint32_t) v16[(key + 9) * vs + d] << 16;
-                    M::mma(o[j], pa, b0, b1);
+                o[j][0] *= corr[0]; o[j][1] *= corr[0];
+                o[j][2] *= corr[1]; o[j][3] *= corr[1];
+            }
+            // O += P·V: k-step kk = keys 16kk .. 16kk + 15 (score tiles 2kk, 2kk + 1); n-tile j = dims
+            // 8j .. 8j + 7; one ldmatrix.x4.trans = the B fragments of n-tiles j and j + 1 (matrix m:
+            // keys 16kk + 8 (m & 1), dims 8j + 8 (m >> 1))
+#pragma unroll
+            for (int kk = 0; kk < TC_BK / 16; kk++) {
+                uint32_t pa[4] = {M::pack(sc[2 * kk][0], sc[2 * kk][1]), M::pack(sc[2 * kk][2], sc[2 * kk][3]),
+                                  M::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]), M::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+#pragma unroll
+                for (int j = 0; j < TC_MAXD / 8; j += 2) {
+                    if (j < dtiles) {
+                        uint32_t b[4];
+                        int col = j + 1 < dtiles ? 8 * j + 8 * (mat >> 1) : 8 * j;
+                        ldsm_x4_trans(b, &sV[buf][16 * kk + 8 * (mat & 1) + mrow][col]);
+                        M::mma(o[j], pa, b[0], b[1]);
+                        if (j + 1 < dtiles) M::mma(o[j + 1], pa, b[2], b[3]);
+                    }
                 }
             }
         }
+        __syncthreads();  // this buffer is read: the next iteration's copies may overwrite it
     }
     if (!active) return;
 #pragma unroll
