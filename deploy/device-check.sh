@@ -35,7 +35,7 @@
 #                                        | s6check (tests, serving vs transformers generate, bf16 decode at 1, 4 and 8)
 #                                        | s7rope (tests, 8B decode with RoPE/KV in its own launch and inside the per-head attention)
 #                                        | s7quant (the same for INT4 and INT8 weights: own launch against the auto choice, alternating)
-#                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA)
+#                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA, its ncu sections)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -537,4 +537,9 @@ if [[ "$PHASE" == s7fa ]]; then
   step attention kvasir vs sdpa
   $B/bin/gpu-bench attention --kv-cache-dtype bf16,fp16 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/attention.json"
   python3 $B/python/sdpa_bench.py 2>&1 | grep -v Warning | tee -a "$OUT/attention.json"
+  step ncu tensor-core prefill
+  timeout 120 ncu --clock-control none -k regex:attention_prefill_tc -s 2 -c 1 --section SpeedOfLight --section WarpStateStats \
+    --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    $B/bin/gpu-bench attention --kv-cache-dtype bf16 > "$OUT/ncu_prefill_tc.txt" 2>&1
+  grep -E "Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Throughput|Theoretical Occ|Block Limit|Issued Ipc" "$OUT/ncu_prefill_tc.txt" | head -40
 fi

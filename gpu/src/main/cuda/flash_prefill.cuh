@@ -125,8 +125,8 @@ __device__ void attention_prefill_tiles(const float* q, const typename S::T* key
 // rounding of Q and P to 16 bits. headDim % 16 == 0, headDim <= TC_MAXD.
 // The block's warps are the query heads of one KV group, so each K/V tile serves 16 rows × up to 4
 // heads. Tiles are double-buffered: cp.async copies tile i + 1 (through the block table, zeros past
-// the last position) while the warps compute tile i, since with ~3 blocks an SM (registers) the
-// copy's latency is not hidden by other warps; ldmatrix (.trans for V) feeds the B fragments, four
+// the last position) while the warps compute tile i, since with 4 blocks an SM (registers) the
+// copy's latency is not hidden by other warps (one barrier a tile); ldmatrix (.trans for V) feeds the B fragments, four
 // 8×8 matrices an instruction instead of a shared load per register (per 16-bit pair of V). Scores
 // are in log2 units (Q carries log2 e) for exp2. The mask is only evaluated on tiles that reach past
 // the tile's first query position.
@@ -178,7 +178,7 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "r"(bytes) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
 // Copies the K/V tile of positions kb .. kb + TC_BK − 1 (zeros past lastPos) into sK, sV. Each
 // thread keeps one 16-byte column c of rows r, r + rowStep, …, so the per-copy index arithmetic is a
@@ -257,13 +257,14 @@ __device__ void attention_prefill_mma(const float* q, const T* keys, const T* va
     int mrow = lane & 7, mat = lane >> 3;  // this lane's row within, and which of, the four ldmatrix matrices
 
     for (int kb = 0, buf = 0; kb <= lastPos; kb += TC_BK, buf ^= 1) {
-        // the next tile on its way (an empty group past the end keeps the count), then wait for this one
+        // this tile landed and every warp is past the previous one, whose buffer then takes the next
+        // tile while this one is computed: one barrier a tile
+        cp_async_wait_all();
+        __syncthreads();
         if (kb + TC_BK <= lastPos) {
             load_kv_tile<T>(sK[buf ^ 1], sV[buf ^ 1], keys, values, table, kb + TC_BK, lastPos, blockSize, blockShift, colOffset, kvDim, r0, rowStep, c);
+            cp_async_commit();
         }
-        cp_async_commit();
-        cp_async_wait_one();
-        __syncthreads();
         if (active) {
             // S = Q·Kᵀ for keys kb .. kb + TC_BK − 1: n-tile j = keys 8j .. 8j + 7; one ldmatrix.x4 = the B
             // fragments of k-steps k and k + 1 (matrix m: dims 16k + 8m)
@@ -344,7 +345,6 @@ __device__ void attention_prefill_mma(const float* q, const T* keys, const T* va
                 }
             }
         }
-        __syncthreads();  // this buffer is read: the next iteration's copies may overwrite it
     }
     if (!active) return;
 #pragma unroll
@@ -382,16 +382,18 @@ ATTENTION_PREFILL(bf16, KvBF16)
 ATTENTION_PREFILL(i8, KvI8)
 ATTENTION_PREFILL(fp8, KvFP8)
 
-// The tensor-core version for 16-bit pools (same arguments; the scale pointers are unused).
-#define ATTENTION_PREFILL_TC(SFX, T)                                                                                    \
-    __global__ void __launch_bounds__(128) attention_prefill_tc_##SFX(                                                  \
+// The tensor-core version for 16-bit pools (same arguments; the scale pointers are unused). Registers
+// limited for 4 blocks an SM (128, a few values spilled): 5% faster at 4k tokens than 139 registers
+// and 3 blocks (H100, docs/PERFORMANCE.md S7-6), the kernel being latency-bound.
+#define ATTENTION_PREFILL_TC(NAME, T)                                                                                   \
+    __global__ void __launch_bounds__(128, 4) NAME(                                                                     \
             const float* q, const T* keys, const T* values, const __half* kScales, const __half* vScales, float* out,   \
             const int* positions, const int* seqOf, const int* tables, int tableStride, const int* tiles, int heads,    \
             int kvHeads, int headDim, int blockSize, float scale, int qStride) { grid_enter();                          \
         attention_prefill_mma<T>(q, keys, values, out, positions, seqOf, tables, tableStride, tiles, heads, kvHeads,    \
                                  headDim, blockSize, scale, qStride);                                                   \
     }
-ATTENTION_PREFILL_TC(f16, __half)
-ATTENTION_PREFILL_TC(bf16, __nv_bfloat16)
+ATTENTION_PREFILL_TC(attention_prefill_tc_f16, __half)
+ATTENTION_PREFILL_TC(attention_prefill_tc_bf16, __nv_bfloat16)
 
 }  // extern "C"
