@@ -135,30 +135,6 @@ __device__ void attention_prefill_tiles(const float* q, const typename S::T* key
 #define TC_MAXD 128
 #define TC_PAD 8   // row stride 272 bytes: the 8 rows of an ldmatrix hit 8 different 16-byte bank groups
 
-template <typename T> struct Mma16;
-template <> struct Mma16<__half> {
-    __device__ static __forceinline__ uint32_t pack(float lo, float hi) {
-        __half2 h = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-    __device__ static __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-template <> struct Mma16<__nv_bfloat16> {
-    __device__ static __forceinline__ uint32_t pack(float lo, float hi) {
-        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-    __device__ static __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
 // Four 8×8 16-bit matrices from shared memory (lanes 8m .. 8m + 7 give the rows of matrix m); .trans
 // hands each lane the column pair a B fragment wants from a row-major [k][n] tile.
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* row) {

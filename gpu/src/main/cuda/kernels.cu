@@ -450,16 +450,31 @@ __device__ __forceinline__ uint4 load_stream(const uint4* p) {
     asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
     return v;
 }
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1,
-                                          const __nv_bfloat16*) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1,
-                                          const __half*) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
+// mma.sync m16n8k16 with 16-bit operands (T: __half or __nv_bfloat16) and fp32 accumulators, and
+// the packing of two floats into one 16-bit A-fragment register (matmul_skinny, flash_prefill.cuh).
+template <typename T> struct Mma16;
+template <> struct Mma16<__half> {
+    __device__ static __forceinline__ uint32_t pack(float lo, float hi) {
+        __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+    __device__ static __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+template <> struct Mma16<__nv_bfloat16> {
+    __device__ static __forceinline__ uint32_t pack(float lo, float hi) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+    __device__ static __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
 
 template <typename W, int MT, int NT, int KS, int U>
 __device__ void matmul_skinny(const W* __restrict__ w, const W* __restrict__ x, float* __restrict__ y,
@@ -506,8 +521,10 @@ __device__ void matmul_skinny(const W* __restrict__ w, const W* __restrict__ x, 
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
                     // k-step 0: columns 8t..8t+3 of the chunk as k = 2t, 2t+1, 2t+8, 2t+9; k-step 1: 8t+4..8t+7
-                    mma_16816(acc[i][j], a[u][i][0].x, a[u][i][1].x, a[u][i][0].y, a[u][i][1].y, b[u][j].x, b[u][j].y, w);
-                    mma_16816(acc[i][j], a[u][i][0].z, a[u][i][1].z, a[u][i][0].w, a[u][i][1].w, b[u][j].z, b[u][j].w, w);
+                    const uint32_t k0[4] = {a[u][i][0].x, a[u][i][1].x, a[u][i][0].y, a[u][i][1].y};
+                    const uint32_t k1[4] = {a[u][i][0].z, a[u][i][1].z, a[u][i][0].w, a[u][i][1].w};
+                    Mma16<W>::mma(acc[i][j], k0, b[u][j].x, b[u][j].y);
+                    Mma16<W>::mma(acc[i][j], k1, b[u][j].z, b[u][j].w);
                 }
             }
         }
