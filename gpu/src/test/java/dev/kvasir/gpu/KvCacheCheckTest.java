@@ -303,20 +303,12 @@ class KvCacheCheckTest {
                         float[] rows = randoms(n * qkvDim, 2);
                         int[] positions = {0, 1, 5, 17, 40, 63, 200};
                         int[] slots = {3, 0, 17, 42, 9, 63, 30};
-                        int half = ropeDim / 2, tablePositions = 64;
-                        float[] inv = new float[half];
-                        float[] table = new float[tablePositions * half * 2];
-                        for (int i = 0; i < half; i++) {
-                            inv[i] = (float) Math.pow(10000, -2.0 * i / ropeDim);
-                            for (int p = 0; p < tablePositions; p++) {
-                                table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
-                                table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
-                            }
-                        }
+                        int tablePositions = 64;
+                        RopeTable rope = RopeTable.of(ropeDim, tablePositions, 10000);
                         long poolBytes = new PagedKvPool(null, 1, bs, blocks, kvHeads, headDim, t).totalBytes();
                         PagedKvPool expectedPool = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
                         PagedKvPool fusedPool = new PagedKvPool(a.poisonedBytes(poolBytes), 1, bs, blocks, kvHeads, headDim, t);
-                        CUdeviceptr pp = a.ints(positions), sp = a.ints(slots), ip = a.floats(inv), tb = a.floats(table);
+                        CUdeviceptr pp = a.ints(positions), sp = a.ints(slots), ip = a.floats(rope.inverseFrequencies()), tb = a.floats(rope.cosSin());
                         CUdeviceptr twoStep = a.floats(rows), fused = a.floats(rows);
                         a.kernels.launch("rope", n, heads + kvHeads, 64, d.stream(), twoStep, pp, ip, tb, tablePositions, headDim, ropeDim, interleaved, qkvDim);
                         a.kernels.launch("kv_write_" + t.kernelSuffix, n, 1, 256, d.stream(), twoStep.withByteOffset(4L * heads * headDim),
@@ -363,16 +355,9 @@ class KvCacheCheckTest {
         float scale = (float) (1 / Math.sqrt(headDim));
         int[] tables = new int[n * stride];
         for (int s = 0; s < n; s++) for (int b = 0; b < stride; b++) tables[s * stride + b] = s * stride + stride - 1 - b;
-        int half = ropeDim / 2, tablePositions = 64;
-        float[] inv = new float[half], table = new float[tablePositions * half * 2];
-        for (int i = 0; i < half; i++) {
-            inv[i] = (float) Math.pow(500000, -2.0 * i / ropeDim);
-            for (int p = 0; p < tablePositions; p++) {
-                table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
-                table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
-            }
-        }
-        CUdeviceptr ip = a.floats(inv), tb = a.floats(table), tp = a.ints(tables);
+        int tablePositions = 64;
+        RopeTable rope = RopeTable.of(ropeDim, tablePositions, 500000);
+        CUdeviceptr ip = a.floats(rope.inverseFrequencies()), tb = a.floats(rope.cosSin()), tp = a.ints(tables);
         // the earlier positions, written as a prefill would (rope_kv), into both pools
         int earlier = 0;
         for (int len : lengths) earlier += len - 1;
@@ -432,6 +417,25 @@ class KvCacheCheckTest {
             assertArrayEquals(Arrays.copyOfRange(qExpected, from, to), Arrays.copyOfRange(qFoldedQ8, from, to), what + ": rotated query heads (int8 form)");
         }
         log.info("attention with RoPE inside {}: output, int8 output, pool and query rows equal rope_kv + attention", what);
+    }
+
+    /**
+     * RoPE's inputs as the kernels take them: theta^(-2i/ropeDim) per rotated pair, and the cos/sin
+     * table of the first {@code positions} positions (float2 [position][pair], in double then rounded).
+     */
+    private record RopeTable(float[] inverseFrequencies, float[] cosSin) {
+        static RopeTable of(int ropeDim, int positions, double theta) {
+            int half = ropeDim / 2;
+            float[] inv = new float[half], table = new float[positions * half * 2];
+            for (int i = 0; i < half; i++) {
+                inv[i] = (float) Math.pow(theta, -2.0 * i / ropeDim);
+                for (int p = 0; p < positions; p++) {
+                    table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
+                    table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
+                }
+            }
+            return new RopeTable(inv, table);
+        }
     }
 
     private static void compare(String what, KvCacheDtype t, float[] got, double[] stored, double[] exact) {
