@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -214,7 +215,7 @@ class QuantKernelCheckTest {
                                 CUdeviceptr y = a.floats(x0);
                                 mm.run(producer, act, y, n, true, false, d.stream(), null, norm);
                                 float[] got = a.readFloats(y, n * dim);
-                                org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got, what + ": the residual as without the norm");
+                                assertArrayEquals(expected, got, what + ": the residual as without the norm");
                                 float[] scaled = new float[n * dim];
                                 for (int i = 0; i < scaled.length; i++) scaled[i] = got[i] * gammaHost[i % dim];
                                 KernelCheckTest.assertInt8FormEqualsQuantizeAct(a, d.stream(), what + " round " + round, a.floats(scaled), n * dim,
