@@ -618,6 +618,10 @@ __device__ void rmsnorm_row(const float* x, const int* rowIndex, const float* we
     for (int i = threadIdx.x; i < dim; i += blockDim.x) emit1(i, in[i] * scale * weight[i]);
 }
 
+// silu(g) · u: the one expression of every SwiGLU path, so that the launch of its own (swiglu_each)
+// and the gate/up GEMV that carries it (quant.cuh) give the same bits.
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.f + expf(-g)) * u; }
+
 // SwiGLU, silu(gate) · up, of each of the n · hidden outputs (a thread each), handed to emit(i, v).
 // Whole warps return together when n · hidden % 32 == 0, so writers may shuffle across the warp.
 template <typename Emit>
@@ -625,8 +629,7 @@ __device__ __forceinline__ void swiglu_each(const float* gu, int n, int hidden, 
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (size_t) n * hidden) return;
     size_t t = i / hidden, j = i % hidden;
-    float g = gu[t * 2 * hidden + j];
-    emit(i, g / (1.f + expf(-g)) * gu[t * 2 * hidden + hidden + j]);
+    emit(i, silu_mul(gu[t * 2 * hidden + j], gu[t * 2 * hidden + hidden + j]));
 }
 
 // Rotates the first ropeDim dims of one head (hp) by position pos, the block's threads taking the

@@ -108,6 +108,26 @@ __device__ void fused_norm_out(const float* y, int rows, int rowsPerBlock, const
     if (lane == 0) f.outPart[(size_t) t * (rows >> 5) + group] = ss;
 }
 
+// What a quantized GEMV writes. GEMV_PLAIN: y (+)= W·a. GEMV_SWIGLU_Q8 carries a decode step's
+// SwiGLU, so that no launch sits between the gate/up and down products (one link fewer in the step's
+// chain of dependent kernels): the matrix is the gate rows then as many up rows, a warp's first R/2
+// rows are gates p…, its last R/2 the matching ups, and a block's warps hold 32 consecutive outputs
+// silu(g)·u together, which the block writes straight as the down product's int8 activations
+// (outQ, outS: quantize_block's arithmetic).
+enum GemvIo { GEMV_PLAIN, GEMV_SWIGLU_Q8 };
+
+// The matrix row of a warp's r-th row (row0: the warp's first; rows past the end repeat the last,
+// loaded and never stored).
+template <int R, int IO>
+__device__ __forceinline__ int gemv_row(int row0, int r, int rows) {
+    if constexpr (IO == GEMV_SWIGLU_Q8) {
+        int pairs = rows >> 1, p = min((row0 >> 1) + r % (R / 2), pairs - 1);
+        return r < R / 2 ? p : pairs + p;
+    } else {
+        return min(row0 + r, rows - 1);
+    }
+}
+
 // The end of a quantized GEMV: each (row, token) sum over the warp, and for KS > 1 over the KS warps
 // that split the row's chunks (shared memory), scaled by the input's norm and stored or added to y,
 // then the output's norm (NormFusion). Every thread of the block calls it.
@@ -148,6 +168,32 @@ __device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict
     if (f.gamma) fused_norm_out<T>(y, rows, ((blockDim.x >> 5) / KS) * R, f);
 }
 
+// The end of the GEMV_SWIGLU_Q8 form (one token, whole rows a warp): each row's sum over the warp,
+// scaled by the input's norm as store_rows does, then silu(g)·u of the warp's R / 2 pairs into shared
+// memory and the block's 32 outputs quantized by one warp. Every thread of the block calls it.
+template <int R, int KS>
+__device__ __forceinline__ void store_swiglu_q8(float (&acc)[R][1], const NormFusion& f) {
+    static_assert(KS == 1, "whole rows a warp");
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float scale = f.inPart ? fused_norm_scale(f, 0) : 1.f;
+    __shared__ float h[32];  // (blockDim / 32) warps × R / 2
+    float v = 0.f;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        float sum = warp_sum(acc[r][0]);
+        if (lane == r) v = sum;
+    }
+    v *= scale;  // lane r < R / 2 holds gate r, lane r + R / 2 its up
+    float up = __shfl_down_sync(0xffffffffu, v, R / 2);
+    if (lane < R / 2) h[warp * (R / 2) + lane] = silu_mul(v, up);
+    __syncthreads();
+    if (warp == 0) {
+        size_t i = (size_t) blockIdx.x * 32 + lane;
+        float x[1] = {h[lane]};
+        quantize_block<32, 1>(x, f.outQ + i, f.outS + i / 32, true);
+    }
+}
+
 // Decode GEMV over INT8 weights for exactly T tokens (one kernel per token count: no per-token
 // branches, and registers for only the accumulators needed). One warp owns R consecutive rows; each
 // lane issues R × U 16-byte weight loads, and their scales, (chunk c = 16 columns; per load instruction the warp reads 512
@@ -155,20 +201,20 @@ __device__ __forceinline__ void store_rows(float (&acc)[R][T], float* __restrict
 // matrix still covers the memory latency. R rows per warp also share each activation load: per chunk
 // and token one 16-byte load of int8 activations serves R rows' four dp4a and scale products.
 // Rows past the end repeat the last row (loaded, never stored).
-template <int T, int R, int U, int KS>
+template <int T, int R, int U, int KS, int IO = GEMV_PLAIN>
 __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
     int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
-    if (KS == 1 && row0 >= rows && !f.gamma) return;  // (with f.gamma the whole block meets in fused_norm_out)
+    if (KS == 1 && row0 >= rows && !f.gamma && IO != GEMV_SWIGLU_Q8) return;  // (else the whole block meets at the end)
     int chunks = cols >> 4;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
     const __half* sr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        int row = min(row0 + r, rows - 1);  // rows past the end: the last one again, never stored
+        int row = gemv_row<R, IO>(row0, r, rows);
         wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * cols);
         sr[r] = scales + (size_t) row * groups;
     }
@@ -213,7 +259,8 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
         }
     }
     grid_wait();  // lanes without a chunk
-    store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
+    if constexpr (IO == GEMV_SWIGLU_Q8) store_swiglu_q8<R, KS>(acc, f);
+    else store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
 }
 
 // Decode GEMV over INT4 weights for exactly T tokens: as gemv_q8_rows, but one 16-byte load is a whole
@@ -224,20 +271,20 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
 // with (sx, sx·sum(xq)) precomputed per activation block. The bias term uses the quantized
 // activations' sum (not the exact one) so that the rounding error is that of the actual weights
 // s·q + b (zero-mean q − 8 for Q4_0), not of the offset q alone, which is larger.
-template <int T, int R, int U, int KS>
+template <int T, int R, int U, int KS, int IO = GEMV_PLAIN>
 __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slice = warp % KS;
     int row0 = (blockIdx.x * ((blockDim.x >> 5) / KS) + warp / KS) * R;
-    if (KS == 1 && row0 >= rows && !f.gamma) return;  // (with f.gamma the whole block meets in fused_norm_out)
+    if (KS == 1 && row0 >= rows && !f.gamma && IO != GEMV_SWIGLU_Q8) return;  // (else the whole block meets at the end)
     int chunks = cols >> 5;
     int groups = ((chunks - 1) >> gshift) + 1;
     const uint4* wr[R];
     const __half2* sr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        int row = min(row0 + r, rows - 1);  // rows past the end: the last one again, never stored
+        int row = gemv_row<R, IO>(row0, r, rows);
         wr[r] = reinterpret_cast<const uint4*>(w + (size_t) row * (cols >> 1));
         sr[r] = scales + (size_t) row * groups;
     }
@@ -302,7 +349,8 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
         }
     }
     grid_wait();  // lanes without a chunk
-    store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
+    if constexpr (IO == GEMV_SWIGLU_Q8) store_swiglu_q8<R, KS>(acc, f);
+    else store_rows<T, R, KS>(acc, y, row0, rows, accumulate, f);
 }
 
 }  // namespace
@@ -388,6 +436,27 @@ QUANT_GEMV(q4, 1, uint8_t, __half2)
 QUANT_GEMV(q4, 2, uint8_t, __half2)
 QUANT_GEMV(q4, 3, uint8_t, __half2)
 QUANT_GEMV(q4, 4, uint8_t, __half2)
+
+// gemv_{q8,q4}_glu32_1: the gate/up product writing silu(g)·u straight as the down product's int8
+// activations (GEMV_SWIGLU_Q8): 4 warps of 8 gate rows and their 8 ups, 32 outputs a block; grid =
+// rows / 2 / 32, and outQ / outS take the int8 form. rows / 2 % 32 == 0. Whole rows a warp, one
+// 16-byte load a row in flight per lane and round: the "rows" layout's order of summation, so its
+// bits. (Two warps on each row as _k2r4, 8 warps a block, was slower, S8-3.)
+// Unlike the other GEMVs it waits for its predecessor before it loads anything, as swiglu_q8 (the
+// launch it replaces) did. Started like them (weights loaded before the wait, the down product
+// released at once, or only after the wait), batch-1 INT4 decode of a synthetic tinystories-15m in
+// CUDA graphs with programmatic launch read wrong values at nearly every run, and now and then
+// without graphs; waiting first, and without programmatic launch, it never did (S8-4 … S8-7). Which
+// read went stale was not found: the activation loads sit after the wait in the PTX.
+#define QUANT_GEMV_GLU32_KERNEL(NAME, fmt, W, S) \
+    __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, \
+            float* y, int rows, int cols, int gshift, int acc, const float* inPart, int inDim, float eps, const float* gamma, \
+            int8_t* outQ, float2* outS, float* outPart, int* counters) { grid_enter(); \
+        gemv_##fmt##_rows<1, 16, 1, 1, GEMV_SWIGLU_Q8>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
+                NormFusion{inPart, inDim, eps, gamma, outQ, outS, outPart, counters}); \
+    }
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32_1, q8, int8_t, __half)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32_1, q4, uint8_t, __half2)
 
 // The batched path: the matrix dequantized to bf16 (w = s·q [+ b] in fp32, then rounded), for the
 // bf16 tensor-core GEMM. One thread per 8 INT8 weights / per 32-column INT4 block; G in columns.

@@ -177,11 +177,17 @@ final class GpuForwardPass {
             Matmuls.FusedNorm ffnNorm = fusedNorm(lw.wo(), lw.gateUp(), lw.ffnNorm(), n);
             matmuls.run(lw.wo(), att, x, n, true, attentionInt8, stream, null, ffnNorm);
             if (ffnNorm == null) rmsnormFor(lw.gateUp(), n, null, lw.ffnNorm(), xb, normThreads, stream);
-            matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream, ffnNorm, null);
-            swigluFor(lw.down(), n, stream);
             GpuWeights.Layer next = l + 1 < c.layers() ? w.layers.get(l + 1) : null;
-            attentionNorm = next == null ? null : fusedNorm(lw.down(), next.wqkv(), next.attnNorm(), n);
-            matmuls.runPrepared(lw.down(), hidden, x, n, true, stream, null, attentionNorm);
+            Matmuls.FusedNorm nextNorm = next == null ? null : fusedNorm(lw.down(), next.wqkv(), next.attnNorm(), n);
+            if (matmuls.carriesSwiglu(lw.gateUp(), lw.down(), n)) {
+                // SwiGLU in the gate/up product's epilogue: no launch between the two products
+                matmuls.runGatedFfn(lw.gateUp(), lw.down(), x, stream, ffnNorm, nextNorm);
+            } else {
+                matmuls.runPrepared(lw.gateUp(), xb, gateUp, n, false, stream, ffnNorm, null);
+                swigluFor(lw.down(), n, stream);
+                matmuls.runPrepared(lw.down(), hidden, x, n, true, stream, null, nextNorm);
+            }
+            attentionNorm = nextNorm;
         }
         rmsnormFor(w.output, s.rows(), s.logitRows(), w.outputNorm, last, normThreads, stream);
         matmuls.runPrepared(w.output, last, logits, s.rows(), false, stream);

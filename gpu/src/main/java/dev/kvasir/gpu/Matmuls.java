@@ -347,12 +347,12 @@ final class Matmuls {
      */
     boolean fusesNorm(DeviceMatrix producer, DeviceMatrix consumer, int n) {
         ensureWorkspace();
-        return FUSE_NORMS && n == 1 && producer instanceof DeviceMatrix.Quantized && consumer instanceof DeviceMatrix.Quantized
+        return fuseNorms && n == 1 && producer instanceof DeviceMatrix.Quantized && consumer instanceof DeviceMatrix.Quantized
                 && input(producer, n) == Input.INT8 && input(consumer, n) == Input.INT8
                 && producer.rows() % 32 == 0 && consumer.cols() == producer.rows() && 32 % quantLayout(n).rowsPerBlock() == 0;
     }
 
-    private static final boolean FUSE_NORMS = !"false".equals(System.getProperty("kvasir.gpu.fuse-norms"));
+    private final boolean fuseNorms = !"false".equals(System.getProperty("kvasir.gpu.fuse-norms"));
 
     /**
      * {@link #runPrepared} with a fused RMSNorm on the input side ({@code normIn}: the product reads
@@ -412,14 +412,7 @@ final class Matmuls {
                     normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
                     normOut == null ? null : normOut.gamma(), normOut == null ? null : nextValues, normOut == null ? null : nextScales,
                     normOut == null ? null : normOut.partials(), normOut == null ? null : normCounters);
-            if (normOut != null) {
-                // the next product reads what this one wrote
-                CUdeviceptr v = actValues, sc = actScales;
-                actValues = nextValues;
-                actScales = nextScales;
-                nextValues = v;
-                nextScales = sc;
-            }
+            if (normOut != null) swapActivations();
         } else if (quantizedOnTensorCores(n)) {
             tensorCoreGemm("matmul_tc_" + (m.format() == QuantFormat.INT8 ? "q8" : "q4"), new Object[]{m.data(), m.scales()}, in, out,
                     m.rows(), m.cols(), n, accumulate, new Object[]{m.groupSize()}, stream);
@@ -429,6 +422,49 @@ final class Matmuls {
             k.launch("dequant_" + sfx + "_bf16", (int) ((threads + 255) / 256), 1, 256, stream, m.data(), m.scales(), dequantized, m.rows(), m.cols(), m.groupSize());
             runDense(new DeviceMatrix.Dense(dequantized, m.rows(), m.cols(), GpuDtype.BF16), in, out, n, accumulate, prepared, stream);
         }
+    }
+
+    /** After a product that wrote the next one's int8 activations into the spare buffers: the next product reads them. */
+    private void swapActivations() {
+        CUdeviceptr v = actValues, sc = actScales;
+        actValues = nextValues;
+        actScales = nextScales;
+        nextValues = v;
+        nextScales = sc;
+    }
+
+    /**
+     * Whether the SwiGLU between {@code gateUp} (gate rows then up rows) and {@code down} rides on
+     * the gate/up GEMV at n tokens ({@link #runGatedFfn}) instead of a launch of its own between the
+     * two products: one token, both quantized and on the GEMV, hidden size a multiple of 32.
+     * -Dkvasir.gpu.fuse-swiglu: auto (the default: INT4 weights only), true (INT8 too) or false.
+     * Measured on an H100 (docs/PERFORMANCE.md, S8-7): 8B batch-1 decode INT4 433.3 → 457.4 tok/s;
+     * INT8 about 1% slower (S8-2, S8-4), where the carrying kernel's layout (whole rows a warp, 32
+     * outputs a block) streams gate/up 11% slower than _k2r4 and gives back what the launch saved.
+     */
+    boolean carriesSwiglu(DeviceMatrix gateUp, DeviceMatrix down, int n) {
+        ensureWorkspace();
+        return n == 1 && gateUp instanceof DeviceMatrix.Quantized g && down instanceof DeviceMatrix.Quantized
+                && (fuseSwiglu.equals("true") || fuseSwiglu.equals("auto") && g.format() == QuantFormat.INT4)
+                && input(gateUp, n) == Input.INT8 && input(down, n) == Input.INT8 && gateUp.rows() == 2 * down.cols() && down.cols() % 32 == 0;
+    }
+
+    private final String fuseSwiglu = System.getProperty("kvasir.gpu.fuse-swiglu", "auto");
+
+    /**
+     * One token's gated feed-forward, residual += down · (silu(gate) · up), with the SwiGLU carried
+     * by the gate/up GEMV (gemv_*_glu32_1), which writes the down product's int8 activations itself
+     * (needs {@link #carriesSwiglu}): gate/up's int8 activations already prepared
+     * ({@link #runPrepared}), its input norm and down's output norm optionally carried.
+     */
+    void runGatedFfn(DeviceMatrix gateUp, DeviceMatrix down, CUdeviceptr residual, CUstream stream, FusedNorm normIn, FusedNorm normOut) {
+        DeviceMatrix.Quantized g = (DeviceMatrix.Quantized) gateUp;
+        k.launch("gemv_" + g.format().kernelSuffix + "_glu32_1", g.rows() / 2 / 32, 1, 32 * MATMUL_WARPS, stream,
+                g.data(), g.scales(), actValues, actScales, null, g.rows(), g.cols(), g.groupShift(), 0,
+                normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
+                null, nextValues, nextScales, null, null);
+        swapActivations();
+        runPrepared(down, null, residual, 1, true, stream, null, normOut);
     }
 
     /**

@@ -23,7 +23,7 @@ public final class GpuTestMain {
     public static void main(String[] args) {
         LauncherDiscoveryRequest req = request().selectors(selectClass(KernelCheckTest.class), selectClass(KvCacheCheckTest.class), selectClass(SamplingKernelTest.class),
                 selectClass(GpuStories260KTest.class), selectClass(QuantKernelCheckTest.class), selectClass(GpuQuantizedStoriesTest.class),
-                selectClass(ProgrammaticLaunchTest.class)).filters(includeTags("gpu")).build();
+                selectClass(ProgrammaticLaunchTest.class), selectClass(SwigluCarriedTest.class)).filters(includeTags("gpu")).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
         launcher.execute(req, listener);

@@ -59,6 +59,9 @@ class KernelSourcesTest {
         assertTrue(body(kernels, "matmul_skinny").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q8_rows").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q4_rows").contains("grid_wait();"));
+        // the SwiGLU-carrying gate/up GEMV waits before it loads anything (quant.cuh, QUANT_GEMV_GLU32_KERNEL: S8-5, S8-6)
+        String glu = quant.substring(quant.indexOf("#define QUANT_GEMV_GLU32_KERNEL"));
+        assertTrue(glu.substring(0, glu.indexOf("gemv_##fmt##_rows")).contains("{ grid_enter();"), "the SwiGLU-carrying GEMV starts with grid_enter()");
     }
 
     /** The text of the device function {@code name}'s body (to its closing brace at column 0). */

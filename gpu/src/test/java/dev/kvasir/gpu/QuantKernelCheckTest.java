@@ -249,6 +249,65 @@ class QuantKernelCheckTest {
         });
     }
 
+    /**
+     * The SwiGLU carried by the one-token gate/up GEMV (gemv_*_glu32_1, Matmuls.runGatedFfn) writes
+     * the int8 form swiglu_q8 makes of the gate/up product in the "rows" layout (whose order of
+     * summation it shares), byte for byte, and the down product after it adds the same bits to the
+     * residual; also with gate/up's input norm carried.
+     */
+    @Test
+    void swigluCarriedByTheGateUpGemv() {
+        d.call(() -> {
+            int dim = 256, hidden = 384, outRows = 300;
+            for (Object[] fg : new Object[][]{{QuantFormat.INT8, 32}, {QuantFormat.INT8, 0}, {QuantFormat.INT4, 128}}) {
+                QuantFormat f = (QuantFormat) fg[0];
+                int group = (int) fg[1];
+                try (DeviceArrays a = new DeviceArrays(d)) {
+                    Packed p1 = Packed.random(f, 2 * hidden, dim, group == 0 ? dim : group), p2 = Packed.random(f, outRows, hidden, group == 0 ? hidden : group);
+                    DeviceMatrix.Quantized gateUp = new DeviceMatrix.Quantized(f, a.bytes(p1.data()), a.bytes(p1.scales()), 2 * hidden, dim, p1.groupSize());
+                    DeviceMatrix.Quantized down = new DeviceMatrix.Quantized(f, a.bytes(p2.data()), a.bytes(p2.scales()), outRows, hidden, p2.groupSize());
+                    String before = System.getProperty("kvasir.gpu.fuse-swiglu");
+                    System.setProperty("kvasir.gpu.fuse-swiglu", "true");  // INT8 too (auto: INT4 only)
+                    Matmuls mm;
+                    try {
+                        mm = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
+                    } finally {
+                        if (before == null) System.clearProperty("kvasir.gpu.fuse-swiglu");
+                        else System.setProperty("kvasir.gpu.fuse-swiglu", before);
+                    }
+                    String what = f + " G" + (group == 0 ? "cols" : group);
+                    if (before == null) {
+                        Matmuls auto = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
+                        assertTrue(auto.carriesSwiglu(gateUp, down, 1) == (f == QuantFormat.INT4), what + ": carried by default for INT4 only");
+                        auto.close();
+                    }
+                    assertTrue(mm.carriesSwiglu(gateUp, down, 1), what + ": carried at one token");
+                    assertTrue(!mm.carriesSwiglu(gateUp, down, 2), what + ": not at two");
+                    mm.chooseGemv("auto", "rows");
+                    float[] partialsHost = new float[dim / 32];
+                    for (int i = 0; i < partialsHost.length; i++) partialsHost[i] = 2f + i;
+                    Matmuls.FusedNorm normIn = new Matmuls.FusedNorm(a.floats(partialsHost), a.floats(randoms(dim)), dim, 1e-5f);
+                    for (Matmuls.FusedNorm norm : new Matmuls.FusedNorm[]{null, normIn}) {
+                        String w = what + (norm == null ? "" : " with the input norm");
+                        float[] x0 = randoms(outRows);
+                        CUdeviceptr act = a.floats(randoms(dim)), both = a.poisoned(2 * hidden);
+                        CUdeviceptr yCarried = a.floats(x0), yLaunched = a.floats(x0);
+                        mm.run(gateUp, act, both, 1, false, false, d.stream(), norm, null);  // quantizes act into the int8 form runGatedFfn reads too
+                        mm.runGatedFfn(gateUp, down, yCarried, d.stream(), norm, null);
+                        byte[] values = a.readBytes(mm.int8Activations(), hidden), scales = a.readBytes(mm.int8Scales(), hidden / 4);
+                        a.kernels.launch("swiglu_q8", (hidden + 255) / 256, 1, 256, d.stream(), both, mm.int8Activations(), mm.int8Scales(), 1, hidden);
+                        assertArrayEquals(a.readBytes(mm.int8Activations(), hidden), values, w + ": int8 values of silu(g)·u");
+                        assertArrayEquals(a.readBytes(mm.int8Scales(), hidden / 4), scales, w + ": their block scales");
+                        mm.runPrepared(down, null, yLaunched, 1, true, d.stream());
+                        assertArrayEquals(a.readFloats(yLaunched, outRows), a.readFloats(yCarried, outRows), w + ": the residual after down");
+                    }
+                    mm.close();
+                }
+            }
+            return null;
+        });
+    }
+
     /** Batches: on our tensor-core kernel up to QUANT_TC_MAX_TOKENS tokens, through the bf16 copy and cuBLAS above. */
     @Test
     void batchesOnTheTensorCoresAndThroughTheBf16Copy() {
