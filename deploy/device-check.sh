@@ -36,6 +36,8 @@
 #                                        | s7rope (tests, 8B decode with RoPE/KV in its own launch and inside the per-head attention)
 #                                        | s7quant (the same for INT4 and INT8 weights: own launch against the auto choice, alternating)
 #                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA, its ncu sections)
+#                                        | s8glu (tests, the one-token feed-forward's kernels and chains, 8B batch-1 decode with the SwiGLU
+#                                          in its own launch and carried by the GEMVs)
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
@@ -542,4 +544,13 @@ if [[ "$PHASE" == s7fa ]]; then
     --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     $B/bin/gpu-bench attention --kv-cache-dtype bf16 > "$OUT/ncu_prefill_tc.txt" 2>&1
   grep -E "Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Throughput|Theoretical Occ|Block Limit|Issued Ipc" "$OUT/ncu_prefill_tc.txt" | head -40
+fi
+if [[ "$PHASE" == s8glu ]]; then
+  gpu_tests "SwiGLU carried"
+  step ffn kernels and chains
+  $B/bin/gpu-bench ffn 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/ffn.json"
+  bandwidth
+  synth_8b
+  for F in false auto false auto; do switched_decode fuse-swiglu $F --quantization int4 --batch 1; done
+  [[ -n "${INT8:-}" ]] && for F in true false; do switched_decode fuse-swiglu $F --quantization int8 --batch 1; done
 fi

@@ -237,6 +237,63 @@ public final class KernelBench {
         });
     }
 
+    /**
+     * A one-token feed-forward at Llama 3 8B's shape (gate/up 28672 × 4096, down 4096 × 14336), INT4
+     * G128 and INT8 G32, in graph replays with programmatic launch: each kernel alone, and gate/up,
+     * swiglu_q8, down (three launches) against gate/up writing down's int8 activations itself
+     * (glu32), then down. Four weight copies rotate, so the weights come from memory.
+     */
+    public static List<LaunchResult> ffn(GpuDispatcher d) {
+        return d.call(() -> {
+            List<LaunchResult> out = new ArrayList<>();
+            int dim = 4096, hidden = 14336, copies = 4, calls = 4 * copies;
+            for (Object[] q : new Object[][]{{QuantFormat.INT4, 128}, {QuantFormat.INT8, 32}}) {
+                QuantFormat f = (QuantFormat) q[0];
+                int g = (int) q[1];
+                String sfx = f.kernelSuffix, name = f.name().toLowerCase(java.util.Locale.ROOT) + "_g" + g + " ";
+                try (DeviceMemory mem = new DeviceMemory(d); Kernels k = Kernels.load(d)) {
+                    CUstream s = d.stream();
+                    DeviceMatrix.Quantized[] gu = new DeviceMatrix.Quantized[copies], down = new DeviceMatrix.Quantized[copies];
+                    for (int i = 0; i < copies; i++) {
+                        gu[i] = new DeviceMatrix.Quantized(f, filled(d, mem, k, 2L * hidden * f.rowBytes(dim), 0.0123f),
+                                filled(d, mem, k, 2L * hidden * (dim / g) * f.groupBytes, HALF_ONES), 2 * hidden, dim, g);
+                        down[i] = new DeviceMatrix.Quantized(f, filled(d, mem, k, dim * f.rowBytes(hidden), 0.0123f),
+                                filled(d, mem, k, (long) dim * (hidden / g) * f.groupBytes, HALF_ONES), dim, hidden, g);
+                    }
+                    CUdeviceptr xq = filled(d, mem, k, hidden, 0f), xs = filled(d, mem, k, 8L * hidden / 32, 0f);
+                    CUdeviceptr hq = filled(d, mem, k, hidden, 0f), hs = filled(d, mem, k, 8L * hidden / 32, 0f);
+                    CUdeviceptr both = filled(d, mem, k, 8L * hidden, 0.5f), y = filled(d, mem, k, 4L * dim, 0f);
+                    IntConsumer gateUp = i -> gemv(k, s, "gemv_" + sfx + "_k2r4_1", 2 * hidden / 8, gu[i % copies], xq, xs, both, null, null);
+                    IntConsumer gateUpRows = i -> gemv(k, s, "gemv_" + sfx + "_1", 2 * hidden / 16, gu[i % copies], xq, xs, both, null, null);
+                    IntConsumer glu32 = i -> gemv(k, s, "gemv_" + sfx + "_glu32_1", hidden / 32, gu[i % copies], xq, xs, null, hq, hs);
+                    IntConsumer swiglu = i -> k.launch("swiglu_q8", hidden / 256, 1, 256, s, both, hq, hs, 1, hidden);
+                    IntConsumer downK2r4 = i -> gemv(k, s, "gemv_" + sfx + "_k2r4_1", dim / 8, down[i % copies], hq, hs, y, null, null);
+                    for (Object[] c : new Object[][]{{"gate/up k2r4", gateUp}, {"gate/up rows", gateUpRows}, {"gate/up glu32", glu32},
+                            {"swiglu_q8", swiglu}, {"down k2r4", downK2r4}}) {
+                        out.add(new LaunchResult(name + c[0], true, 1e3 * GraphTimer.millisPerCall(s, calls, (IntConsumer) c[1])));
+                    }
+                    out.add(new LaunchResult(name + "chain launched", true, 1e3 * GraphTimer.millisPerCall(s, calls, i -> {
+                        gateUp.accept(i);
+                        swiglu.accept(i);
+                        downK2r4.accept(i);
+                    })));
+                    out.add(new LaunchResult(name + "chain glu32", true, 1e3 * GraphTimer.millisPerCall(s, calls, i -> {
+                        glu32.accept(i);
+                        downK2r4.accept(i);
+                    })));
+                }
+            }
+            return out;
+        });
+    }
+
+    /** A quantized GEMV kernel of quant.cuh with no fused norms (outQ/outS: the int8 output of the glu32 form). */
+    private static void gemv(Kernels k, CUstream s, String kernel, int grid, DeviceMatrix.Quantized m, CUdeviceptr xq, CUdeviceptr xs,
+                             CUdeviceptr y, CUdeviceptr outQ, CUdeviceptr outS) {
+        k.launch(kernel, grid, 1, 128, s, m.data(), m.scales(), xq, xs, y, m.rows(), m.cols(), m.groupShift(), 0,
+                null, 0, 0f, null, outQ, outS, null, null);
+    }
+
     private static CUdeviceptr filled(GpuDispatcher d, DeviceMemory mem, Kernels k, long bytes, float value) {
         long floats = (bytes + 3) / 4;
         CUdeviceptr p = mem.allocate("bench", floats * 4);

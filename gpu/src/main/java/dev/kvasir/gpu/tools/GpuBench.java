@@ -68,7 +68,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            out.println("usage: gpu-bench bandwidth | kernels | launches | logits MODEL OUTDIR [...] | decode MODEL [...] | prefill MODEL [...] | attention [...]");
+            out.println("usage: gpu-bench bandwidth | kernels | launches | ffn | logits MODEL OUTDIR [...] | decode MODEL [...] | prefill MODEL [...] | attention [...]");
             System.exit(2);
         }
         String reason = GpuDevices.unavailableReason();
@@ -92,6 +92,13 @@ public final class GpuBench {
                 try (GpuDispatcher d = GpuDispatcher.open(0)) {
                     for (KernelBench.LaunchResult r : KernelBench.launches(d)) {
                         out.printf("{\"bench\":\"launch_chain\",\"chain\":\"%s\",\"programmatic\":%b,\"us_per_link\":%.2f}%n", r.chain(), r.programmatic(), r.micros());
+                    }
+                }
+            }
+            case "ffn" -> {
+                try (GpuDispatcher d = GpuDispatcher.open(0)) {
+                    for (KernelBench.LaunchResult r : KernelBench.ffn(d)) {
+                        out.printf("{\"bench\":\"ffn\",\"what\":\"%s\",\"us\":%.2f}%n", r.chain(), r.micros());
                     }
                 }
             }
