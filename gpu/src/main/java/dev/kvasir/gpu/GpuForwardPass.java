@@ -15,7 +15,8 @@ import jcuda.driver.CUstream;
  * output projection with the residual add fused → RMSNorm → gate/up → SwiGLU (written like the
  * norm) → down with the residual add fused; then the final norm of the rows to sample only and the
  * logits. For one token with quantized weights the two norms of a layer ride on the GEMVs instead
- * (the residual product writes them, the next product scales by them: {@link Matmuls.FusedNorm}).
+ * (the residual product writes them, the next product scales by them: {@link Matmuls.FusedNorm}),
+ * and with INT4 weights the SwiGLU rides on gate/up ({@link Matmuls#runGatedFfn}).
  * Activations are fp32; their buffers grow with the largest step seen.
  */
 final class GpuForwardPass {

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -71,15 +72,8 @@ class ProgrammaticLaunchTest {
     }
 
     private static Run run(ModelWeights w, String quantization, boolean programmatic, int[] text, List<int[]> prompts, int steps) {
-        String before = System.getProperty("kvasir.gpu.pdl");
-        System.setProperty("kvasir.gpu.pdl", Boolean.toString(programmatic));
-        GpuStepExecutor gpu;
-        try {
-            gpu = GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(256).withQuantization(quantization));
-        } finally {
-            if (before == null) System.clearProperty("kvasir.gpu.pdl");
-            else System.setProperty("kvasir.gpu.pdl", before);
-        }
+        GpuStepExecutor gpu = Gpu.withProperties(Map.of("kvasir.gpu.pdl", Boolean.toString(programmatic)),
+                () -> GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(256).withQuantization(quantization)));
         try (gpu) {
             assertEquals(programmatic, gpu.programmaticLaunch());
             GpuChunkScorer scorer = new GpuChunkScorer(gpu);

@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -266,17 +267,10 @@ class QuantKernelCheckTest {
                     Packed p1 = Packed.random(f, 2 * hidden, dim, group == 0 ? dim : group), p2 = Packed.random(f, outRows, hidden, group == 0 ? hidden : group);
                     DeviceMatrix.Quantized gateUp = new DeviceMatrix.Quantized(f, a.bytes(p1.data()), a.bytes(p1.scales()), 2 * hidden, dim, p1.groupSize());
                     DeviceMatrix.Quantized down = new DeviceMatrix.Quantized(f, a.bytes(p2.data()), a.bytes(p2.scales()), outRows, hidden, p2.groupSize());
-                    String before = System.getProperty("kvasir.gpu.fuse-swiglu");
-                    System.setProperty("kvasir.gpu.fuse-swiglu", "true");  // INT8 too (auto: INT4 only)
-                    Matmuls mm;
-                    try {
-                        mm = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
-                    } finally {
-                        if (before == null) System.clearProperty("kvasir.gpu.fuse-swiglu");
-                        else System.setProperty("kvasir.gpu.fuse-swiglu", before);
-                    }
+                    // INT8 too (auto: INT4 only)
+                    Matmuls mm = Gpu.withProperties(Map.of("kvasir.gpu.fuse-swiglu", "true"), () -> new Matmuls(a.kernels, a.memory, List.of(gateUp, down)));
                     String what = f + " G" + (group == 0 ? "cols" : group);
-                    if (before == null) {
+                    if (System.getProperty("kvasir.gpu.fuse-swiglu") == null) {
                         Matmuls auto = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
                         assertTrue(auto.carriesSwiglu(gateUp, down, 1) == (f == QuantFormat.INT4), what + ": carried by default for INT4 only");
                         auto.close();

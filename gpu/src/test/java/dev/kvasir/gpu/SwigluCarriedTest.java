@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -59,22 +60,9 @@ class SwigluCarriedTest {
 
     private record Run(float[] logits, int[] greedy) {}
 
-    private static void restore(String property, String value) {
-        if (value == null) System.clearProperty(property);
-        else System.setProperty(property, value);
-    }
-
     private static Run run(ModelWeights w, String quantization, boolean carried, int[] prompt) {
-        String before = System.getProperty("kvasir.gpu.fuse-swiglu"), layout = System.getProperty("kvasir.gpu.qgemv");
-        System.setProperty("kvasir.gpu.fuse-swiglu", Boolean.toString(carried));
-        System.setProperty("kvasir.gpu.qgemv", "rows");
-        GpuStepExecutor gpu;
-        try {
-            gpu = GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(64).withQuantization(quantization));
-        } finally {
-            restore("kvasir.gpu.fuse-swiglu", before);
-            restore("kvasir.gpu.qgemv", layout);
-        }
+        GpuStepExecutor gpu = Gpu.withProperties(Map.of("kvasir.gpu.fuse-swiglu", Boolean.toString(carried), "kvasir.gpu.qgemv", "rows"),
+                () -> GpuStepExecutor.create(w, GpuOptions.defaults().withMaxKvBlocks(64).withQuantization(quantization)));
         try (gpu) {
             float[] logits = new GpuChunkScorer(gpu).logits(new int[]{prompt[0]});
             int[] greedy = new BatchGeneration(gpu).generate(List.of(prompt), 16)[0];
