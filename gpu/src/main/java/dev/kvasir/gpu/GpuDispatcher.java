@@ -10,8 +10,6 @@ import org.slf4j.LoggerFactory;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
@@ -24,23 +22,21 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
  * The one thread that talks to a device. It creates the device's CUDA context and compute stream
  * and makes every JCuda call for that device, so no context is ever shared between threads and
  * launches queue up asynchronously on the stream in call order. Callers hand it work and wait for
- * the result (or keep the future).
+ * the result (or keep the future). Both sides poll instead of parking for up to
+ * {@code -Dkvasir.gpu.spin-wait-ms} (default 20; 0 parks at once), see {@link BusyPollWorker}.
  */
 public final class GpuDispatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GpuDispatcher.class);
+    private static final long SPIN_NANOS = (long) (Double.parseDouble(System.getProperty("kvasir.gpu.spin-wait-ms", "20")) * 1e6);
     private final int ordinal;
-    private final ExecutorService thread;
+    private final BusyPollWorker thread;
     private Thread owner;
     private CUcontext context;
     private CUstream stream;
 
     private GpuDispatcher(int ordinal) {
         this.ordinal = ordinal;
-        this.thread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "kvasir-gpu-" + ordinal);
-            t.setDaemon(true);
-            return t;
-        });
+        this.thread = new BusyPollWorker("kvasir-gpu-" + ordinal, SPIN_NANOS);
     }
 
     /** Starts the dispatcher thread of device {@code ordinal} and creates its context there. */
@@ -96,7 +92,7 @@ public final class GpuDispatcher implements AutoCloseable {
     public <T> T call(Callable<T> work) {
         try {
             if (owner != null && Thread.currentThread() == owner) return work.call();
-            return submit(work).get();
+            return thread.await(submit(work));
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof RuntimeException r) throw r;

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
@@ -63,6 +64,11 @@ public final class GpuStepExecutor implements StepExecutor {
     private final KvGeometry geometry;
     private final GpuForwardPass forward;
     private final CUevent done = new CUevent();
+    /** Brackets each step on the stream while timing is on (see {@link #timeSteps}). */
+    private final CUevent stepBegin = new CUevent(), stepEnd = new CUevent();
+    private boolean timing;
+    private double timedMillis;
+    private int timedSteps;
     private PinnedBuffer hostInts;
     private CUdeviceptr deviceInts;
     private long deviceIntsBytes;
@@ -127,6 +133,8 @@ public final class GpuStepExecutor implements StepExecutor {
                 PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvHeads(), c.headDim(), kvDtype);
                 GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv, matmuls);
                 cuEventCreate(e.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+                cuEventCreate(e.stepBegin, CUevent_flags.CU_EVENT_DEFAULT);
+                cuEventCreate(e.stepEnd, CUevent_flags.CU_EVENT_DEFAULT);
                 log.info("cuda:{} ready: weights {} ({} MiB streamed per decode step), {} KV pool of {} blocks × {} ({} MiB)", options.device(),
                         w.describe(), w.matrixBytes >> 20, kvDtype, blocks, options.blockSize(), (blocks * perBlock) >> 20);
                 return e;
@@ -203,6 +211,8 @@ public final class GpuStepExecutor implements StepExecutor {
             if (w.tokens().length != 1 || w.sampling() == null) decode = false;
             stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
         }
+        boolean timed = timing && decode;
+        if (timed) cuEventRecord(stepBegin, stream);
         StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0, !decode && usesTiledPrefill(step));
         CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
         int rows = s.rows();
@@ -221,8 +231,15 @@ public final class GpuStepExecutor implements StepExecutor {
         } else {
             sampler.queue(logits, batch, stream);
         }
+        if (timed) cuEventRecord(stepEnd, stream);
         cuEventRecord(done, stream);
         cuEventSynchronize(done);
+        if (timed) {
+            float[] ms = new float[1];
+            cuEventElapsedTime(ms, stepBegin, stepEnd);
+            timedMillis += ms[0];
+            timedSteps++;
+        }
         List<SampledToken> out = new ArrayList<>(rows);
         int r = 0;
         for (SequenceWork w : seqs) {
@@ -277,6 +294,26 @@ public final class GpuStepExecutor implements StepExecutor {
             forward.useTensorCorePrefill(on);
             return null;
         });
+    }
+
+    /**
+     * Starts (or stops) timing each decode step replayed from a graph on the stream, from before its
+     * metadata copy to after its tokens' copy back, and clears the figures so far: the step as the
+     * device saw it, host enqueue latency included, without the time the caller spends between
+     * steps (for gpu-bench).
+     */
+    public void timeSteps(boolean on) {
+        dispatcher.call(() -> {
+            timing = on;
+            timedMillis = 0;
+            timedSteps = 0;
+            return null;
+        });
+    }
+
+    /** The mean stream time of the steps timed since {@link #timeSteps} turned timing on (NaN before any). */
+    public double timedStepMillis() {
+        return dispatcher.call(() -> timedSteps == 0 ? Double.NaN : timedMillis / timedSteps);
     }
 
     /** Whether decode steps replay captured CUDA graphs (on by default; -Dkvasir.gpu.graphs=false turns them off). */
@@ -491,6 +528,8 @@ public final class GpuStepExecutor implements StepExecutor {
             dispatcher.call(() -> {
                 cuStreamSynchronize(dispatcher.stream());
                 cuEventDestroy(done);
+                cuEventDestroy(stepBegin);
+                cuEventDestroy(stepEnd);
                 for (Graph g : graphCache.values()) cuGraphExecDestroy(g.exec());
                 if (hostInts != null) hostInts.close();
                 if (hostLogits != null) hostLogits.close();

@@ -46,9 +46,11 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--quantization Q] [--sample true]
- *       [--bandwidth GB/s]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
+ *       [--bandwidth GB/s] [--step-timing true] [--inline true]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
  *       their packed values and scales) set at that bandwidth
- *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device)</li>
+ *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device); with step timing also
+ *       the mean step as the stream saw it (stream_step_ms, see GpuStepExecutor.timeSteps), so that step_ms minus it
+ *       is the time between steps; inline runs the generation loop on the dispatcher thread</li>
  *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--quantization Q] [--tc-prefill true]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
  *   <li>{@code attention [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--kv-cache-dtype fp32,bf16]
@@ -207,6 +209,8 @@ public final class GpuBench {
         double bw = opts.containsKey("bandwidth") ? Double.parseDouble(opts.get("bandwidth")) : 0;
         try (ModelWeights w = ModelLoader.load(model); GpuStepExecutor e = open(model, w, opts, 0)) {
             String graphMode = opts.getOrDefault("graphs", "both");
+            // --inline true: the generation loop on the device's dispatcher thread, so no step crosses threads
+            boolean inline = Boolean.parseBoolean(opts.getOrDefault("inline", "false"));
             for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
                 if (graphMode.equals(graphs ? "off" : "on")) continue;
                 e.useGraphs(graphs);
@@ -217,12 +221,20 @@ public final class GpuBench {
                 SamplingParams params = sample ? SamplingParams.of(0.8f, 50, 0.95f, null) : SamplingParams.greedy();
                 new BatchGeneration(e, params, 7).generate(prompts, 4); // warm-up
                 BatchGeneration g = new BatchGeneration(e, params, 7);
-                g.generate(prompts, steps);
+                boolean timed = Boolean.parseBoolean(opts.getOrDefault("step-timing", "false"));
+                if (timed) e.timeSteps(true);
+                if (inline) {
+                    e.dispatcher().call(() -> g.generate(prompts, steps));
+                } else {
+                    g.generate(prompts, steps);
+                }
+                double streamMs = timed ? e.timedStepMillis() : Double.NaN;
+                if (timed) e.timeSteps(false);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
                 out.printf("{\"bench\":\"decode\",\"quantization\":\"%s\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
-                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f}%n",
+                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f,\"stream_step_ms\":%.3f,\"inline\":%b}%n",
                         opts.getOrDefault("quantization", "auto"), sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(),
-                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs);
+                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs, streamMs, inline);
             }
         }
     }
