@@ -116,7 +116,7 @@ decode_modes() {
 switched_decode() {
   local name=$1 value=$2; shift 2
   step "decode 8b $* with $name=$value"
-  KVASIR_JAVA_OPTS="-Dkvasir.gpu.$name=$value" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --graphs on --bandwidth "${BW:-0}" "$@" 2>&1 \
+  KVASIR_JAVA_OPTS="-Dkvasir.gpu.$name=$value ${EXTRA_JAVA_OPTS:-}" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --graphs on --bandwidth "${BW:-0}" "$@" 2>&1 \
     | grep -E '"bench"|Exception' | sed "s/^{/{\"$name\":\"$value\",/" | tee -a "$OUT/decode_8b.json"
 }
 # per-kernel times (ncu, no graphs) of 8B batch-1 decode with quantization $1 into $OUT/ncu_decode_$1.txt
@@ -387,11 +387,21 @@ print("layer 5, kernel by kernel (start offset, duration, gap before; us):")
 layer = [i for i, r in enumerate(step) if r["Name"].startswith("rmsnorm")]
 if len(layer) > 12:
     lo, hi = layer[10], layer[12]
+else:  # norms carried by the products: a layer from one attention to the next
+    layer = [i for i, r in enumerate(step) if r["Name"].startswith("attention")]
+    lo, hi = layer[5], layer[6]
+if len(layer) > 6:
     pe = int(step[lo - 1]["Start (ns)"]) + int(step[lo - 1]["Duration (ns)"])
     for r in step[lo:hi]:
         s, d = int(r["Start (ns)"]), int(r["Duration (ns)"])
         print(f"  {r['Name'].split('(')[0]} {(s - t0)/1e3:.1f} {d/1e3:.2f} {(s - pe)/1e3:.2f}")
         pe = s + d
+print("the step's last kernels and the next step's first (start offset, duration, gap before; us):")
+pe = int(step[-5]["Start (ns)"]) + int(step[-5]["Duration (ns)"])
+for r in step[-4:] + rows[b:b + 2]:
+    s, d = int(r["Start (ns)"]), int(r["Duration (ns)"])
+    print(f"  {r['Name'].split('(')[0]} {(s - t0)/1e3:.1f} {d/1e3:.2f} {(s - pe)/1e3:.2f}")
+    pe = s + d
 PY
   done
 fi
@@ -544,6 +554,36 @@ if [[ "$PHASE" == s7fa ]]; then
     --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     $B/bin/gpu-bench attention --kv-cache-dtype bf16 > "$OUT/ncu_prefill_tc.txt" 2>&1
   grep -E "Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Throughput|Theoretical Occ|Block Limit|Issued Ipc" "$OUT/ncu_prefill_tc.txt" | head -40
+fi
+# s9spin: the dispatcher's hand-offs polled (spin-wait-ms 20, the default) against parked (0)
+if [[ "$PHASE" == s9spin ]]; then
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests
+  bandwidth
+  synth_8b
+  for S in 0 20 0 20; do switched_decode spin-wait-ms $S --quantization int8 --batch 1 --step-timing true; done
+  for S in 0 20; do switched_decode spin-wait-ms $S --quantization int4 --batch 1 --step-timing true; done
+  for S in 0 20; do switched_decode spin-wait-ms $S --quantization none --batch 1 --step-timing true; done
+fi
+# s9host: the time between decode steps (stream time per step against wall time, the loop on the
+# dispatcher thread against the caller's)
+if [[ "$PHASE" == s9host ]]; then
+  bandwidth
+  synth_8b
+  for Q in ${HOST_QUANT:-int8}; do
+    for I in false true false true; do
+      step "decode 8b $Q inline=$I"
+      timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --inline $I 2>&1 \
+        | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+    done
+  done
+fi
+if [[ "$PHASE" == s9att ]]; then
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "RoPE"
+  bandwidth
+  synth_8b
+  for Q in ${ATT_QUANT:-int8}; do
+    for F in false true false true; do switched_decode attention-early $F --quantization $Q --batch 1; done
+  done
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"

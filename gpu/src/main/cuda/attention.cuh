@@ -149,6 +149,63 @@ __device__ void rope_kv_head(float* qkv, const int* positions, const float* invF
     __syncthreads();
 }
 
+// rope_kv_head with what does not depend on the step's earlier kernels read before grid_wait():
+// the position and slot (step metadata, copied before the step's first kernel) and the rotation of
+// the pair this thread turns (the table is a weight). After the wait one round trip reads the
+// query, key and value heads at once, a third of the block each (part = threadIdx / MAXDIM): the
+// query's and key's pairs rotated into shared memory (the query also in place, as rope_kv leaves
+// it), the dims past ropeDim and the value copied. rope_kv_head waits on four dependent reads
+// (position, angles, query, then key and value) and four barriers instead. Same bits: the same
+// rope_angle and rotate_pair. blockDim >= 3 * MAXDIM, headDim <= MAXDIM.
+template <int MAXDIM> struct RopeStep {
+    int pos;
+    size_t slot;
+    float2 cs;  // this thread's pair's rotation, for threads of the query and key parts with i < ropeDim / 2
+};
+template <int MAXDIM>
+__device__ __forceinline__ RopeStep<MAXDIM> rope_step(const int* positions, const int* slot, const float* invFreq,
+                                                      const float2* table, int tablePositions, int ropeDim) {
+    RopeStep<MAXDIM> r;
+    r.pos = positions[blockIdx.x];
+    r.slot = (size_t) slot[blockIdx.x];
+    int part = threadIdx.x / MAXDIM, i = threadIdx.x % MAXDIM, half = ropeDim / 2;
+    r.cs = part < 2 && i < half ? rope_angle(r.pos, i, invFreq, table, tablePositions, half) : make_float2(0.f, 0.f);
+    return r;
+}
+template <typename S, int MAXDIM>
+__device__ void rope_kv_head_after(const RopeStep<MAXDIM>& r, float* qkv, float* qHead, int headDim, int ropeDim,
+                                   int interleaved, int stride, int heads, int kvHeads, typename S::T* keys,
+                                   typename S::T* values, __half* kScales, __half* vScales) {
+    __shared__ float key[MAXDIM], value[MAXDIM];
+    int g = blockIdx.y, group = heads / kvHeads;
+    int part = threadIdx.x / MAXDIM, i = threadIdx.x % MAXDIM, half = ropeDim / 2;
+    float* row = qkv + (size_t) blockIdx.x * stride;
+    if (part < 3) {
+        float* src = row + (size_t) (part == 0 ? g * group + blockIdx.z : part == 1 ? heads + g : heads + kvHeads + g) * headDim;
+        float* dst = part == 0 ? qHead : part == 1 ? key : value;
+        if (part < 2) {
+            if (i < half) {
+                int2 ab = rope_pair(i, half, interleaved);
+                float2 y = rotate_pair(src[ab.x], src[ab.y], r.cs);
+                dst[ab.x] = y.x;
+                dst[ab.y] = y.y;
+                if (part == 0) {
+                    src[ab.x] = y.x;
+                    src[ab.y] = y.y;
+                }
+            }
+            if (ropeDim + i < headDim) dst[ropeDim + i] = src[ropeDim + i];
+        } else if (i < headDim) {
+            dst[i] = src[i];
+        }
+    }
+    __syncthreads();
+    size_t at = r.slot * kvHeads + g;
+    store_head<S>(key, keys + at * headDim, kScales + at, headDim);
+    store_head<S>(value, values + at * headDim, vScales + at, headDim);
+    __syncthreads();
+}
+
 // Merges a decode-attention block's warps' online-softmax states (running max sm, sum sl,
 // accumulator sacc per head of the group and dim, in shared memory after a barrier) for head g and
 // dim d: returns the block's unnormalised sum and sets its max gm and denominator gl (gm = -inf,
@@ -291,44 +348,56 @@ __device__ __forceinline__ void kv_slots(const int* table, int s0, int end, int 
     }
 }
 
-// Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
-// kv head) reads each cached key and value once for all G = heads / kvHeads query heads (a block
-// per query head would read them G times), and each warp takes P positions per step whose loads
-// and warp reductions are independent, so the walk over the context is no longer one long chain of
-// load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
-// attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
-// grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
-// SPLIT: grid z cuts the context into `splits` chunks (write_split_state, finish_split); part and counters unused otherwise.
-// PER_HEAD (GMAX = 1): grid z is the query head within the group, a block each, so a step of one
-// sequence keeps kvHeads × G SMs busy instead of kvHeads, each with a quarter of the arithmetic
-// (the group's K/V rows are then read G times, from L2 after the first).
-// Q8_OUT: the output written as int8 activations xq / xs (write_merged_heads_q8) instead of fp32 out.
-template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD = false, bool Q8_OUT = false>
-__device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
-                                     const __half* kScales, const __half* vScales, float* out,
-                                     const int* positions, const int* seqOf, const int* tables, int tableStride,
-                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
-                                     float* part, int* counters, int splits, int8_t* xq = nullptr, float2* xs = nullptr) {
+// Where a decode-attention block's walk over the cache starts: the token's context length, the
+// block's chunk of it [begin, end) (the whole of it unless split), its sequence's page table and
+// the slots of the warp's first sweep. All of it comes from the step's metadata, which the host
+// copies to the device before the step's first kernel, so a kernel may read it before grid_wait().
+template <int P> struct KvWalk {
+    int len, begin, end, chunk;
+    const int* table;
+    size_t slot[P];
+};
+template <int P, int WARPS, bool SPLIT>
+__device__ __forceinline__ KvWalk<P> kv_walk(const int* positions, const int* seqOf, const int* tables, int tableStride,
+                                             int blockSize, int splits) {
+    KvWalk<P> w;
+    int t = blockIdx.x, warp = threadIdx.x >> 5;
+    w.len = positions[t] + 1;
+    w.begin = 0;
+    w.end = w.len;
+    w.chunk = w.len;
+    if constexpr (SPLIT) w.chunk = split_range<WARPS * P>(w.len, splits, w.begin, w.end);
+    w.table = tables + (size_t) seqOf[t] * tableStride;
+    kv_slots<P>(w.table, w.begin + warp * P, w.end, blockSize, w.slot);
+    return w;
+}
+
+// The walk itself, from a KvWalk read before or after grid_wait(). qHead: for PER_HEAD, the
+// block's query head already in shared memory (then q is not read), or nullptr.
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD, bool Q8_OUT>
+__device__ void attention_walk(const float* q, const float* qHead, const typename S::T* keys, const typename S::T* values,
+                               const __half* kScales, const __half* vScales, float* out, KvWalk<P>& walk,
+                               int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
+                               float* part, int* counters, int splits, int8_t* xq, float2* xs) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
     int h0 = PER_HEAD ? blockIdx.z : 0;  // the block's first query head within the group
     int Gb = PER_HEAD ? 1 : G;            // and how many it computes
     int kvDim = kvHeads * headDim;
-    int len = positions[t] + 1;
-    int begin = 0, end = len, chunk = len;
+    int len = walk.len, begin = walk.begin, end = walk.end, chunk = walk.chunk;
     if constexpr (SPLIT) {
-        chunk = split_range<WARPS * P>(len, splits, begin, end);
         if (begin == end) {  // the whole block alike: nothing to attend to in this chunk
             finish_split<GMAX>(out, part, counters, splits, (len + chunk - 1) / chunk, t, heads, kvHeads, kvh, G, headDim);
             return;
         }
     }
-    const int* table = tables + (size_t) seqOf[t] * tableStride;
+    const int* table = walk.table;
     float qv[GMAX][MAXD], acc[GMAX][MAXD], m[GMAX], l[GMAX];
 #pragma unroll
     for (int g = 0; g < GMAX; g++) {
-        const float* qh = q + (size_t) t * qStride + (size_t) (kvh * G + h0 + min(g, Gb - 1)) * headDim;
+        const float* qh = PER_HEAD && qHead != nullptr ? qHead
+                        : q + (size_t) t * qStride + (size_t) (kvh * G + h0 + min(g, Gb - 1)) * headDim;
 #pragma unroll
         for (int j = 0; j < MAXD; j++) {
             int d = lane + 32 * j;
@@ -338,8 +407,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
         m[g] = -INFINITY;
         l[g] = 0.f;
     }
-    size_t slot[P];
-    kv_slots<P>(table, begin + warp * P, end, blockSize, slot);
+    size_t (&slot)[P] = walk.slot;
     for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
         size_t off[P];
         float ks[P], vs[P], x[P][MAXD], v[P][MAXD];
@@ -420,6 +488,50 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
     } else {
         write_merged_heads<WARPS, GMAX, 32 * MAXD>(sm, sl, sacc, out, t, heads, kvh * G + h0, Gb, headDim);
     }
+}
+
+// Decode attention with the query heads of a GQA group together: one block of 4 warps per (token,
+// kv head) reads each cached key and value once for all G = heads / kvHeads query heads (a block
+// per query head would read them G times), and each warp takes P positions per step whose loads
+// and warp reductions are independent, so the walk over the context is no longer one long chain of
+// load → dot → shuffle → exp per position (measured: that chain, not bandwidth, bounded decode
+// attention). Online softmax per head in each warp; the WARPS warps' states meet in shared memory.
+// grid = (n tokens, kvHeads), block = 32 * WARPS. G <= GMAX, headDim <= 32 * MAXD.
+// SPLIT: grid z cuts the context into `splits` chunks (write_split_state, finish_split); part and counters unused otherwise.
+// PER_HEAD (GMAX = 1): grid z is the query head within the group, a block each, so a step of one
+// sequence keeps kvHeads × G SMs busy instead of kvHeads, each with a quarter of the arithmetic
+// (the group's K/V rows are then read G times, from L2 after the first).
+// Q8_OUT: the output written as int8 activations xq / xs (write_merged_heads_q8) instead of fp32 out.
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD = false, bool Q8_OUT = false>
+__device__ void attention_group_rows(const float* q, const typename S::T* keys, const typename S::T* values,
+                                     const __half* kScales, const __half* vScales, float* out,
+                                     const int* positions, const int* seqOf, const int* tables, int tableStride,
+                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
+                                     float* part, int* counters, int splits, int8_t* xq = nullptr, float2* xs = nullptr) {
+    KvWalk<P> walk = kv_walk<P, WARPS, SPLIT>(positions, seqOf, tables, tableStride, blockSize, splits);
+    attention_walk<S, GMAX, MAXD, P, WARPS, SPLIT, PER_HEAD, Q8_OUT>(q, nullptr, keys, values, kScales, vScales, out, walk,
+            heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits, xq, xs);
+}
+
+// The per-head decode attention with this step's RoPE and K/V write (_h16re, _h16rqe): the walk's
+// start (kv_walk) and the rotation (rope_step) are read before grid_wait(), only from the step's
+// metadata and the rotation table, so that after the wait the chain is the q/k/v read, the K/V
+// store, then the walk's first sweep.
+template <typename S, int MAXD, int P, int WARPS, bool Q8>
+__device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T* values, __half* kScales, __half* vScales,
+                                    float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,
+                                    int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
+                                    const float* invFreq, const float2* table, int tablePositions, int ropeDim, int interleaved,
+                                    const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
+    KvWalk<P> walk = kv_walk<P, WARPS, false>(positions, seqOf, tables, tableStride, blockSize, 1);
+    RopeStep<32 * MAXD> rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
+    grid_enter();
+    static_assert(WARPS >= 3 * MAXD, "rope_kv_head_after: a part of 32 * MAXD threads each for the query, key and value");
+    __shared__ float qHead[32 * MAXD];
+    rope_kv_head_after<S, 32 * MAXD>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
+                                     kScales, vScales);
+    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
+            headDim, blockSize, scale, qStride, nullptr, nullptr, 1, xq, xs);
 }
 
 // Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
@@ -679,6 +791,20 @@ KV_WRITE(fp8, KvFP8)
                 seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1     \
                 XQ_ARGS);                                                                                               \
     }
+// _h16re / _h16rqe: the same arguments and bits, with the step metadata and the rotation read before
+// the wait (attention_head_rope). Taken with -Dkvasir.gpu.attention-early=true; not yet measured
+// against _h16r / _h16rq (S9's comparison launched those with a quarter of their threads,
+// docs/PERFORMANCE.md, S9).
+#define ATTENTION_HEAD_ROPE_EARLY_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                             \
+    __global__ void __launch_bounds__(32 * WARPS) NAME(float* q, S::T* keys, S::T* values, __half* kScales,             \
+            __half* vScales, float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,    \
+            int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride XQ_PARAMS,                     \
+            const float* invFreq, const float2* table, int tablePositions, int ropeDim, int interleaved,                \
+            const int* slot) {                                                                                          \
+        attention_head_rope<S, MAXD, P, WARPS, Q8>(q, keys, values, kScales, vScales, out, positions, seqOf, tables,   \
+                tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, invFreq, table, tablePositions, ropeDim, \
+                interleaved, slot XQ_ARGS);                                                                             \
+    }
 #define ATTENTION_XQ_PARAMS , int8_t* xq, float2* xs
 #define ATTENTION_XQ_ARGS , xq, xs
 #define ATTENTION_GROUP(SFX, S)                                      \
@@ -686,6 +812,8 @@ KV_WRITE(fp8, KvFP8)
     ATTENTION_HEAD_Q8_KERNEL(attention_h16q_##SFX, S, 4, 8, 16)      \
     ATTENTION_HEAD_ROPE_KERNEL(attention_h16r_##SFX, S, 4, 8, 16, false, , )                                \
     ATTENTION_HEAD_ROPE_KERNEL(attention_h16rq_##SFX, S, 4, 8, 16, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
+    ATTENTION_HEAD_ROPE_EARLY_KERNEL(attention_h16re_##SFX, S, 4, 8, 16, false, , )                          \
+    ATTENTION_HEAD_ROPE_EARLY_KERNEL(attention_h16rqe_##SFX, S, 4, 8, 16, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \

@@ -12,7 +12,8 @@ namespace {
 // matrix products, its first weight loads overlap the tail of the one before (a kernel boundary in a
 // decode graph: 0.81 → 0.54 µs on an H100, docs/PERFORMANCE.md run S4-2). The rule that
 // keeps this correct: every kernel calls grid_wait() before it reads or writes memory that an earlier
-// kernel of the stream writes or reads (only the weights may be read before), and grid_release()
+// kernel of the stream writes or reads (only the weights, and the step's metadata that the host
+// copies before the step's first kernel, may be read before), and grid_release()
 // to let the next kernel start early. grid_wait() returns once every earlier kernel has completed and
 // its writes are visible; both are no-ops on older cards and in launches without the attribute.
 // KernelSourcesTest checks that every __global__ body starts with grid_enter() or grid_release().
@@ -632,31 +633,40 @@ __device__ __forceinline__ void swiglu_each(const float* gu, int n, int hidden, 
     emit(i, silu_mul(gu[t * 2 * hidden + j], gu[t * 2 * hidden + hidden + j]));
 }
 
+// The rotation (cos, sin) of pair i (i < ropeDim / 2) at position pos. It comes from a table of
+// float2 [position][i] made on the host in double, exactly as the CPU engine computes them
+// (double-precision sincos on the device cost ~18 µs a layer at decode); positions past the table
+// (or no table) compute the angle pos * invFreq[i] in double here. invFreq[i] already holds
+// theta^(-2i/ropeDim) divided by Llama 3's factor.
+__device__ __forceinline__ float2 rope_angle(int pos, int i, const float* invFreq, const float2* table, int tablePositions, int half) {
+    if (table != nullptr && pos < tablePositions) return table[(size_t) pos * half + i];
+    double angle = (double) pos * (double) invFreq[i];
+    return make_float2((float) cos(angle), (float) sin(angle));
+}
+
+// The two dims that pair i rotates: (2i, 2i + 1) interleaved (GGUF), else (i, i + half) (NeoX/HF).
+__device__ __forceinline__ int2 rope_pair(int i, int half, int interleaved) {
+    int a = interleaved ? 2 * i : i;
+    return make_int2(a, interleaved ? a + 1 : a + half);
+}
+
+// x0, x1 rotated by the angle (cos, sin) = cs: every RoPE in the kernels goes through here, so
+// that the folded forms compute the same bits as rope_kv.
+__device__ __forceinline__ float2 rotate_pair(float x0, float x1, float2 cs) {
+    return make_float2(x0 * cs.x - x1 * cs.y, x0 * cs.y + x1 * cs.x);
+}
+
 // Rotates the first ropeDim dims of one head (hp) by position pos, the block's threads taking the
-// pairs in turn. interleaved: pairs (2i, 2i+1) (GGUF); otherwise (i, i+half) (NeoX/HF). cos and sin
-// come from a table of float2 [position][i] made on the host in double, exactly as the CPU engine
-// computes them (double-precision sincos on the device cost ~18 µs a layer at decode); positions
-// past the table (or no table) compute the angle pos * invFreq[i] in double here. invFreq[i] already
-// holds theta^(-2i/ropeDim) divided by Llama 3's factor.
+// pairs in turn.
 __device__ void rotate_head(float* hp, int pos, const float* invFreq, const float2* table, int tablePositions,
                             int ropeDim, int interleaved) {
     int half = ropeDim / 2;
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float c, s;
-        if (table != nullptr && pos < tablePositions) {
-            float2 cs = table[(size_t) pos * half + i];
-            c = cs.x;
-            s = cs.y;
-        } else {
-            double angle = (double) pos * (double) invFreq[i];
-            c = (float) cos(angle);
-            s = (float) sin(angle);
-        }
-        int a = interleaved ? 2 * i : i;
-        int b = interleaved ? a + 1 : a + half;
-        float x0 = hp[a], x1 = hp[b];
-        hp[a] = x0 * c - x1 * s;
-        hp[b] = x0 * s + x1 * c;
+        float2 cs = rope_angle(pos, i, invFreq, table, tablePositions, half);
+        int2 ab = rope_pair(i, half, interleaved);
+        float2 y = rotate_pair(hp[ab.x], hp[ab.y], cs);
+        hp[ab.x] = y.x;
+        hp[ab.y] = y.y;
     }
 }
 

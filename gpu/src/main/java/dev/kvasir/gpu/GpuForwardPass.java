@@ -278,12 +278,17 @@ final class GpuForwardPass {
     /** -Dkvasir.gpu.decode-attention=lp|lpw|g4|g4w|g4s|h16 forces a kernel for Llama 3's head shape (for measurements). */
     private static final String DECODE_ATTENTION_CHOICE = System.getProperty("kvasir.gpu.decode-attention");
 
-    /** Threads per block of a grouped decode attention kernel. */
+    /**
+     * Threads per block of a grouped decode attention kernel: every per-head form (_h16 and its int8,
+     * RoPE and early variants) has 16 warps, so it goes by the prefix; a new per-head form launched
+     * with another count would walk only part of the context.
+     */
     static int decodeAttentionThreads(String kernel) {
+        if (kernel.startsWith("attention_h16")) return 512;
         return switch (kernel) {
             case "attention_lp_" -> 128;
             case "attention_lpw_" -> 256;
-            case "attention_g4w_", "attention_h16_", "attention_h16q_", "attention_h16r_", "attention_h16rq_" -> 512;
+            case "attention_g4w_" -> 512;
             case "attention_g4_" -> 256;
             default -> 128;
         };
@@ -317,9 +322,24 @@ final class GpuForwardPass {
      * tablePositions, ropeDim, interleaved, slots).
      */
     static String withRope(String kernel) {
-        if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
-        return kernel.replace("attention_h16", "attention_h16r");
+        return withRope(kernel, ATTENTION_EARLY);
     }
+
+    /** {@link #withRope(String)}, in the form that reads the step's metadata before its wait when {@code early} (_h16re, _h16rqe). */
+    static String withRope(String kernel, boolean early) {
+        if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
+        String r = kernel.replace("attention_h16", "attention_h16r");
+        return early ? r.substring(0, r.length() - 1) + "e_" : r;
+    }
+
+    /**
+     * -Dkvasir.gpu.attention-early=true takes the forms of the per-head attention with RoPE that read
+     * the step's metadata and rotation before waiting for the q/k/v product (same bits). Off until
+     * measured: S9's comparison launched the other forms with a quarter of their threads
+     * (docs/PERFORMANCE.md, S9); gpu-bench decode --step-timing separates the step on the device
+     * from the time between steps, which varied by ±50 µs.
+     */
+    private static final boolean ATTENTION_EARLY = Boolean.parseBoolean(System.getProperty("kvasir.gpu.attention-early", "false"));
 
     private static Object[] append(Object[] args, Object... more) {
         Object[] all = java.util.Arrays.copyOf(args, args.length + more.length);

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class KernelSourcesTest {
     private static final Path SOURCES = Path.of("src/main/cuda");
     // "__global__ ... name(...) {" then the first statement, across macro line continuations
-    private static final Pattern KERNEL = Pattern.compile("__global__\\s+(?:void|[^({;]*?)\\s*(?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\s*\\([^{;]*\\)\\s*\\{[\\s\\\\]*(\\w+)\\(\\);");
+    private static final Pattern KERNEL = Pattern.compile("__global__\\s+(?:void|[^({;]*?)\\s*(?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\s*\\([^{;]*\\)\\s*\\{[\\s\\\\]*(\\w+)(?:\\(\\);|<[^;]*?>\\()");
     private static final Pattern ANY_KERNEL = Pattern.compile("(?m)^[^/\\n]*__global__");
 
     @Test
@@ -41,7 +41,8 @@ class KernelSourcesTest {
                     String first = m.group(2);
                     // the products that stream weights first: the GEMVs, and the macros that define the quantized GEMVs and the skinny products
                     boolean ok = first.equals("grid_enter") || first.equals("grid_release") && m.group(1).startsWith("gemv_")
-                            || first.equals("grid_release") && m.group(1).equals("NAME") && (text.contains("QUANT_GEMV_KERNEL") || text.contains("#define SKINNY("));
+                            || first.equals("grid_release") && m.group(1).equals("NAME") && (text.contains("QUANT_GEMV_KERNEL") || text.contains("#define SKINNY("))
+                            || first.equals("attention_head_rope");  // reads only step metadata before its wait: see below
                     if (!ok) offenders.add(file.getFileName() + ": " + m.group(1) + " starts with " + first + "()");
                 }
             }
@@ -62,6 +63,18 @@ class KernelSourcesTest {
         // the SwiGLU-carrying gate/up GEMV waits before it loads anything (quant.cuh, QUANT_GEMV_GLU32_KERNEL: S8-5, S8-6)
         String glu = quant.substring(quant.indexOf("#define QUANT_GEMV_GLU32_KERNEL"));
         assertTrue(glu.substring(0, glu.indexOf("gemv_##fmt##_rows")).contains("{ grid_enter();"), "the SwiGLU-carrying GEMV starts with grid_enter()");
+    }
+
+    @Test
+    void theDecodeAttentionWithRopeReadsOnlyStepMetadataBeforeItsWait() throws IOException {
+        String attention = Files.readString(SOURCES.resolve("attention.cuh"));
+        String head = body(attention, "attention_head_rope");
+        String beforeWait = head.substring(head.indexOf('{') + 1, head.indexOf("grid_enter();"));
+        // the walk's start (positions, sequence, page table) and the rotation (positions, slot, rotation table): all
+        // copied to the device before the step's first kernel, or weights
+        List<String> calls = Pattern.compile("(\\w+)\\s*(?:<[^<>;()]*>)?\\(").matcher(beforeWait).results().map(r -> r.group(1)).toList();
+        assertEquals(List.of("kv_walk", "rope_step"), calls, "the calls before grid_enter() in attention_head_rope");
+        assertTrue(body(attention, "kv_walk").contains("positions[t]") && !body(attention, "kv_walk").contains("keys"));
     }
 
     /** The text of the device function {@code name}'s body (to its closing brace at column 0). */
