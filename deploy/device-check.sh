@@ -38,6 +38,12 @@
 #                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA, its ncu sections)
 #                                        | s8glu (tests, the one-token feed-forward's kernels and chains, 8B batch-1 decode with the SwiGLU
 #                                          in its own launch and carried by the GEMVs)
+#                                        | s9att (tests, INT8 batch-1 decode with the per-head attention reading its metadata
+#                                          before its wait and after; ATT_QUANT lists the modes)
+#                                        | s9host (INT8 batch-1 decode with the step timed on the stream, the loop on the caller's
+#                                          thread and on the dispatcher's; HOST_QUANT lists the modes)
+#                                        | s9spin (tests, 8B batch-1 decode per mode with the dispatcher polling and parked)
+#   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
 set -uo pipefail
