@@ -46,7 +46,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--quantization Q] [--sample true]
- *       [--bandwidth GB/s] [--step-timing true] [--inline true]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
+ *       [--bandwidth GB/s] [--step-timing true] [--inline true] [--warmup 4]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
  *       their packed values and scales) set at that bandwidth
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device); with step timing also
  *       the mean step as the stream saw it (stream_step_ms, see GpuStepExecutor.timeSteps), so that step_ms minus it
@@ -211,6 +211,8 @@ public final class GpuBench {
             String graphMode = opts.getOrDefault("graphs", "both");
             // --inline true: the generation loop on the device's dispatcher thread, so no step crosses threads
             boolean inline = Boolean.parseBoolean(opts.getOrDefault("inline", "false"));
+            // --warmup N: decode steps run before the measured ones (4: the graphs captured; more lets the JIT compile the host's step path)
+            int warmup = Integer.parseInt(opts.getOrDefault("warmup", "4"));
             for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
                 if (graphMode.equals(graphs ? "off" : "on")) continue;
                 e.useGraphs(graphs);
@@ -219,7 +221,7 @@ public final class GpuBench {
                 List<int[]> prompts = prompts(lengths, w.config().vocabSize(), 3);
                 boolean sample = Boolean.parseBoolean(opts.getOrDefault("sample", "false"));
                 SamplingParams params = sample ? SamplingParams.of(0.8f, 50, 0.95f, null) : SamplingParams.greedy();
-                new BatchGeneration(e, params, 7).generate(prompts, 4); // warm-up
+                new BatchGeneration(e, params, 7).generate(prompts, warmup);
                 BatchGeneration g = new BatchGeneration(e, params, 7);
                 boolean timed = Boolean.parseBoolean(opts.getOrDefault("step-timing", "false"));
                 if (timed) e.timeSteps(true);
