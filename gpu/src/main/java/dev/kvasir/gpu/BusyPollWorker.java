@@ -1,5 +1,8 @@
 package dev.kvasir.gpu;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -17,6 +20,7 @@ import java.util.concurrent.locks.LockSupport;
  * sides park at once, as an executor would.
  */
 final class BusyPollWorker implements Executor {
+    private static final Logger log = LoggerFactory.getLogger(BusyPollWorker.class);
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final long spinNanos;
     private final Thread thread;
@@ -29,7 +33,7 @@ final class BusyPollWorker implements Executor {
         thread.start();
     }
 
-    /** Queues {@code task} (which must not throw); refused after {@link #shutdown}. */
+    /** Queues {@code task}; refused after {@link #shutdown}. A task that throws is logged, and the next one runs. */
     @Override
     public void execute(Runnable task) {
         if (shutdown) throw new RejectedExecutionException(thread.getName() + " is shut down");
@@ -54,7 +58,11 @@ final class BusyPollWorker implements Executor {
         while (true) {
             Runnable task = tasks.poll();
             if (task != null) {
-                task.run();
+                try {
+                    task.run();
+                } catch (Throwable e) {
+                    log.error("task on {} failed", thread.getName(), e);
+                }
                 continue;
             }
             if (shutdown) return;

@@ -64,6 +64,19 @@ class BusyPollWorkerTest {
 
     @ParameterizedTest
     @ValueSource(longs = {0, 2_000_000})
+    void aTaskThatThrowsDoesNotStopTheOnesAfterIt(long spinNanos) throws Exception {
+        BusyPollWorker worker = new BusyPollWorker("test-worker", spinNanos);
+        CompletableFuture<String> after = new CompletableFuture<>();
+        worker.execute(() -> {
+            throw new IllegalStateException("a failing task (expected in this test)");
+        });
+        worker.execute(() -> after.complete("ran"));
+        assertEquals("ran", worker.await(after));
+        worker.shutdown();
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {0, 2_000_000})
     void shutdownRunsWhatIsQueuedThenRefuses(long spinNanos) throws Exception {
         BusyPollWorker worker = new BusyPollWorker("test-worker", spinNanos);
         CountDownLatch release = new CountDownLatch(1);
