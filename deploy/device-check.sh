@@ -588,7 +588,7 @@ if [[ "$PHASE" == s9att ]]; then
   bandwidth
   synth_8b
   for Q in ${ATT_QUANT:-int8}; do
-    for F in false true false true; do switched_decode attention-early $F --quantization $Q --batch 1; done
+    for F in false true false true; do switched_decode attention-early $F --quantization $Q --batch 1 --step-timing true; done
   done
 fi
 if [[ "$PHASE" == s8glu ]]; then
