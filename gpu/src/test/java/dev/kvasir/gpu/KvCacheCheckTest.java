@@ -425,20 +425,13 @@ class KvCacheCheckTest {
 
     /**
      * RoPE's inputs as the kernels take them: theta^(-2i/ropeDim) per rotated pair, and the cos/sin
-     * table of the first {@code positions} positions (float2 [position][pair], in double then rounded).
+     * table of the first {@code positions} positions as GpuWeights makes it for the forward pass.
      */
     private record RopeTable(float[] inverseFrequencies, float[] cosSin) {
         static RopeTable of(int ropeDim, int positions, double theta) {
-            int half = ropeDim / 2;
-            float[] inv = new float[half], table = new float[positions * half * 2];
-            for (int i = 0; i < half; i++) {
-                inv[i] = (float) Math.pow(theta, -2.0 * i / ropeDim);
-                for (int p = 0; p < positions; p++) {
-                    table[2 * (p * half + i)] = (float) Math.cos((double) p * inv[i]);
-                    table[2 * (p * half + i) + 1] = (float) Math.sin((double) p * inv[i]);
-                }
-            }
-            return new RopeTable(inv, table);
+            float[] inv = new float[ropeDim / 2];
+            for (int i = 0; i < inv.length; i++) inv[i] = (float) Math.pow(theta, -2.0 * i / ropeDim);
+            return new RopeTable(inv, GpuWeights.ropeTable(inv, positions));
         }
     }
 
