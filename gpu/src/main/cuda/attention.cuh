@@ -157,15 +157,15 @@ __device__ void rope_kv_head(float* qkv, const int* positions, const float* invF
 // it), the dims past ropeDim and the value copied. rope_kv_head waits on four dependent reads
 // (position, angles, query, then key and value) and four barriers instead. Same bits: the same
 // rope_angle and rotate_pair. blockDim >= 3 * MAXDIM, headDim <= MAXDIM.
-template <int MAXDIM> struct RopeStep {
+struct RopeStep {
     int pos;
     size_t slot;
     float2 cs;  // this thread's pair's rotation, for threads of the query and key parts with i < ropeDim / 2
 };
 template <int MAXDIM>
-__device__ __forceinline__ RopeStep<MAXDIM> rope_step(const int* positions, const int* slot, const float* invFreq,
+__device__ __forceinline__ RopeStep rope_step(const int* positions, const int* slot, const float* invFreq,
                                                       const float2* table, int tablePositions, int ropeDim) {
-    RopeStep<MAXDIM> r;
+    RopeStep r;
     r.pos = positions[blockIdx.x];
     r.slot = (size_t) slot[blockIdx.x];
     int part = threadIdx.x / MAXDIM, i = threadIdx.x % MAXDIM, half = ropeDim / 2;
@@ -173,7 +173,7 @@ __device__ __forceinline__ RopeStep<MAXDIM> rope_step(const int* positions, cons
     return r;
 }
 template <typename S, int MAXDIM>
-__device__ void rope_kv_head_after(const RopeStep<MAXDIM>& r, float* qkv, float* qHead, int headDim, int ropeDim,
+__device__ void rope_kv_head_after(const RopeStep& r, float* qkv, float* qHead, int headDim, int ropeDim,
                                    int interleaved, int stride, int heads, int kvHeads, typename S::T* keys,
                                    typename S::T* values, __half* kScales, __half* vScales) {
     __shared__ float key[MAXDIM], value[MAXDIM];
@@ -524,7 +524,7 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
                                     const float* invFreq, const float2* table, int tablePositions, int ropeDim, int interleaved,
                                     const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
     KvWalk<P> walk = kv_walk<P, WARPS, false>(positions, seqOf, tables, tableStride, blockSize, 1);
-    RopeStep<32 * MAXD> rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
+    RopeStep rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
     grid_enter();
     static_assert(WARPS >= 3 * MAXD, "rope_kv_head_after: a part of 32 * MAXD threads each for the query, key and value");
     __shared__ float qHead[32 * MAXD];

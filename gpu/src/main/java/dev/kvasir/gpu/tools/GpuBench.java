@@ -213,6 +213,7 @@ public final class GpuBench {
             boolean inline = Boolean.parseBoolean(opts.getOrDefault("inline", "false"));
             // --warmup N: decode steps run before the measured ones (4: the graphs captured; more lets the JIT compile the host's step path)
             int warmup = Integer.parseInt(opts.getOrDefault("warmup", "4"));
+            boolean timed = Boolean.parseBoolean(opts.getOrDefault("step-timing", "false"));
             for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
                 if (graphMode.equals(graphs ? "off" : "on")) continue;
                 e.useGraphs(graphs);
@@ -223,7 +224,6 @@ public final class GpuBench {
                 SamplingParams params = sample ? SamplingParams.of(0.8f, 50, 0.95f, null) : SamplingParams.greedy();
                 new BatchGeneration(e, params, 7).generate(prompts, warmup);
                 BatchGeneration g = new BatchGeneration(e, params, 7);
-                boolean timed = Boolean.parseBoolean(opts.getOrDefault("step-timing", "false"));
                 if (timed) e.timeSteps(true);
                 if (inline) {
                     e.dispatcher().call(() -> g.generate(prompts, steps));
