@@ -38,8 +38,6 @@
 #                                        | s7fa (tests, tensor-core prefill attention at 4k tokens against SDPA, its ncu sections)
 #                                        | s8glu (tests, the one-token feed-forward's kernels and chains, 8B batch-1 decode with the SwiGLU
 #                                          in its own launch and carried by the GEMVs)
-#                                        | s9att (tests, INT8 batch-1 decode with the per-head attention reading its metadata
-#                                          before its wait and after; ATT_QUANT lists the modes)
 #                                        | s9host (INT8 batch-1 decode with the step timed on the stream, the loop on the caller's
 #                                          thread and on the dispatcher's; HOST_QUANT lists the modes)
 #                                        | s9spin (tests, 8B batch-1 decode per mode with the dispatcher polling and parked)
@@ -581,14 +579,6 @@ if [[ "$PHASE" == s9host ]]; then
       timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --inline $I 2>&1 \
         | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
     done
-  done
-fi
-if [[ "$PHASE" == s9att ]]; then
-  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "RoPE"
-  bandwidth
-  synth_8b
-  for Q in ${ATT_QUANT:-int8}; do
-    for F in false true false true; do switched_decode attention-early $F --quantization $Q --batch 1 --step-timing true; done
   done
 fi
 if [[ "$PHASE" == s8glu ]]; then

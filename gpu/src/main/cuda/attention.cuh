@@ -128,35 +128,17 @@ __device__ void rope_kv_rows(float* qkv, const int* positions, const float* invF
 // query head g·G + z in place (no other block reads it) and a copy of key head g in shared memory,
 // then stores that key and the value head in the pool at slot[t]. Every block of the group stores
 // them, the same bytes, so it does not matter whose write lands last, and each block's own reads of
-// that position after the barrier see its writes. The same arithmetic as rope_kv_rows, so the same
-// bits (KvCacheCheckTest). headDim <= MAXDIM.
-template <typename S, int MAXDIM>
-__device__ void rope_kv_head(float* qkv, const int* positions, const float* invFreq, const float2* table, int tablePositions,
-                             int headDim, int ropeDim, int interleaved, int stride, int heads, int kvHeads,
-                             typename S::T* keys, typename S::T* values, __half* kScales, __half* vScales, const int* slot) {
-    __shared__ float key[MAXDIM];
-    int t = blockIdx.x, g = blockIdx.y, group = heads / kvHeads, pos = positions[t];
-    float* row = qkv + (size_t) t * stride;
-    rotate_head(row + (size_t) (g * group + blockIdx.z) * headDim, pos, invFreq, table, tablePositions, ropeDim, interleaved);
-    const float* k = row + (size_t) (heads + g) * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) key[d] = k[d];
-    __syncthreads();
-    rotate_head(key, pos, invFreq, table, tablePositions, ropeDim, interleaved);
-    __syncthreads();
-    size_t at = (size_t) slot[t] * kvHeads + g;
-    store_head<S>(key, keys + at * headDim, kScales + at, headDim);
-    store_head<S>(row + (size_t) (heads + kvHeads + g) * headDim, values + at * headDim, vScales + at, headDim);
-    __syncthreads();
-}
-
-// rope_kv_head with what does not depend on the step's earlier kernels read before grid_wait():
-// the position and slot (step metadata, copied before the step's first kernel) and the rotation of
-// the pair this thread turns (the table is a weight). After the wait one round trip reads the
-// query, key and value heads at once, a third of the block each (part = threadIdx / MAXDIM): the
-// query's and key's pairs rotated into shared memory (the query also in place, as rope_kv leaves
-// it), the dims past ropeDim and the value copied. rope_kv_head waits on four dependent reads
-// (position, angles, query, then key and value) and four barriers instead. Same bits: the same
-// rope_angle and rotate_pair. blockDim >= 3 * MAXDIM, headDim <= MAXDIM.
+// that position after the barrier see its writes. The same arithmetic as rope_kv_rows (rope_angle,
+// rotate_pair), so the same bits (KvCacheCheckTest).
+//
+// What does not depend on the step's earlier kernels is read before grid_wait() (rope_step): the
+// position and slot (step metadata, copied before the step's first kernel) and the rotation of the
+// pair this thread turns (the table is a weight). After the wait one round trip reads the query,
+// key and value heads at once, a third of the block each (part = threadIdx / MAXDIM): the query's
+// and key's pairs rotated into shared memory (the query also in place, as rope_kv leaves it), the
+// dims past ropeDim and the value copied. Reading it all after the wait (four dependent reads:
+// position, angles, query, then key and value, and four barriers) made INT8 batch-1 decode 1.4%
+// slower on an H100 (S10-1). blockDim >= 3 * MAXDIM, headDim <= MAXDIM.
 struct RopeStep {
     int pos;
     size_t slot;
@@ -513,7 +495,7 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
             heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits, xq, xs);
 }
 
-// The per-head decode attention with this step's RoPE and K/V write (_h16re, _h16rqe): the walk's
+// The per-head decode attention with this step's RoPE and K/V write (_h16r, _h16rq): the walk's
 // start (kv_walk) and the rotation (rope_step) are read before grid_wait(), only from the step's
 // metadata and the rotation table, so that after the wait the chain is the q/k/v read, the K/V
 // store, then the walk's first sweep.
@@ -775,27 +757,11 @@ KV_WRITE(fp8, KvFP8)
                 positions, seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr,     \
                 nullptr, 1, xq, xs);                                                                                    \
     }
-// _h16r / _h16rq: _h16 / _h16q with this step's RoPE and K/V write folded in (rope_kv_head), for a
-// step of decode tokens only: q is the q/k/v rows (keys, values written too), and six more arguments
-// at the end: invFreq, table, tablePositions, ropeDim, interleaved (as rope_kv's) and slot. The
-// forward pass takes _h16rq (INT4 batch 1 +2% on an H100) but not _h16r (bf16 ~1% slower).
+// _h16r / _h16rq: _h16 / _h16q with this step's RoPE and K/V write folded in (attention_head_rope),
+// for a step of decode tokens only: q is the q/k/v rows (keys, values written too), and six more
+// arguments at the end: invFreq, table, tablePositions, ropeDim, interleaved (as rope_kv's) and slot.
+// The forward pass takes _h16rq (INT4 batch 1 +2% on an H100, S7-3) but not _h16r (bf16 ~1% slower).
 #define ATTENTION_HEAD_ROPE_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                                   \
-    __global__ void __launch_bounds__(32 * WARPS) NAME(float* q, S::T* keys, S::T* values, __half* kScales,             \
-            __half* vScales, float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,    \
-            int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride XQ_PARAMS,                     \
-            const float* invFreq, const float2* table, int tablePositions, int ropeDim, int interleaved,                \
-            const int* slot) { grid_enter();                                                                            \
-        rope_kv_head<S, 32 * MAXD>(q, positions, invFreq, table, tablePositions, headDim, ropeDim, interleaved,        \
-                                   qStride, heads, kvHeads, keys, values, kScales, vScales, slot);                      \
-        attention_group_rows<S, 1, MAXD, P, WARPS, false, true, Q8>(q, keys, values, kScales, vScales, out, positions,  \
-                seqOf, tables, tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, nullptr, nullptr, 1     \
-                XQ_ARGS);                                                                                               \
-    }
-// _h16re / _h16rqe: the same arguments and bits, with the step metadata and the rotation read before
-// the wait (attention_head_rope). Taken with -Dkvasir.gpu.attention-early=true; not yet measured
-// against _h16r / _h16rq (S9's comparison launched those with a quarter of their threads,
-// docs/PERFORMANCE.md, S9).
-#define ATTENTION_HEAD_ROPE_EARLY_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                             \
     __global__ void __launch_bounds__(32 * WARPS) NAME(float* q, S::T* keys, S::T* values, __half* kScales,             \
             __half* vScales, float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,    \
             int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride XQ_PARAMS,                     \
@@ -812,8 +778,6 @@ KV_WRITE(fp8, KvFP8)
     ATTENTION_HEAD_Q8_KERNEL(attention_h16q_##SFX, S, 4, 8, 16)      \
     ATTENTION_HEAD_ROPE_KERNEL(attention_h16r_##SFX, S, 4, 8, 16, false, , )                                \
     ATTENTION_HEAD_ROPE_KERNEL(attention_h16rq_##SFX, S, 4, 8, 16, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
-    ATTENTION_HEAD_ROPE_EARLY_KERNEL(attention_h16re_##SFX, S, 4, 8, 16, false, , )                          \
-    ATTENTION_HEAD_ROPE_EARLY_KERNEL(attention_h16rqe_##SFX, S, 4, 8, 16, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \

@@ -318,28 +318,13 @@ final class GpuForwardPass {
 
     /**
      * The form of a per-head decode attention kernel (or of its int8 form) that does the step's RoPE
-     * and K/V write itself (attention.cuh's rope_kv_head; six more arguments: invFreq, table,
+     * and K/V write itself (attention.cuh's attention_head_rope; six more arguments: invFreq, table,
      * tablePositions, ropeDim, interleaved, slots).
      */
     static String withRope(String kernel) {
-        return withRope(kernel, ATTENTION_EARLY);
-    }
-
-    /** {@link #withRope(String)}, in the form that reads the step's metadata before its wait when {@code early} (_h16re, _h16rqe). */
-    static String withRope(String kernel, boolean early) {
         if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
-        String r = kernel.replace("attention_h16", "attention_h16r");
-        return early ? r.substring(0, r.length() - 1) + "e_" : r;
+        return kernel.replace("attention_h16", "attention_h16r");
     }
-
-    /**
-     * -Dkvasir.gpu.attention-early=true takes the forms of the per-head attention with RoPE that read
-     * the step's metadata and rotation before waiting for the q/k/v product (same bits). Off until
-     * measured: S9's comparison launched the other forms with a quarter of their threads
-     * (docs/PERFORMANCE.md, S9); gpu-bench decode --step-timing separates the step on the device
-     * from the time between steps, which varied by ±50 µs.
-     */
-    private static final boolean ATTENTION_EARLY = Boolean.parseBoolean(System.getProperty("kvasir.gpu.attention-early", "false"));
 
     private static Object[] append(Object[] args, Object... more) {
         Object[] all = java.util.Arrays.copyOf(args, args.length + more.length);

@@ -26,12 +26,8 @@ class DecodeAttentionChoiceTest {
         // the forms with the step's RoPE and K/V write inside
         assertEquals("attention_h16r_", GpuForwardPass.withRope("attention_h16_"));
         assertEquals("attention_h16rq_", GpuForwardPass.withRope(GpuForwardPass.int8Output("attention_h16_")));
-        assertEquals("attention_h16re_", GpuForwardPass.withRope("attention_h16_", true));
-        assertEquals("attention_h16rqe_", GpuForwardPass.withRope("attention_h16q_", true));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16r_"));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rq_"));
-        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16re_"));
-        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rqe_"));
         assertTrue(GpuForwardPass.blockPerHead("attention_h16rq_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_g4w_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16r_"));
