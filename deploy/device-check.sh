@@ -41,6 +41,8 @@
 #                                        | s9host (INT8 batch-1 decode with the step timed on the stream, the loop on the caller's
 #                                          thread and on the dispatcher's; HOST_QUANT lists the modes)
 #                                        | s9spin (tests, 8B batch-1 decode per mode with the dispatcher polling and parked)
+#                                        | s10pipe (tests, 8B batch-1 decode with each step queued before the last one's tokens are
+#                                          back and one step at a time; PIPE_QUANT lists the modes, PIPE_RUNS the order)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -577,6 +579,20 @@ if [[ "$PHASE" == s9host ]]; then
     for I in false true false true; do
       step "decode 8b $Q inline=$I"
       timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --inline $I 2>&1 \
+        | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+    done
+  done
+fi
+# s10pipe: batch-1 decode with each step queued before the last one's tokens are back (pipelined, the
+# default) against one step at a time; PIPE_QUANT lists the modes, PIPE_RUNS the order
+if [[ "$PHASE" == s10pipe ]]; then
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "queued|RoPE inside"
+  bandwidth
+  synth_8b
+  for Q in ${PIPE_QUANT:-int8}; do
+    for P in ${PIPE_RUNS:-false true false true}; do
+      step "decode 8b $Q pipelined=$P"
+      timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --pipelined $P 2>&1 \
         | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
     done
   done

@@ -742,6 +742,14 @@ __global__ void splitk_reduce(const float* ws, float* y, size_t count, int split
 __global__ void round_bf16(const float* x, __nv_bfloat16* y, size_t count) { grid_enter(); round_activations(x, y, count); }
 __global__ void round_f16(const float* x, __half* y, size_t count) { grid_enter(); round_activations(x, y, count); }
 
+// The ids of decode tokens that are what their sequence sampled in the step before, still on the
+// device (SequenceWork.continuing): the host writes -1 - row for them, row being the sequence's row
+// of that step's argmax output. grid = ceil(n / 256), block = 256.
+__global__ void take_sampled_ids(int* ids, const int* sampled, int n) { grid_enter();
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < n && ids[t] < 0) ids[t] = sampled[-1 - ids[t]];
+}
+
 // grid = n tokens.
 __global__ void embed_f32(const float* table, const int* ids, float* out, int cols) { grid_enter(); gather_rows(table, ids, out, cols); }
 __global__ void embed_bf16(const __nv_bfloat16* table, const int* ids, float* out, int cols) { grid_enter(); gather_rows(table, ids, out, cols); }

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
@@ -37,9 +38,14 @@ public final class DeviceMemory implements AutoCloseable {
         return p;
     }
 
+    /**
+     * Frees after the device has finished everything queued: a step still in flight may use the
+     * memory (GpuStepExecutor queues the next step before the last one is done).
+     */
     public void free(String purpose, CUdeviceptr p, long bytes) {
         dispatcher.checkThread();
         if (live.remove(p)) {
+            cuCtxSynchronize();
             cuMemFree(p);
             bytesByPurpose.merge(purpose, -bytes, Long::sum);
         }

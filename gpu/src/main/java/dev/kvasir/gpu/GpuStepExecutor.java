@@ -4,6 +4,7 @@ import dev.kvasir.model.arch.ModelConfig;
 import dev.kvasir.model.exec.BlockCopy;
 import dev.kvasir.model.exec.HostKvBlock;
 import dev.kvasir.model.exec.KvGeometry;
+import dev.kvasir.model.exec.PendingStep;
 import dev.kvasir.model.exec.SampledToken;
 import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
@@ -22,7 +23,9 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +52,12 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
  * penalties and log-probabilities go through {@link DeviceSampler}, whose draws use the CPU
  * {@link dev.kvasir.model.sampling.Sampler}'s uniform number and candidate order, so they equal
  * the CPU engine's for the same (seed, index) and the same logits.
+ *
+ * <p>{@link #submit} queues a step and returns while it runs, so that the caller can queue the next
+ * one before this one's tokens are back: the GPU then never waits for the host between steps. A
+ * continuing sequence's token ({@link SequenceWork#continuing}) after a plain greedy step is taken
+ * from that step's argmax output on the device ({@code take_sampled_ids}). Two steps at most are
+ * in flight, each with its own pinned buffers and events ({@link Slot}).
  */
 public final class GpuStepExecutor implements StepExecutor {
     private static final Logger log = LoggerFactory.getLogger(GpuStepExecutor.class);
@@ -63,13 +72,14 @@ public final class GpuStepExecutor implements StepExecutor {
     private final PagedKvPool kv;
     private final KvGeometry geometry;
     private final GpuForwardPass forward;
-    private final CUevent done = new CUevent();
-    /** Brackets each step on the stream while timing is on (see {@link #timeSteps}). */
-    private final CUevent stepBegin = new CUevent(), stepEnd = new CUevent();
+    /** Two steps' host buffers and events, taken in turn by the steps submitted. */
+    private final Slot[] slots = {new Slot(), new Slot()};
+    private long turn;
+    /** Steps queued on the stream whose tokens have not been read yet, oldest first (at most two). */
+    private final Deque<InFlight> inFlight = new ArrayDeque<>();
     private boolean timing;
     private double timedMillis;
     private int timedSteps;
-    private PinnedBuffer hostInts;
     private CUdeviceptr deviceInts;
     private long deviceIntsBytes;
     private PinnedBuffer hostLogits;
@@ -82,6 +92,76 @@ public final class GpuStepExecutor implements StepExecutor {
     private static final int PREFILL_TILE = 16;
     private static final int TILED_PREFILL_MIN_TOKENS = 8;
     private boolean tiledPrefill = !"false".equals(System.getProperty("kvasir.gpu.tiled-prefill"));
+
+    /**
+     * What a step in flight uses on the host: the pinned buffer its metadata is copied from and the
+     * one its tokens come back to (so the next step's packing cannot overwrite either), and the
+     * events that bracket it on the stream ({@code begin}/{@code end} while timing) and complete it.
+     */
+    private static final class Slot {
+        PinnedBuffer staging, tokens;
+        final CUevent begin = new CUevent(), end = new CUevent(), done = new CUevent();
+
+        PinnedBuffer staging(long bytes) {
+            if (staging == null || staging.bytes() < bytes) staging = grown(staging, bytes);
+            return staging;
+        }
+
+        PinnedBuffer tokens(long bytes) {
+            if (tokens == null || tokens.bytes() < bytes) tokens = grown(tokens, bytes);
+            return tokens;
+        }
+
+        private static PinnedBuffer grown(PinnedBuffer old, long bytes) {
+            long size = Math.max(Math.max(bytes, 4L * 4096), old == null ? 0 : 2 * old.bytes());
+            if (old != null) old.close();
+            return new PinnedBuffer(size);
+        }
+
+        void close() {
+            if (staging != null) staging.close();
+            if (tokens != null) tokens.close();
+            cuEventDestroy(begin);
+            cuEventDestroy(end);
+            cuEventDestroy(done);
+        }
+    }
+
+    /** A step queued on the stream; its tokens are read once, in submission order. */
+    private final class InFlight implements PendingStep {
+        final Slot slot;
+        final List<SequenceWork> sequences;
+        final SamplingBatch batch;
+        final boolean timed;
+        List<SampledToken> tokens;
+
+        InFlight(Slot slot, List<SequenceWork> sequences, SamplingBatch batch, boolean timed) {
+            this.slot = slot;
+            this.sequences = sequences;
+            this.batch = batch;
+            this.timed = timed;
+        }
+
+        @Override
+        public List<SampledToken> await() {
+            return dispatcher.call(() -> finish(this));
+        }
+
+        /** The row of {@code sequenceId}'s token in this step's argmax output. */
+        int rowOf(long sequenceId) {
+            int r = 0;
+            for (SequenceWork w : sequences) {
+                if (w.sampling() == null) continue;
+                if (w.sequenceId() == sequenceId) return r;
+                r++;
+            }
+            throw new IllegalArgumentException("sequence " + sequenceId + " continues but sampled nothing in the step before");
+        }
+
+        boolean owner(GpuStepExecutor e) {
+            return e == GpuStepExecutor.this;
+        }
+    }
 
     /** A decode step's forward pass captured once and replayed: one launch instead of hundreds. */
     private record Graph(CUgraphExec exec, int forwardGeneration, int intsGeneration, CUdeviceptr logits) {
@@ -132,9 +212,11 @@ public final class GpuStepExecutor implements StepExecutor {
                 CUdeviceptr pool = memory.allocate("kv", blocks * perBlock);
                 PagedKvPool kv = new PagedKvPool(pool, c.layers(), options.blockSize(), (int) blocks, c.kvHeads(), c.headDim(), kvDtype);
                 GpuStepExecutor e = new GpuStepExecutor(c, dispatcher, memory, kernels, w, kv, matmuls);
-                cuEventCreate(e.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
-                cuEventCreate(e.stepBegin, CUevent_flags.CU_EVENT_DEFAULT);
-                cuEventCreate(e.stepEnd, CUevent_flags.CU_EVENT_DEFAULT);
+                for (Slot slot : e.slots) {
+                    cuEventCreate(slot.done, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+                    cuEventCreate(slot.begin, CUevent_flags.CU_EVENT_DEFAULT);
+                    cuEventCreate(slot.end, CUevent_flags.CU_EVENT_DEFAULT);
+                }
                 log.info("cuda:{} ready: weights {} ({} MiB streamed per decode step), {} KV pool of {} blocks × {} ({} MiB)", options.device(),
                         w.describe(), w.matrixBytes >> 20, kvDtype, blocks, options.blockSize(), (blocks * perBlock) >> 20);
                 return e;
@@ -176,7 +258,12 @@ public final class GpuStepExecutor implements StepExecutor {
 
     @Override
     public List<SampledToken> execute(Step step) {
-        return dispatcher.call(() -> run(step));
+        return dispatcher.call(() -> finish(start(step, null)));
+    }
+
+    @Override
+    public PendingStep submit(Step step, PendingStep before) {
+        return dispatcher.call(() -> start(step, before));
     }
 
     /**
@@ -184,8 +271,10 @@ public final class GpuStepExecutor implements StepExecutor {
      * sampling: for checks against other implementations.
      */
     public float[] logits(Step step) {
+        if (step.continues()) throw new IllegalArgumentException("logits of a step with continuing sequences: fill in their tokens first");
         return dispatcher.call(() -> {
-            StepLayout s = upload(step, 0, usesTiledPrefill(step));
+            drain();
+            StepLayout s = upload(step, nextSlot(), 0, usesTiledPrefill(step), null);
             CUdeviceptr logits = forward.run(s, dispatcher.stream());
             long floats = (long) s.rows() * config.vocabSize();
             float[] out = new float[(int) floats];
@@ -197,14 +286,33 @@ public final class GpuStepExecutor implements StepExecutor {
         });
     }
 
-    private List<SampledToken> run(Step step) {
+    /**
+     * Queues the step on the stream and returns. Continuing sequences take their tokens from
+     * {@code before} on the device when it is the newest step in flight and sampled by argmax, else
+     * from its tokens on the host. A step that samples through {@link DeviceSampler} (whose host
+     * buffers every such step reuses) first waits for the steps in flight.
+     */
+    private InFlight start(Step step, PendingStep before) {
         CUstream stream = dispatcher.stream();
-        copyBlocks(step.copies(), stream);
-        List<SequenceWork> seqs = step.sequences();
-        if (seqs.isEmpty()) {
-            cuStreamSynchronize(stream);
-            return List.of();
+        InFlight previous = null;
+        if (step.continues()) {
+            if (before == null) throw new IllegalArgumentException("a step with continuing sequences needs the step before it");
+            if (before instanceof InFlight f && f.owner(this) && f.tokens == null && f == inFlight.peekLast() && f.batch.allGreedyPlain) {
+                previous = f;
+            } else {
+                step = step.withSampledTokens(before instanceof InFlight f && f.owner(this) ? finish(f) : before.await());
+            }
         }
+        List<SequenceWork> seqs = step.sequences();
+        List<SamplingRequest> requests = new ArrayList<>(seqs.size());
+        for (SequenceWork w : seqs) if (w.sampling() != null) requests.add(w.sampling());
+        int rows = requests.size();
+        if (rows > 4096) throw new IllegalArgumentException("at most 4096 sequences may sample in one step");
+        SamplingBatch batch = SamplingBatch.pack(requests);
+        if (!batch.allGreedyPlain) drain();
+        while (inFlight.size() > 1) finish(inFlight.peekFirst());
+        Slot slot = nextSlot();
+        copyBlocks(step.copies(), slot, stream);
         boolean decode = graphs;
         int stride = 1;
         for (SequenceWork w : seqs) {
@@ -212,14 +320,17 @@ public final class GpuStepExecutor implements StepExecutor {
             stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
         }
         boolean timed = timing && decode;
-        if (timed) cuEventRecord(stepBegin, stream);
-        StepLayout s = upload(step, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0, !decode && usesTiledPrefill(step));
+        InFlight f = new InFlight(slot, seqs, batch, timed);
+        if (seqs.isEmpty()) {
+            cuEventRecord(slot.done, stream);
+            inFlight.addLast(f);
+            return f;
+        }
+        if (timed) cuEventRecord(slot.begin, stream);
+        StepLayout s = upload(step, slot, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0,
+                !decode && usesTiledPrefill(step), previous);
+        if (previous != null) kernels.launch("take_sampled_ids", (s.tokens() + 255) / 256, 1, 256, stream, s.tokenIds(), sampled, s.tokens());
         CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
-        int rows = s.rows();
-        if (rows > 4096) throw new IllegalArgumentException("at most 4096 sequences may sample in one step");
-        List<SamplingRequest> requests = new ArrayList<>(rows);
-        for (SequenceWork w : seqs) if (w.sampling() != null) requests.add(w.sampling());
-        SamplingBatch batch = SamplingBatch.pack(requests);
         if (batch.allGreedyPlain) {
             // plain greedy (the common case): the argmax on the device, only the ids come back
             if (sampled == null) {
@@ -227,26 +338,40 @@ public final class GpuStepExecutor implements StepExecutor {
                 argmaxScratch = memory.allocate("activations", DeviceSampler.argmaxScratchBytes(4096));
             }
             DeviceSampler.argmax(kernels, logits, rows, config.vocabSize(), argmaxScratch, sampled, stream);
-            hostInts.fromDevice(sampled, 4L * rows, stream);
+            slot.tokens(4L * rows).fromDevice(sampled, 4L * rows, stream);
         } else {
             sampler.queue(logits, batch, stream);
         }
-        if (timed) cuEventRecord(stepEnd, stream);
-        cuEventRecord(done, stream);
-        cuEventSynchronize(done);
-        if (timed) {
+        if (timed) cuEventRecord(slot.end, stream);
+        cuEventRecord(slot.done, stream);
+        inFlight.addLast(f);
+        return f;
+    }
+
+    /** The slot of the next step: its last user has finished, as at most one other step is in flight. */
+    private Slot nextSlot() {
+        return slots[(int) (turn++ & 1)];
+    }
+
+    /** Waits for the step (and the ones before it) and reads its tokens. */
+    private List<SampledToken> finish(InFlight f) {
+        if (f.tokens != null) return f.tokens;
+        while (inFlight.peekFirst() != f) finish(inFlight.peekFirst());
+        cuEventSynchronize(f.slot.done);
+        inFlight.removeFirst();
+        if (f.timed) {
             float[] ms = new float[1];
-            cuEventElapsedTime(ms, stepBegin, stepEnd);
+            cuEventElapsedTime(ms, f.slot.begin, f.slot.end);
             timedMillis += ms[0];
             timedSteps++;
         }
-        List<SampledToken> out = new ArrayList<>(rows);
+        List<SampledToken> out = new ArrayList<>(f.batch.rows);
         int r = 0;
-        for (SequenceWork w : seqs) {
+        for (SequenceWork w : f.sequences) {
             SamplingRequest sr = w.sampling();
             if (sr == null) continue;
-            if (batch.allGreedyPlain) {
-                out.add(new SampledToken(w.sequenceId(), hostInts.segment().getAtIndex(ValueLayout.JAVA_INT, r), Float.NaN, null, null));
+            if (f.batch.allGreedyPlain) {
+                out.add(new SampledToken(w.sequenceId(), f.slot.tokens.segment().getAtIndex(ValueLayout.JAVA_INT, r), Float.NaN, null, null));
             } else {
                 float logprob = Float.NaN;
                 int[] topTokens = null;
@@ -263,7 +388,13 @@ public final class GpuStepExecutor implements StepExecutor {
             }
             r++;
         }
-        return out;
+        f.tokens = List.copyOf(out);
+        return f.tokens;
+    }
+
+    /** Reads the tokens of every step in flight (before work that reuses their buffers). */
+    private void drain() {
+        while (!inFlight.isEmpty()) finish(inFlight.peekFirst());
     }
 
     /**
@@ -364,9 +495,11 @@ public final class GpuStepExecutor implements StepExecutor {
     /**
      * Packs the step's ids, positions, slots, rows and block tables (each {@code minStride} entries
      * wide at least), and with {@code tiles} the prefill query tiles (first token, count: up to
-     * {@link #PREFILL_TILE} consecutive tokens of one sequence), and queues one copy to the device.
+     * {@link #PREFILL_TILE} consecutive tokens of one sequence) into the slot's staging buffer, and queues one
+     * copy to the device. A continuing sequence's id is -1 - its row in {@code previous}'s argmax
+     * output, for take_sampled_ids.
      */
-    private StepLayout upload(Step step, int minStride, boolean tiles) {
+    private StepLayout upload(Step step, Slot slot, int minStride, boolean tiles, InFlight previous) {
         List<SequenceWork> seqs = step.sequences();
         int n = step.tokenCount();
         int rows = 0;
@@ -384,7 +517,8 @@ public final class GpuStepExecutor implements StepExecutor {
         if (tiles) for (SequenceWork w : seqs) tileCount += (w.tokens().length + PREFILL_TILE - 1) / PREFILL_TILE;
         long tileBase = 4L * n + Math.max(rows, 1) + (long) seqs.size() * stride;
         long ints = tileBase + 2L * tileCount;
-        PinnedBuffer host = hostInts(Math.max(ints * 4, 4L * 4096));
+        CUdeviceptr d = deviceInts(ints * 4);
+        PinnedBuffer host = slot.staging(ints * 4);
         MemorySegment m = host.segment();
         int bs = geometry.blockSize();
         int t = 0;
@@ -395,9 +529,13 @@ public final class GpuStepExecutor implements StepExecutor {
         for (int si = 0; si < seqs.size(); si++) {
             SequenceWork w = seqs.get(si);
             int[] table = w.blockTable();
+            boolean continues = w.continues();
+            if (continues && previous == null) throw new IllegalStateException("sequence " + w.sequenceId() + " continues without a step before it on the device");
             for (int i = 0; i < w.tokens().length; i++) {
-                int id = w.tokens()[i];
-                if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
+                int id = continues ? -1 - previous.rowOf(w.sequenceId()) : w.tokens()[i];
+                if (!continues && (id < 0 || id >= config.vocabSize())) {
+                    throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
+                }
                 int pos = w.startPosition() + i;
                 if (pos >= config.contextLength()) throw new IllegalArgumentException("position " + pos + " outside the context window of " + config.contextLength());
                 int block = table[pos / bs];
@@ -420,16 +558,15 @@ public final class GpuStepExecutor implements StepExecutor {
             int needed = geometry.blocksFor(w.startPosition() + w.tokens().length);
             for (int b = 0; b < stride; b++) m.setAtIndex(ValueLayout.JAVA_INT, tableBase + (long) si * stride + b, b < needed ? table[b] : 0);
         }
-        CUdeviceptr d = deviceInts(ints * 4);
         host.toDevice(d, ints * 4, dispatcher.stream());
         return new StepLayout(n, rows, stride, d, d.withByteOffset(4L * n), d.withByteOffset(8L * n), d.withByteOffset(12L * n),
                 d.withByteOffset(4 * rowBase), d.withByteOffset(4 * tableBase), tileCount, tiles ? d.withByteOffset(4 * tileBase) : null);
     }
 
-    private void copyBlocks(List<BlockCopy> copies, CUstream stream) {
+    private void copyBlocks(List<BlockCopy> copies, Slot slot, CUstream stream) {
         if (copies.isEmpty()) return;
         long bytes = 8L * copies.size();
-        PinnedBuffer host = hostInts(Math.max(bytes, 4L * 4096));
+        PinnedBuffer host = slot.staging(bytes);
         for (int i = 0; i < copies.size(); i++) {
             host.segment().setAtIndex(ValueLayout.JAVA_INT, 2L * i, copies.get(i).source());
             host.segment().setAtIndex(ValueLayout.JAVA_INT, 2L * i + 1, copies.get(i).target());
@@ -442,16 +579,10 @@ public final class GpuStepExecutor implements StepExecutor {
         cuStreamSynchronize(stream);
     }
 
-    private PinnedBuffer hostInts(long bytes) {
-        if (hostInts == null || hostInts.bytes() < bytes) {
-            if (hostInts != null) hostInts.close();
-            hostInts = new PinnedBuffer(Math.max(bytes, 2 * (hostInts == null ? 0 : hostInts.bytes())));
-        }
-        return hostInts;
-    }
-
+    /** The device buffer of step metadata (one: steps run in stream order); grown only with no step in flight. */
     private CUdeviceptr deviceInts(long bytes) {
         if (deviceInts == null || deviceIntsBytes < bytes) {
+            drain();
             if (deviceInts != null) memory.free("activations", deviceInts, deviceIntsBytes);
             intsGeneration++;
             deviceIntsBytes = Math.max(bytes, Math.max(1L << 20, 2 * deviceIntsBytes));
@@ -481,6 +612,7 @@ public final class GpuStepExecutor implements StepExecutor {
     @Override
     public HostKvBlock swapOut(int block) {
         return dispatcher.call(() -> {
+            drain();
             List<PagedKvPool.Segment> segments = kv.blockSegments(block);
             long total = 0;
             for (PagedKvPool.Segment sg : segments) total += sg.bytes();
@@ -500,6 +632,7 @@ public final class GpuStepExecutor implements StepExecutor {
     @Override
     public void swapIn(HostKvBlock data, int block) {
         dispatcher.call(() -> {
+            drain();
             List<PagedKvPool.Segment> segments = kv.blockSegments(block);
             long total = 0;
             for (PagedKvPool.Segment sg : segments) total += sg.bytes();
@@ -527,11 +660,9 @@ public final class GpuStepExecutor implements StepExecutor {
         try {
             dispatcher.call(() -> {
                 cuStreamSynchronize(dispatcher.stream());
-                cuEventDestroy(done);
-                cuEventDestroy(stepBegin);
-                cuEventDestroy(stepEnd);
+                inFlight.clear();
+                for (Slot slot : slots) slot.close();
                 for (Graph g : graphCache.values()) cuGraphExecDestroy(g.exec());
-                if (hostInts != null) hostInts.close();
                 if (hostLogits != null) hostLogits.close();
                 sampler.close();
                 forward.close();

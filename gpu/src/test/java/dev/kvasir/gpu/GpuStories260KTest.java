@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * stories260K (f32) on the GPU: greedy outputs equal the independent references
- * ({@code reference/stories260K.json}) and the CPU engine, every prompt in one batch.
+ * ({@code reference/stories260K.json}) and the CPU engine, every prompt in one batch, with each
+ * decode step queued before the last one's tokens are back and one step at a time.
  */
 @GpuTest
 class GpuStories260KTest {
@@ -47,6 +48,10 @@ class GpuStories260KTest {
                 assertArrayEquals(expected, onGpu[i], "prompt " + i + ": GPU vs reference");
                 assertArrayEquals(onCpu[i], onGpu[i], "prompt " + i + ": GPU vs CPU engine");
             }
+            // each step queued while the one before runs, its tokens taken on the device (BatchGeneration's default),
+            // gives the tokens of one step at a time
+            int[][] stepByStep = new BatchGeneration(gpu).stepByStep().generate(prompts, steps);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(stepByStep[i], onGpu[i], "prompt " + i + ": queued steps vs one at a time");
             // decode without CUDA graphs gives the same tokens as with them
             gpu.useGraphs(false);
             int[][] plain = new BatchGeneration(gpu).generate(prompts, steps);

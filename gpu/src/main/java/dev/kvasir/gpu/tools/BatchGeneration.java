@@ -1,5 +1,6 @@
 package dev.kvasir.gpu.tools;
 
+import dev.kvasir.model.exec.PendingStep;
 import dev.kvasir.model.exec.SampledToken;
 import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
@@ -17,11 +18,17 @@ import java.util.SplittableRandom;
  * router drives it: one prefill step for all prompts, then one step per token with one token per
  * sequence. Each sequence gets its own blocks, shuffled over the pool so block tables are not
  * contiguous. Records the wall time of the decode steps.
+ *
+ * <p>Unless the sampling reads the history (penalties) or {@link #stepByStep} says otherwise, each
+ * decode step is submitted before the previous one's tokens are back, its sequences continuing
+ * from their tokens there ({@link SequenceWork#continuing}): the GPU then runs step after step
+ * without waiting for the host in between.
  */
 public final class BatchGeneration {
     private final StepExecutor executor;
     private final SamplingParams params;
     private final long seed;
+    private boolean pipelined;
     private long decodeNanos;
     private int decodeSteps;
 
@@ -33,6 +40,13 @@ public final class BatchGeneration {
         this.executor = executor;
         this.params = params;
         this.seed = seed;
+        this.pipelined = !params.hasPenalties();
+    }
+
+    /** Each decode step only after the previous one's tokens are back (for comparisons). */
+    public BatchGeneration stepByStep() {
+        pipelined = false;
+        return this;
     }
 
     /** Generates {@code steps} tokens after each prompt; returns them per prompt. */
@@ -71,25 +85,40 @@ public final class BatchGeneration {
             int[] p = prompts.get(s);
             work.add(new SequenceWork(s, p, 0, tables[s], new SamplingRequest(params, seed + s, history[s], p.length, p.length, false, 0)));
         }
-        List<SampledToken> tokens = executor.execute(new Step(work, List.of()));
-        for (int step = 0; step < steps; step++) {
-            for (int s = 0; s < seqs; s++) {
-                out[s][step] = tokens.get(s).token();
-                history[s][prompts.get(s).length + step] = out[s][step];
-            }
-            if (step == steps - 1) break;
+        List<SampledToken> first = executor.execute(new Step(work, List.of()));
+        if (steps == 0) return out;
+        record(first, 0, prompts, out, history);
+        long t0 = System.nanoTime();
+        PendingStep before = null;  // the decode step in flight, whose tokens the next one continues from
+        for (int step = 1; step < steps; step++) {
             work.clear();
             for (int s = 0; s < seqs; s++) {
-                int len = prompts.get(s).length + step + 1;
-                work.add(new SequenceWork(s, new int[]{out[s][step]}, len - 1, tables[s],
-                        new SamplingRequest(params, seed + s, history[s], len, prompts.get(s).length, false, 0)));
+                int len = prompts.get(s).length + step;
+                SamplingRequest sr = new SamplingRequest(params, seed + s, history[s], len, prompts.get(s).length, false, 0);
+                work.add(before == null ? new SequenceWork(s, new int[]{out[s][step - 1]}, len - 1, tables[s], sr)
+                        : SequenceWork.continuing(s, len - 1, tables[s], sr));
             }
-            long t0 = System.nanoTime();
-            tokens = executor.execute(new Step(work, List.of()));
+            PendingStep queued = executor.submit(new Step(work, List.of()), before);
+            if (before != null) record(before.await(), step - 1, prompts, out, history);
+            if (pipelined) {
+                before = queued;
+            } else {
+                record(queued.await(), step, prompts, out, history);
+            }
+        }
+        if (before != null) record(before.await(), steps - 1, prompts, out, history);
+        if (steps > 1) {
             decodeNanos += System.nanoTime() - t0;
-            decodeSteps++;
+            decodeSteps += steps - 1;
         }
         return out;
+    }
+
+    private static void record(List<SampledToken> tokens, int step, List<int[]> prompts, int[][] out, int[][] history) {
+        for (int s = 0; s < out.length; s++) {
+            out[s][step] = tokens.get(s).token();
+            history[s][prompts.get(s).length + step] = out[s][step];
+        }
     }
 
     /** Decode tokens per second over the steps run so far (all sequences counted). */

@@ -46,11 +46,12 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *   <li>{@code logits MODEL OUTDIR [--lengths 7,33,100] [--steps 24] [--dtype D] [--quantization Q]}: last-position logits
  *       of seeded random prompts and their greedy continuations, for comparison with transformers</li>
  *   <li>{@code decode MODEL [--batch 1,32] [--prompt 16] [--steps 64] [--dtype D] [--quantization Q] [--sample true]
- *       [--bandwidth GB/s] [--step-timing true] [--inline true] [--warmup 4]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
+ *       [--bandwidth GB/s] [--step-timing true] [--inline true] [--warmup 4] [--pipelined false]}: decode tokens/s, and the floor a step's weight bytes (as stored: quantized ones count
  *       their packed values and scales) set at that bandwidth
  *       (greedy, or with temperature 0.8, top-p 0.95 and top-k 50 sampled on the device); with step timing also
  *       the mean step as the stream saw it (stream_step_ms, see GpuStepExecutor.timeSteps), so that step_ms minus it
- *       is the time between steps; inline runs the generation loop on the dispatcher thread</li>
+ *       is the time between steps; inline runs the generation loop on the dispatcher thread; each step is queued
+ *       before the last one's tokens are back unless pipelined is false (BatchGeneration)</li>
  *   <li>{@code prefill MODEL [--lengths 128,512,2048] [--dtype D] [--quantization Q] [--tc-prefill true]}: one prompt's prefill step, tiled
  *       and per-token attention</li>
  *   <li>{@code attention [--length 4096] [--heads 32] [--kv-heads 8] [--head-dim 128] [--kv-cache-dtype fp32,bf16]
@@ -214,6 +215,8 @@ public final class GpuBench {
             // --warmup N: decode steps run before the measured ones (4: the graphs captured; more lets the JIT compile the host's step path)
             int warmup = Integer.parseInt(opts.getOrDefault("warmup", "4"));
             boolean timed = Boolean.parseBoolean(opts.getOrDefault("step-timing", "false"));
+            // --pipelined false: each step only after the last one's tokens are back (the default queues the next one first)
+            boolean pipelined = Boolean.parseBoolean(opts.getOrDefault("pipelined", "true"));
             for (int batch : batches) for (boolean graphs : new boolean[]{true, false}) {
                 if (graphMode.equals(graphs ? "off" : "on")) continue;
                 e.useGraphs(graphs);
@@ -224,6 +227,7 @@ public final class GpuBench {
                 SamplingParams params = sample ? SamplingParams.of(0.8f, 50, 0.95f, null) : SamplingParams.greedy();
                 new BatchGeneration(e, params, 7).generate(prompts, warmup);
                 BatchGeneration g = new BatchGeneration(e, params, 7);
+                if (!pipelined) g.stepByStep();
                 if (timed) e.timeSteps(true);
                 if (inline) {
                     e.dispatcher().call(() -> g.generate(prompts, steps));
@@ -234,9 +238,9 @@ public final class GpuBench {
                 if (timed) e.timeSteps(false);
                 double floorMs = bw > 0 ? e.weightBytes() / (bw * 1e9) * 1e3 : Double.NaN;
                 out.printf("{\"bench\":\"decode\",\"quantization\":\"%s\",\"sampled\":%b,\"model\":\"%s\",\"graphs\":%b,\"batch\":%d,\"prompt\":%d,\"steps\":%d,\"tokens_per_s\":%.1f,\"step_ms\":%.3f,"
-                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f,\"stream_step_ms\":%.3f,\"inline\":%b}%n",
+                                + "\"weight_bytes\":%d,\"weight_gb_per_s\":%.0f,\"floor_step_ms\":%.3f,\"stream_step_ms\":%.3f,\"inline\":%b,\"pipelined\":%b}%n",
                         opts.getOrDefault("quantization", "auto"), sample, model.getFileName(), graphs, batch, promptLen, steps, g.decodeTokensPerSecond(batch), g.decodeStepMillis(), e.weightBytes(),
-                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs, streamMs, inline);
+                        e.weightBytes() / (g.decodeStepMillis() / 1e3) / 1e9, floorMs, streamMs, inline, pipelined);
             }
         }
     }

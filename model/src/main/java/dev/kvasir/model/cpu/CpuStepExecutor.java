@@ -48,6 +48,7 @@ public final class CpuStepExecutor implements StepExecutor {
 
     @Override
     public List<SampledToken> execute(Step step) {
+        if (step.continues()) throw new IllegalArgumentException("a step with continuing sequences goes through submit, after the step it continues");
         for (BlockCopy copy : step.copies()) kv.copyBlock(copy.source(), copy.target());
         List<SequenceWork> seqs = step.sequences();
         if (seqs.isEmpty()) return List.of();
