@@ -1,6 +1,6 @@
 package dev.kvasir.model.generate;
 
-import dev.kvasir.model.exec.SampledToken;
+import dev.kvasir.model.exec.PendingStep;
 import dev.kvasir.model.exec.SamplingRequest;
 import dev.kvasir.model.exec.SequenceWork;
 import dev.kvasir.model.exec.Step;
@@ -16,7 +16,7 @@ import java.util.List;
  * Generates one sequence through any {@link StepExecutor} (CPU or GPU): the prompt as one prefill
  * step, then one step per token, sampling inside the executor, until an end-of-generation token, a
  * stop string, max_tokens or the end of the context window. Blocks 0.. of the executor's pool hold
- * the sequence.
+ * the sequence. Each step is queued before the previous one's token is read ({@link SequenceWork#continuing}).
  */
 public final class StepGenerator {
     private final StepExecutor executor;
@@ -45,12 +45,21 @@ public final class StepGenerator {
         StreamingDetokenizer detok = tokenizer.streamingDetokenizer();
         StopStrings stops = new StopStrings(request.stop());
 
+        // The step after a token is queued before the token is read (unless penalties need it on the host first):
+        // the device then runs step after step, and a token that ends the sequence wastes one step.
+        boolean queueAhead = !request.sampling().hasPenalties();
         long t0 = System.nanoTime();
-        int token = budget > 0 ? run(prompt, 0, table, request, seed, history, length, prompt.length) : -1;
-        long t1 = System.nanoTime();
+        long t1 = t0;
+        PendingStep current = budget > 0 ? submit(new SequenceWork(0, prompt, 0, table, request(request, seed, history, length, prompt.length)), null) : null;
+        PendingStep next = null;
         FinishReason reason = FinishReason.LENGTH;
         int generated = 0;
-        while (generated < budget) {
+        while (current != null) {
+            next = queueAhead && generated + 1 < budget
+                    ? submit(SequenceWork.continuing(0, length, table, request(request, seed, history, length + 1, prompt.length)), current) : null;
+            int token = current.await().get(0).token();
+            if (generated == 0) t1 = System.nanoTime();
+            current = null;
             if (tokenizer.isEndOfGeneration(token)) {
                 reason = FinishReason.STOP;
                 break;
@@ -63,8 +72,13 @@ public final class StepGenerator {
                 reason = FinishReason.STOP;
                 break;
             }
-            if (generated < budget) token = run(new int[]{token}, length - 1, table, request, seed, history, length, prompt.length);
+            if (generated < budget) {
+                current = next != null ? next : submit(new SequenceWork(0, new int[]{token}, length - 1, table,
+                        request(request, seed, history, length, prompt.length)), null);
+                next = null;
+            }
         }
+        if (next != null) next.await();  // the step queued after the last token: its KV write lands before the executor's next use
         if (!stops.matched()) {
             String tail = stops.append(detok.flush()) + stops.finish();
             if (!tail.isEmpty()) sink.flush(tail);
@@ -73,9 +87,11 @@ public final class StepGenerator {
         return new GenerationResult(prompt, Arrays.copyOfRange(history, prompt.length, length), stops.text(), reason, t1 - t0, t2 - t1);
     }
 
-    private int run(int[] tokens, int start, int[] table, GenerationRequest request, long seed, int[] history, int length, int generatedFrom) {
-        SamplingRequest sr = new SamplingRequest(request.sampling(), seed, history, length, generatedFrom, false, 0);
-        List<SampledToken> out = executor.execute(new Step(List.of(new SequenceWork(0, tokens, start, table, sr)), List.of()));
-        return out.get(0).token();
+    private PendingStep submit(SequenceWork work, PendingStep before) {
+        return executor.submit(new Step(List.of(work), List.of()), before);
+    }
+
+    private static SamplingRequest request(GenerationRequest request, long seed, int[] history, int length, int generatedFrom) {
+        return new SamplingRequest(request.sampling(), seed, history, length, generatedFrom, false, 0);
     }
 }
