@@ -242,6 +242,47 @@ final class IterationScheduler {
     }
 
     /**
+     * The step after {@code last}, which still runs, when it can be planned without last's tokens:
+     * nothing waits or is swapped out, last sampled a token for every running sequence (a decode,
+     * or the end of a prompt), and none of them uses penalties (they would read the unknown token)
+     * or can end by length with that token. Each sequence then continues at the position of that
+     * token ({@link SequenceWork#continuing}), whose KV block is made ready now. Null otherwise.
+     * Sequences in last that have finished meanwhile are left out; the rest must be all that runs.
+     */
+    Plan continuation(Plan last, int contextLength) {
+        if (!waiting.isEmpty() || !swapped.isEmpty() || last.swapOut().length > 0 || !last.swapIn().isEmpty()) return null;
+        List<Sequence> order = new ArrayList<>();
+        List<Integer> positions = new ArrayList<>();
+        List<SequenceWork> lastWork = last.step().sequences();
+        for (int i = 0; i < lastWork.size(); i++) {
+            Sequence s = last.sequences().get(i);
+            if (s.status == Sequence.Status.FINISHED) continue;
+            if (s.status != Sequence.Status.RUNNING || lastWork.get(i).sampling() == null || s.forkPending) return null;
+            if (s.request.sampling.hasPenalties()) return null;
+            if (s.generated() + 1 >= s.request.submit.maxTokens() || s.length() + 1 >= contextLength) return null;
+            order.add(s);
+            positions.add(s.computed + last.counts()[i]);
+        }
+        // every running sequence in it, and at most one fresh block each (a new page or a copy on write)
+        if (order.isEmpty() || order.size() != running.size() || blocks.available() < order.size()) return null;
+        List<SequenceWork> works = new ArrayList<>(order.size());
+        List<BlockCopy> copies = new ArrayList<>();
+        int[] counts = new int[order.size()];
+        for (int i = 0; i < order.size(); i++) {
+            Sequence s = order.get(i);
+            int position = positions.get(i);
+            if (!blocks.prepareWrite(s.id, position, position + 1, copies)) throw new IllegalStateException("blocks counted for " + s + " are not there");
+            var submit = s.request.submit;
+            // the history's last entry (the token not yet known) is never read: no penalties
+            SamplingRequest sampling = new SamplingRequest(s.request.sampling, s.seed, Arrays.copyOf(s.tokens(), position + 1), position + 1,
+                    s.promptLength, submit.logprobs(), submit.topLogprobs());
+            works.add(SequenceWork.continuing(s.id, position, blocks.table(s.id), sampling));
+            counts[i] = 1;
+        }
+        return new Plan(new Step(works, copies), order, counts, new int[0], List.of(), new int[0], List.of());
+    }
+
+    /**
      * Frees a running sequence's blocks. With swapping configured (and host room left) its computed
      * blocks are copied to host memory by the coming step first; otherwise it recomputes later
      * from its tokens — same output either way, since a draw depends only on (seed, index).

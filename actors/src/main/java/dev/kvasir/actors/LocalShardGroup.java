@@ -7,11 +7,13 @@ import java.util.concurrent.Executors;
 
 /**
  * A group of one shard that runs its executor on a dedicated thread of this JVM, without Cluster
- * Sharding: for tools and tests that want the serving core without a cluster. Steps run in order.
+ * Sharding: for tools and tests that want the serving core without a cluster. Steps run in order,
+ * through a {@link StepPipeline}.
  */
 public final class LocalShardGroup implements ShardGroup, AutoCloseable {
     private final StepExecutor executor;
     private final ExecutorService thread;
+    private final StepPipeline pipeline;
 
     public LocalShardGroup(StepExecutor executor) {
         this.executor = executor;
@@ -20,11 +22,12 @@ public final class LocalShardGroup implements ShardGroup, AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.pipeline = new StepPipeline(executor, "kvasir-shard-" + executor.device());
     }
 
     @Override
     public void execute(ExecutorCommand.ExecuteStep command) {
-        thread.execute(() -> command.replyTo().tell(StepRunner.run(executor, command)));
+        thread.execute(() -> pipeline.execute(command));
     }
 
     @Override
@@ -36,5 +39,6 @@ public final class LocalShardGroup implements ShardGroup, AutoCloseable {
     @Override
     public void close() {
         thread.shutdownNow();
+        pipeline.close();
     }
 }

@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -32,6 +33,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * cancels and metrics queries are served while a step runs. When the step's tokens come back it
  * appends them, detokenizes incrementally, applies stop strings, emits {@link GenerationEvent}s,
  * finishes sequences (their full blocks stay in the prefix cache) and schedules the next step.
+ *
+ * <p>With {@link ServingConfig#queueAhead()} it sends the step after a running one before that
+ * one's tokens are back, whenever it can be planned without them
+ * ({@link IterationScheduler#continuation}): the shard queues it on the device, its sequences
+ * continuing from the tokens they sample there, and the device runs step after step while this
+ * actor handles the tokens. A token that ends a sequence then wastes that sequence's share of the
+ * step queued after it, whose answer is dropped.
  */
 public final class RequestRouter extends AbstractBehavior<RouterCommand> {
 
@@ -56,7 +64,11 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
     private final Map<String, ActiveRequest> requests = new HashMap<>();
     private long nextSequenceId;
     private long stepNumber;
-    private IterationScheduler.Plan inFlight;
+    /** Steps sent and not answered yet, oldest first: one, or two when the second was queued ahead. */
+    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+
+    private record InFlight(long stepNumber, IterationScheduler.Plan plan) {
+    }
 
     private long accepted;
     private long rejected;
@@ -65,6 +77,7 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
     private long generatedTokens;
     private long steps;
     private long stepTokens;
+    private long stepsQueuedAhead;
     private long forks;
     private long slotsAllocated;
     private long slotsFilled;
@@ -238,23 +251,38 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
     // ---- steps -------------------------------------------------------------------------------
 
     private void maybeStep() {
-        if (inFlight != null || !scheduler.hasWork()) return;
-        IterationScheduler.Plan plan = scheduler.schedule();
-        // A step that only preempted (by recompute) admits nothing; the next planning pass re-admits.
-        if (plan.isEmpty()) plan = scheduler.schedule();
-        if (plan.isEmpty()) return;
-        inFlight = plan;
+        if (inFlight.isEmpty()) {
+            if (!scheduler.hasWork()) return;
+            IterationScheduler.Plan plan = scheduler.schedule();
+            // A step that only preempted (by recompute) admits nothing; the next planning pass re-admits.
+            if (plan.isEmpty()) plan = scheduler.schedule();
+            if (plan.isEmpty()) return;
+            send(plan);
+        }
+        if (config.queueAhead() && inFlight.size() == 1) {
+            IterationScheduler.Plan next = scheduler.continuation(inFlight.peekLast().plan(), contextLength);
+            if (next != null) {
+                stepsQueuedAhead++;
+                send(next);
+            }
+        }
+    }
+
+    private void send(IterationScheduler.Plan plan) {
         stepNumber++;
+        inFlight.addLast(new InFlight(stepNumber, plan));
         shards.execute(new ExecutorCommand.ExecuteStep(stepNumber, plan.step(), plan.swapOut(), plan.swapIn(), outcomeAdapter));
     }
 
     private Behavior<RouterCommand> onStepDone(StepDone done) {
-        IterationScheduler.Plan plan = inFlight;
-        if (plan == null || done.outcome().stepNumber() != stepNumber) {
-            getContext().getLog().warn("ignoring result of step {} (expected {})", done.outcome().stepNumber(), stepNumber);
+        InFlight oldest = inFlight.peekFirst();
+        if (oldest == null || done.outcome().stepNumber() != oldest.stepNumber()) {
+            getContext().getLog().warn("ignoring result of step {} (expected {})", done.outcome().stepNumber(),
+                    oldest == null ? "none" : oldest.stepNumber());
             return this;
         }
-        inFlight = null;
+        inFlight.removeFirst();
+        IterationScheduler.Plan plan = oldest.plan();
         switch (done.outcome()) {
             case StepOutcome.Completed c -> completed(plan, c);
             case StepOutcome.Failed f -> failed(plan, f);
@@ -385,7 +413,7 @@ public final class RequestRouter extends AbstractBehavior<RouterCommand> {
     private Behavior<RouterCommand> onGetMetrics(RouterCommand.GetMetrics m) {
         m.replyTo().tell(new RouterMetrics(scheduler.runningCount(), scheduler.waitingCount(), scheduler.swappedCount(),
                 blocks.numBlocks(), blocks.usedCount(), blocks.freeCount(), blocks.cachedFreeCount(),
-                accepted, rejected, finished, promptTokens, generatedTokens, steps, stepTokens,
+                accepted, rejected, finished, promptTokens, generatedTokens, steps, stepTokens, stepsQueuedAhead,
                 scheduler.prefixQueries, scheduler.prefixHits, scheduler.preemptions, scheduler.swapOuts, forks,
                 blocks.cowCopies(), slotsAllocated == 0 ? 0 : 1.0 - (double) slotsFilled / slotsAllocated,
                 ttft.snapshot(), itl.snapshot()));

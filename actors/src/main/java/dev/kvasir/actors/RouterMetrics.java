@@ -14,6 +14,7 @@ package dev.kvasir.actors;
  * @param prefixCacheHits       of those, tokens found (their KV was not recomputed)
  * @param preemptions           sequences preempted (recompute + swap)
  * @param swapOuts              of those, preempted by swapping to host memory
+ * @param stepsQueuedAhead      of the steps, those sent before the step they follow had answered (ServingConfig.queueAhead)
  * @param forks                 samples forked from a shared prompt (n > 1)
  * @param cowCopies             blocks copied because a shared block was about to be written
  * @param kvWaste               mean over steps of allocated-but-unfilled KV slots / allocated slots
@@ -23,7 +24,7 @@ package dev.kvasir.actors;
 public record RouterMetrics(int running, int waiting, int swapped,
                             int kvBlocksTotal, int kvBlocksUsed, int kvBlocksFree, int kvBlocksCached,
                             long requestsAccepted, long requestsRejected, long requestsFinished,
-                            long promptTokens, long generatedTokens, long steps, long stepTokens,
+                            long promptTokens, long generatedTokens, long steps, long stepTokens, long stepsQueuedAhead,
                             long prefixCacheQueries, long prefixCacheHits,
                             long preemptions, long swapOuts, long forks, long cowCopies, double kvWaste,
                             HistogramSnapshot timeToFirstToken, HistogramSnapshot interTokenLatency) {

@@ -15,10 +15,11 @@ import com.typesafe.config.Config;
  * @param preemption         how sequences give up their blocks when the pool runs out
  * @param swapBlocks         host-memory blocks available to swap preemption (beyond: recompute)
  * @param computeThreads     CPU compute threads; 0 = one per core
+ * @param queueAhead         send a decode step's successor before its tokens are back, where it can be planned without them
  */
 public record ServingConfig(int blockSize, int kvBlocks, long kvMemoryBytes, int maxBatchedTokens, int maxWaiting,
                             int maxRunning, boolean prefixCaching, Preemption preemption, int swapBlocks,
-                            int computeThreads) {
+                            int computeThreads, boolean queueAhead) {
 
     public enum Preemption { RECOMPUTE, SWAP }
 
@@ -34,9 +35,9 @@ public record ServingConfig(int blockSize, int kvBlocks, long kvMemoryBytes, int
         if (preemption == null) preemption = Preemption.RECOMPUTE;
     }
 
-    /** Defaults: 16-token blocks, 256 MiB of KV, 2048 tokens per step, 256 waiting, 64 running, prefix caching on. */
+    /** Defaults: 16-token blocks, 256 MiB of KV, 2048 tokens per step, 256 waiting, 64 running, prefix caching and queueing ahead on. */
     public static ServingConfig defaults() {
-        return new ServingConfig(16, 0, 256L << 20, 2048, 256, 64, true, Preemption.RECOMPUTE, 0, 0);
+        return new ServingConfig(16, 0, 256L << 20, 2048, 256, 64, true, Preemption.RECOMPUTE, 0, 0, true);
     }
 
     /** Reads {@code kvasir.serving} of a loaded configuration. */
@@ -45,35 +46,39 @@ public record ServingConfig(int blockSize, int kvBlocks, long kvMemoryBytes, int
         return new ServingConfig(c.getInt("block-size"), c.getInt("kv-blocks"), c.getBytes("kv-memory"),
                 c.getInt("max-batched-tokens"), c.getInt("max-waiting"), c.getInt("max-running"),
                 c.getBoolean("prefix-caching"), Preemption.valueOf(c.getString("preemption").toUpperCase(java.util.Locale.ROOT)),
-                c.getInt("swap-blocks"), c.getInt("compute-threads"));
+                c.getInt("swap-blocks"), c.getInt("compute-threads"), c.getBoolean("queue-ahead"));
     }
 
     public ServingConfig withKvBlocks(int blocks) {
-        return new ServingConfig(blockSize, blocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads);
+        return new ServingConfig(blockSize, blocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withBlockSize(int size) {
-        return new ServingConfig(size, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads);
+        return new ServingConfig(size, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withMaxBatchedTokens(int tokens) {
-        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, tokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads);
+        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, tokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withQueues(int waiting, int running) {
-        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, waiting, running, prefixCaching, preemption, swapBlocks, computeThreads);
+        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, waiting, running, prefixCaching, preemption, swapBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withPrefixCaching(boolean on) {
-        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, on, preemption, swapBlocks, computeThreads);
+        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, on, preemption, swapBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withSwap(int hostBlocks) {
         return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching,
-                hostBlocks > 0 ? Preemption.SWAP : Preemption.RECOMPUTE, hostBlocks, computeThreads);
+                hostBlocks > 0 ? Preemption.SWAP : Preemption.RECOMPUTE, hostBlocks, computeThreads, queueAhead);
     }
 
     public ServingConfig withComputeThreads(int threads) {
-        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, threads);
+        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, threads, queueAhead);
+    }
+
+    public ServingConfig withQueueAhead(boolean on) {
+        return new ServingConfig(blockSize, kvBlocks, kvMemoryBytes, maxBatchedTokens, maxWaiting, maxRunning, prefixCaching, preemption, swapBlocks, computeThreads, on);
     }
 }

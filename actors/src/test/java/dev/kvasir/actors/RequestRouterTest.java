@@ -42,9 +42,10 @@ class RequestRouterTest {
 
     LocalShardGroup local;
 
+    /** A router whose steps run when the test says so, one at a time (nothing queued ahead). */
     void router(ServingConfig config) {
         shards = new ManualShardGroup(model.executor(config.blockSize(), config.kvBlocks()));
-        spawn(config, shards);
+        spawn(config.withQueueAhead(false), shards);
     }
 
     /** A router whose steps run by themselves on a local shard thread. */
@@ -160,6 +161,63 @@ class RequestRouterTest {
         var f = (GenerationEvent.Finished) probe.receiveMessage();
         assertEquals(FinishReason.LENGTH, f.finishReason());
         assertEquals(0, f.completionTokens());
+    }
+
+    /**
+     * Steps queued ahead (the default: the step after a running one sent before its tokens are back)
+     * give every request the tokens, text and finish reason of one step at a time: greedy and seeded
+     * sampling, a stop string, a short max_tokens, several requests at once; and steps were in fact
+     * queued ahead (none without it).
+     */
+    @Test
+    void stepsQueuedAheadGiveTheOutputOfOneStepAtATime() {
+        String full = model.model.tokenizer().decode(model.alone(ONCE_UPON_A_TIME, 40, SamplingParams.greedy(), List.of()));
+        String stop = full.substring(20, 24);
+        List<Request> requests = List.of(
+                new Request("greedy", ONCE_UPON_A_TIME, SamplingParams.greedy(), 40, List.of()),
+                new Request("sampled", ONCE_UPON_A_TIME, SamplingParams.of(0.8f, 40, 0.9f, 5L), 30, List.of()),
+                new Request("stop", ONCE_UPON_A_TIME, SamplingParams.greedy(), 40, List.of(stop)),
+                new Request("short", Stories260K.prompt(5, 20), SamplingParams.greedy(), 3, List.of()));
+        GenerationCollector oneAtATime = generateAll(small().withQueueAhead(false), requests, 0);
+        GenerationCollector queued = generateAll(small(), requests, 1);
+        for (Request r : requests) {
+            var a = oneAtATime.sample(r.id(), 0);
+            var b = queued.sample(r.id(), 0);
+            assertArrayEquals(a.tokenArray(), b.tokenArray(), r.id());
+            assertEquals(a.text.toString(), b.text.toString(), r.id());
+            assertEquals(a.finished.finishReason(), b.finished.finishReason(), r.id());
+            assertEquals(a.finished.completionTokens(), b.finished.completionTokens(), r.id());
+        }
+        assertEquals(FinishReason.STOP, queued.sample("stop", 0).finished.finishReason());
+        assertEquals(3, queued.sample("short", 0).finished.completionTokens());
+    }
+
+    /** Runs the requests on a fresh router with its own shard thread; checks its pool is whole and whether steps were queued ahead. */
+    private record Request(String id, int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop) {
+    }
+
+    private GenerationCollector generateAll(ServingConfig config, List<Request> requests, int minQueuedAhead) {
+        LocalShardGroup group = new LocalShardGroup(model.executor(config.blockSize(), config.kvBlocks()));
+        ActorRef<RouterCommand> r = testKit.spawn(RequestRouter.create(config, group,
+                new dev.kvasir.model.exec.KvGeometry(config.blockSize(), config.kvBlocks()), model.model.tokenizer(), model.contextLength()));
+        try {
+            TestProbe<GenerationEvent> probe = testKit.createTestProbe();
+            for (Request q : requests) r.tell(RouterCommand.Submit.of(q.id(), q.prompt(), q.sampling(), q.maxTokens(), probe.ref()).withStop(q.stop()));
+            GenerationCollector events = new GenerationCollector().until(probe, requests.size());
+            TestProbe<RouterMetrics> metrics = testKit.createTestProbe();
+            r.tell(new RouterCommand.GetMetrics(metrics.ref()));
+            long ahead = metrics.receiveMessage().stepsQueuedAhead();
+            if (minQueuedAhead == 0) assertEquals(0, ahead, "steps queued ahead with queue-ahead off");
+            else assertTrue(ahead >= minQueuedAhead, "no step was queued ahead");
+            TestProbe<BlockAudit> audit = testKit.createTestProbe();
+            r.tell(new RouterCommand.CheckBlocks(audit.ref()));
+            BlockAudit a = audit.receiveMessage();
+            assertTrue(a.whole(), () -> "KV pool not whole: " + a);
+            return events;
+        } finally {
+            testKit.stop(r);
+            group.close();
+        }
     }
 
     @Test

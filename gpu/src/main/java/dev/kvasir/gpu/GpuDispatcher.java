@@ -2,6 +2,7 @@ package dev.kvasir.gpu;
 
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import org.slf4j.Logger;
@@ -14,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
@@ -24,6 +26,8 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
  * launches queue up asynchronously on the stream in call order. Callers hand it work and wait for
  * the result (or keep the future). Both sides poll instead of parking for up to
  * {@code -Dkvasir.gpu.spin-wait-ms} (default 20; 0 parks at once), see {@link BusyPollWorker}.
+ * The one exception is {@link #waitFor}: a thread waiting for a step to finish waits on its own,
+ * so that the dispatcher thread meanwhile takes the next step.
  */
 public final class GpuDispatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GpuDispatcher.class);
@@ -72,6 +76,15 @@ public final class GpuDispatcher implements AutoCloseable {
         if (Thread.currentThread() != owner) {
             throw new IllegalStateException("CUDA call for cuda:" + ordinal + " off its dispatcher thread (" + Thread.currentThread().getName() + ")");
         }
+    }
+
+    /**
+     * Waits on the calling thread, with the device's context made current there, until the work
+     * recorded in {@code event} has finished: the dispatcher thread stays free to queue more work.
+     */
+    public void waitFor(CUevent event) {
+        if (owner != null && Thread.currentThread() != owner) cuCtxSetCurrent(context);
+        cuEventSynchronize(event);
     }
 
     /** Runs {@code work} on the dispatcher thread; returns at once. */

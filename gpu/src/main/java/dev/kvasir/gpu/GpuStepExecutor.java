@@ -142,8 +142,10 @@ public final class GpuStepExecutor implements StepExecutor {
             this.timed = timed;
         }
 
+        /** Waits off the dispatcher thread (which meanwhile takes the next step), then reads the tokens there. */
         @Override
         public List<SampledToken> await() {
+            if (tokens == null) dispatcher.waitFor(slot.done);
             return dispatcher.call(() -> finish(this));
         }
 

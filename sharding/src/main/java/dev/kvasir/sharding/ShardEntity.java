@@ -2,10 +2,11 @@ package dev.kvasir.sharding;
 
 import dev.kvasir.actors.ExecutorCommand;
 import dev.kvasir.actors.StepOutcome;
-import dev.kvasir.actors.StepRunner;
+import dev.kvasir.actors.StepPipeline;
 import dev.kvasir.model.exec.StepExecutor;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
@@ -19,7 +20,9 @@ import org.apache.pekko.actor.typed.ActorSystem;
  * A shard: the Cluster Sharding entity that owns one device (or the CPU) and one partition of a
  * model, and runs steps on it. It runs on the pinned {@code kvasir.compute-dispatcher}, so each
  * shard has a thread of its own — the one that owns the device — and compute never touches Pekko's
- * default dispatcher. Steps arrive one at a time and run to completion in mailbox order.
+ * default dispatcher. Steps are submitted in mailbox order through a {@link StepPipeline}, which
+ * answers each once it is done, so that a step sent before the last one's answer queues on the
+ * device behind it.
  */
 public final class ShardEntity {
     public static final EntityTypeKey<ExecutorCommand> TYPE_KEY = EntityTypeKey.create(ExecutorCommand.class, "kvasir-shard");
@@ -75,9 +78,14 @@ public final class ShardEntity {
                         }).build();
             }
             ctx.getLog().info("shard {} on {} ready", entityId, executor.device());
+            StepPipeline pipeline = new StepPipeline(executor, "kvasir-shard-" + entityId);
             return Behaviors.receive(ExecutorCommand.class)
                     .onMessage(ExecutorCommand.ExecuteStep.class, cmd -> {
-                        cmd.replyTo().tell(StepRunner.run(executor, cmd));
+                        pipeline.execute(cmd);
+                        return Behaviors.same();
+                    })
+                    .onSignal(PostStop.class, signal -> {
+                        pipeline.close();
                         return Behaviors.same();
                     }).build();
         });

@@ -114,6 +114,7 @@ public final class GatewayMetrics {
                 counter("kvasir_requests_accepted", "Requests the router accepted", m.requestsAccepted()),
                 counter("kvasir_requests_rejected", "Requests the router refused", m.requestsRejected()),
                 counter("kvasir_engine_steps", "Engine steps (batches) run", m.steps()),
+                counter("kvasir_engine_steps_queued_ahead", "Engine steps sent before the step they follow had answered", m.stepsQueuedAhead()),
                 histogram("kvasir_time_to_first_token_seconds", "Submit to first token, per request, in seconds", m.timeToFirstToken()),
                 histogram("kvasir_inter_token_latency_seconds", "Time between consecutive tokens of a sample, in seconds", m.interTokenLatency()));
     }

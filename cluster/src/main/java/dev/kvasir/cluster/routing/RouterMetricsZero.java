@@ -5,7 +5,7 @@ import dev.kvasir.actors.RouterMetrics;
 
 /** The engine metrics of a node that runs no replica (a gateway-only node): all zero. */
 final class RouterMetricsZero {
-    static final RouterMetrics INSTANCE = new RouterMetrics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    static final RouterMetrics INSTANCE = new RouterMetrics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             empty(), empty());
 
     private RouterMetricsZero() {
