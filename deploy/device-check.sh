@@ -41,6 +41,8 @@
 #                                        | s9host (INT8 batch-1 decode with the step timed on the stream, the loop on the caller's
 #                                          thread and on the dispatcher's; HOST_QUANT lists the modes)
 #                                        | s9spin (tests, 8B batch-1 decode per mode with the dispatcher polling and parked)
+#                                        | s10serve (tests, serving 8B with steps queued ahead and without; SERVE_RUNS, SERVE_LEVELS)
+#                                        | s10final (8B batch-1 decode per mode, bf16 with RoPE in the attention; HF=1: transformers at 32)
 #                                        | s10pipe (tests, 8B batch-1 decode with each step queued before the last one's tokens are
 #                                          back and one step at a time; PIPE_QUANT lists the modes, PIPE_RUNS the order)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
@@ -596,6 +598,25 @@ if [[ "$PHASE" == s10pipe ]]; then
         | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
     done
   done
+fi
+# s10serve: serving throughput (8B bf16, 128 in / 128 out) with steps queued ahead and without, alternating
+if [[ "$PHASE" == s10serve ]]; then
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "queued|RoPE inside"
+  synth_8b
+  for QA in ${SERVE_RUNS:-false true false true}; do
+    step "serving 8b queue-ahead=$QA"
+    $B/bin/kvasir bench --serving --backend gpu --model /tmp/l8b.gguf --concurrency ${SERVE_LEVELS:-1,8,32} --prompt-tokens 128 --gen-tokens 128 \
+      --queue-ahead $QA --json 2>"$OUT/serving-$QA.log" | tee -a "$OUT/serving_8b.json"
+    grep -E "ERROR|Exception" "$OUT/serving-$QA.log" | head -5
+  done
+fi
+# s10final: batch-1 decode per mode, bf16 with RoPE inside the attention too, transformers generate at 32
+if [[ "$PHASE" == s10final ]]; then
+  bandwidth
+  synth_8b
+  decode_modes 1
+  switched_decode rope-in-attention true --quantization none --batch 1 --step-timing true
+  [[ -n "${HF:-}" ]] && transformers_generate 32
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"

@@ -78,6 +78,10 @@ final class BenchCommand implements Callable<Integer> {
             + "so that graphs are captured and the serving core is compiled as in a running server (default ${DEFAULT-VALUE})")
     int warmupBursts;
 
+    @Option(names = "--queue-ahead", defaultValue = "true", arity = "1", description = "with --serving: send a step before the last one's tokens "
+            + "are back where it can be planned without them (kvasir.serving.queue-ahead; default ${DEFAULT-VALUE})")
+    boolean queueAhead;
+
     @Option(names = "--backend", defaultValue = "cpu", description = "with --serving: cpu or gpu (default ${DEFAULT-VALUE})")
     String backend;
 
@@ -148,7 +152,8 @@ final class BenchCommand implements Callable<Integer> {
         int most = Arrays.stream(levels).max().orElseThrow();
         Map<String, Object> o = new LinkedHashMap<>();
         try (LoadedModel loaded = LoadedModel.open(model)) {
-            ServingConfig config = ServingConfig.defaults().withQueues(Math.max(256, 2 * most), most).withMaxBatchedTokens(Math.max(2048, promptTokens));
+            ServingConfig config = ServingConfig.defaults().withQueues(Math.max(256, 2 * most), most).withMaxBatchedTokens(Math.max(2048, promptTokens))
+                    .withQueueAhead(queueAhead);
             StepExecutor executor;
             if (backend.equals("gpu")) {
                 executor = GpuStepExecutor.create(loaded.weights(), new GpuOptions(0, dtype, quantization, 0.9, config.blockSize(), 0, kvCacheDtype));
@@ -168,6 +173,7 @@ final class BenchCommand implements Callable<Integer> {
                     o.put("model", model.toString());
                     o.put("backend", backend);
                     o.put("device", executor.device());
+                    o.put("queue_ahead", queueAhead);
                     o.put("serving", runs);
                 } finally {
                     bench.close();
