@@ -300,10 +300,12 @@ final class GpuForwardPass {
 
     /**
      * -Dkvasir.gpu.rope-in-attention=auto|true|false: whether a per-head decode attention does the
-     * step's RoPE and K/V write itself (true), or a rope_kv launch before it (false); auto: only where
-     * the attention writes the int8 activations of a quantized output projection. Measured on an H100
-     * (docs/PERFORMANCE.md, S7-2/S7-3): a few per cent faster with INT4 weights, even with INT8, ~1%
-     * slower in bf16.
+     * step's RoPE and K/V write itself (true), or a rope_kv launch before it (false); auto: for one
+     * token, and for more only where the attention writes the int8 activations of a quantized output
+     * projection. Measured on an H100 (docs/PERFORMANCE.md): in S7-2/S7-3 a few per cent faster with
+     * INT4 weights, even with INT8, ~1% slower in bf16 at 1 and 4 tokens; since the kernel reads the
+     * step's metadata before its wait, bf16 batch 1 is 1.5% faster with it (S10-6; 4 tokens not
+     * measured again).
      */
     private static final String ROPE_IN_ATTENTION = System.getProperty("kvasir.gpu.rope-in-attention", "auto");
 
@@ -312,7 +314,7 @@ final class GpuForwardPass {
         return switch (ROPE_IN_ATTENTION) {
             case "true" -> true;
             case "false" -> false;
-            default -> writesInt8For(kernel, wo, n);
+            default -> n == 1 || writesInt8For(kernel, wo, n);
         };
     }
 
