@@ -72,9 +72,8 @@ public final class GpuStepExecutor implements StepExecutor {
     private final PagedKvPool kv;
     private final KvGeometry geometry;
     private final GpuForwardPass forward;
-    /** Two steps' host buffers and events, taken in turn by the steps submitted. */
+    /** Two steps' host buffers and events: a step takes the one the step in flight does not hold. */
     private final Slot[] slots = {new Slot(), new Slot()};
-    private long turn;
     /** Steps queued on the stream whose tokens have not been read yet, oldest first (at most two). */
     private final Deque<InFlight> inFlight = new ArrayDeque<>();
     private boolean timing;
@@ -99,7 +98,7 @@ public final class GpuStepExecutor implements StepExecutor {
      * events that bracket it on the stream ({@code begin}/{@code end} while timing) and complete it.
      */
     private static final class Slot {
-        PinnedBuffer staging, tokens;
+        PinnedBuffer staging, sampledIds;
         final CUevent begin = new CUevent(), end = new CUevent(), done = new CUevent();
 
         PinnedBuffer staging(long bytes) {
@@ -107,9 +106,9 @@ public final class GpuStepExecutor implements StepExecutor {
             return staging;
         }
 
-        PinnedBuffer tokens(long bytes) {
-            if (tokens == null || tokens.bytes() < bytes) tokens = grown(tokens, bytes);
-            return tokens;
+        PinnedBuffer sampledIds(long bytes) {
+            if (sampledIds == null || sampledIds.bytes() < bytes) sampledIds = grown(sampledIds, bytes);
+            return sampledIds;
         }
 
         private static PinnedBuffer grown(PinnedBuffer old, long bytes) {
@@ -120,7 +119,7 @@ public final class GpuStepExecutor implements StepExecutor {
 
         void close() {
             if (staging != null) staging.close();
-            if (tokens != null) tokens.close();
+            if (sampledIds != null) sampledIds.close();
             cuEventDestroy(begin);
             cuEventDestroy(end);
             cuEventDestroy(done);
@@ -133,7 +132,8 @@ public final class GpuStepExecutor implements StepExecutor {
         final List<SequenceWork> sequences;
         final SamplingBatch batch;
         final boolean timed;
-        List<SampledToken> tokens;
+        /** Set on the dispatcher thread once read; {@link #await} checks it from the caller's. */
+        volatile List<SampledToken> tokens;
 
         InFlight(Slot slot, List<SequenceWork> sequences, SamplingBatch batch, boolean timed) {
             this.slot = slot;
@@ -340,7 +340,7 @@ public final class GpuStepExecutor implements StepExecutor {
                 argmaxScratch = memory.allocate("activations", DeviceSampler.argmaxScratchBytes(4096));
             }
             DeviceSampler.argmax(kernels, logits, rows, config.vocabSize(), argmaxScratch, sampled, stream);
-            slot.tokens(4L * rows).fromDevice(sampled, 4L * rows, stream);
+            slot.sampledIds(4L * rows).fromDevice(sampled, 4L * rows, stream);
         } else {
             sampler.queue(logits, batch, stream);
         }
@@ -350,9 +350,10 @@ public final class GpuStepExecutor implements StepExecutor {
         return f;
     }
 
-    /** The slot of the next step: its last user has finished, as at most one other step is in flight. */
+    /** The slot for the next step, with at most one step in flight: the one that step does not hold. */
     private Slot nextSlot() {
-        return slots[(int) (turn++ & 1)];
+        InFlight last = inFlight.peekLast();
+        return last != null && last.slot == slots[0] ? slots[1] : slots[0];
     }
 
     /** Waits for the step (and the ones before it) and reads its tokens. */
@@ -373,7 +374,7 @@ public final class GpuStepExecutor implements StepExecutor {
             SamplingRequest sr = w.sampling();
             if (sr == null) continue;
             if (f.batch.allGreedyPlain) {
-                out.add(new SampledToken(w.sequenceId(), f.slot.tokens.segment().getAtIndex(ValueLayout.JAVA_INT, r), Float.NaN, null, null));
+                out.add(new SampledToken(w.sequenceId(), f.slot.sampledIds.segment().getAtIndex(ValueLayout.JAVA_INT, r), Float.NaN, null, null));
             } else {
                 float logprob = Float.NaN;
                 int[] topTokens = null;
