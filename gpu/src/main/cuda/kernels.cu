@@ -13,7 +13,8 @@ namespace {
 // decode graph: 0.81 → 0.54 µs on an H100, docs/PERFORMANCE.md run S4-2). The rule that
 // keeps this correct: every kernel calls grid_wait() before it reads or writes memory that an earlier
 // kernel of the stream writes or reads (only the weights, and the step's metadata that the host
-// copies before the step's first kernel, may be read before), and grid_release()
+// copies before the step's first kernel, may be read before; not the token ids, which
+// take_sampled_ids may rewrite on the device), and grid_release()
 // to let the next kernel start early. grid_wait() returns once every earlier kernel has completed and
 // its writes are visible; both are no-ops on older cards and in launches without the attribute.
 // KernelSourcesTest checks that every __global__ body starts with grid_enter() or grid_release().

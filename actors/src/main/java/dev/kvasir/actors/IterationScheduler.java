@@ -244,27 +244,33 @@ final class IterationScheduler {
     /**
      * The step after {@code last}, which still runs, when it can be planned without last's tokens:
      * nothing waits or is swapped out, last sampled a token for every running sequence (a decode,
-     * or the end of a prompt), and none of them uses penalties (they would read the unknown token)
-     * or can end by length with that token. Each sequence then continues at the position of that
-     * token ({@link SequenceWork#continuing}), whose KV block is made ready now. Null otherwise.
-     * Sequences in last that have finished meanwhile are left out; the rest must be all that runs.
+     * or the end of a prompt), and none of them uses penalties (they would read the unknown token).
+     * Each sequence then continues at the position of that token ({@link SequenceWork#continuing}),
+     * whose KV block is made ready now. Left out: sequences of last that have finished meanwhile,
+     * and those whose token from last ends them by length (max_tokens, the context window); the rest
+     * must be all that runs. Null when no such step can be planned.
      */
     Plan continuation(Plan last, int contextLength) {
         if (!waiting.isEmpty() || !swapped.isEmpty() || last.swapOut().length > 0 || !last.swapIn().isEmpty()) return null;
         List<Sequence> order = new ArrayList<>();
         List<Integer> positions = new ArrayList<>();
         List<SequenceWork> lastWork = last.step().sequences();
+        int ending = 0;
         for (int i = 0; i < lastWork.size(); i++) {
             Sequence s = last.sequences().get(i);
             if (s.status == Sequence.Status.FINISHED) continue;
             if (s.status != Sequence.Status.RUNNING || lastWork.get(i).sampling() == null || s.forkPending) return null;
             if (s.request.sampling.hasPenalties()) return null;
-            if (s.generated() + 1 >= s.request.submit.maxTokens() || s.length() + 1 >= contextLength) return null;
+            // accept() ends it after appending last's token (if nothing ends it before)
+            if (s.generated() + 1 >= s.request.submit.maxTokens() || s.length() + 1 >= contextLength) {
+                ending++;
+                continue;
+            }
             order.add(s);
             positions.add(s.computed + last.counts()[i]);
         }
-        // every running sequence in it, and at most one fresh block each (a new page or a copy on write)
-        if (order.isEmpty() || order.size() != running.size() || blocks.available() < order.size()) return null;
+        // every running sequence in it or ending, and at most one fresh block each (a new page or a copy on write)
+        if (order.isEmpty() || order.size() + ending != running.size() || blocks.available() < order.size()) return null;
         List<SequenceWork> works = new ArrayList<>(order.size());
         List<BlockCopy> copies = new ArrayList<>();
         int[] counts = new int[order.size()];

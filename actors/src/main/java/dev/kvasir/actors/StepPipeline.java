@@ -35,8 +35,9 @@ public final class StepPipeline implements AutoCloseable {
         answers.execute(() -> command.replyTo().tell(StepRunner.finish(executor, started)));
     }
 
+    /** Lets the answers already queued go out (each waits for its step), then ends the thread. */
     @Override
     public void close() {
-        answers.shutdownNow();
+        answers.shutdown();
     }
 }

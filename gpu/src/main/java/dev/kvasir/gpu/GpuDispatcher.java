@@ -22,8 +22,8 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 
 /**
  * The one thread that talks to a device. It creates the device's CUDA context and compute stream
- * and makes every JCuda call for that device, so no context is ever shared between threads and
- * launches queue up asynchronously on the stream in call order. Callers hand it work and wait for
+ * and makes every JCuda call for that device but one (below), so launches queue up asynchronously
+ * on the stream in call order. Callers hand it work and wait for
  * the result (or keep the future). Both sides poll instead of parking for up to
  * {@code -Dkvasir.gpu.spin-wait-ms} (default 20; 0 parks at once), see {@link BusyPollWorker}.
  * The one exception is {@link #waitFor}: a thread waiting for a step to finish waits on its own,

@@ -45,7 +45,8 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /**
  * The GPU engine behind the executor interface. All device work happens on the device's
- * {@link GpuDispatcher} thread: the caller's thread only packs the step and waits. One step is one
+ * {@link GpuDispatcher} thread (packing a step included): a caller's thread hands it steps and waits
+ * for their events. One step is one
  * metadata copy, the forward pass's launches, sampling on the device and a copy of one int per
  * sequence back (plus log-probabilities when asked), completed through an event. Logits never
  * cross to the host: plain greedy rows take one argmax launch; temperature, top-k/p, min-p,
@@ -134,6 +135,8 @@ public final class GpuStepExecutor implements StepExecutor {
         final boolean timed;
         /** Set on the dispatcher thread once read; {@link #await} checks it from the caller's. */
         volatile List<SampledToken> tokens;
+        /** Sampling row by sequence id, built on first use (dispatcher thread). */
+        private Map<Long, Integer> rows;
 
         InFlight(Slot slot, List<SequenceWork> sequences, SamplingBatch batch, boolean timed) {
             this.slot = slot;
@@ -142,22 +145,28 @@ public final class GpuStepExecutor implements StepExecutor {
             this.timed = timed;
         }
 
-        /** Waits off the dispatcher thread (which meanwhile takes the next step), then reads the tokens there. */
+        /**
+         * Waits off the dispatcher thread (which meanwhile takes the next step), then reads the
+         * tokens there. An await that comes after the slot was handed to a newer step (possible only
+         * once two more steps were submitted) waits for that step too; the tokens are still this one's.
+         */
         @Override
         public List<SampledToken> await() {
-            if (tokens == null) dispatcher.waitFor(slot.done);
+            List<SampledToken> read = tokens;
+            if (read != null) return read;
+            dispatcher.waitFor(slot.done);
             return dispatcher.call(() -> finish(this));
         }
 
         /** The row of {@code sequenceId}'s token in this step's argmax output. */
         int rowOf(long sequenceId) {
-            int r = 0;
-            for (SequenceWork w : sequences) {
-                if (w.sampling() == null) continue;
-                if (w.sequenceId() == sequenceId) return r;
-                r++;
+            if (rows == null) {
+                rows = new HashMap<>();
+                for (SequenceWork w : sequences) if (w.sampling() != null) rows.put(w.sequenceId(), rows.size());
             }
-            throw new IllegalArgumentException("sequence " + sequenceId + " continues but sampled nothing in the step before");
+            Integer r = rows.get(sequenceId);
+            if (r == null) throw new IllegalArgumentException("sequence " + sequenceId + " continues but sampled nothing in the step before");
+            return r;
         }
 
         boolean owner(GpuStepExecutor e) {
@@ -264,6 +273,11 @@ public final class GpuStepExecutor implements StepExecutor {
     }
 
     @Override
+    public boolean queuesAhead() {
+        return true;
+    }
+
+    @Override
     public PendingStep submit(Step step, PendingStep before) {
         return dispatcher.call(() -> start(step, before));
     }
@@ -314,40 +328,50 @@ public final class GpuStepExecutor implements StepExecutor {
         if (!batch.allGreedyPlain) drain();
         while (inFlight.size() > 1) finish(inFlight.peekFirst());
         Slot slot = nextSlot();
-        copyBlocks(step.copies(), slot, stream);
-        boolean decode = graphs;
-        int stride = 1;
-        for (SequenceWork w : seqs) {
-            if (w.tokens().length != 1 || w.sampling() == null) decode = false;
-            stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
-        }
-        boolean timed = timing && decode;
-        InFlight f = new InFlight(slot, seqs, batch, timed);
-        if (seqs.isEmpty()) {
+        try {
+            copyBlocks(step.copies(), slot, stream);
+            boolean decode = graphs;
+            int stride = 1;
+            for (SequenceWork w : seqs) {
+                if (w.tokens().length != 1 || w.sampling() == null) decode = false;
+                stride = Math.max(stride, geometry.blocksFor(w.startPosition() + w.tokens().length));
+            }
+            boolean timed = timing && decode;
+            InFlight f = new InFlight(slot, seqs, batch, timed);
+            if (seqs.isEmpty()) {
+                cuEventRecord(slot.done, stream);
+                inFlight.addLast(f);
+                return f;
+            }
+            if (timed) cuEventRecord(slot.begin, stream);
+            StepLayout s = upload(step, slot, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0,
+                    !decode && usesTiledPrefill(step), previous);
+            if (previous != null) kernels.launch("take_sampled_ids", (s.tokens() + 255) / 256, 1, 256, stream, s.tokenIds(), sampled, s.tokens());
+            CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
+            if (batch.allGreedyPlain) {
+                // plain greedy (the common case): the argmax on the device, only the ids come back
+                if (sampled == null) {
+                    sampled = memory.allocate("activations", 4L * 4096);
+                    argmaxScratch = memory.allocate("activations", DeviceSampler.argmaxScratchBytes(4096));
+                }
+                DeviceSampler.argmax(kernels, logits, rows, config.vocabSize(), argmaxScratch, sampled, stream);
+                slot.sampledIds(4L * rows).fromDevice(sampled, 4L * rows, stream);
+            } else {
+                sampler.queue(logits, batch, stream);
+            }
+            if (timed) cuEventRecord(slot.end, stream);
             cuEventRecord(slot.done, stream);
             inFlight.addLast(f);
             return f;
-        }
-        if (timed) cuEventRecord(slot.begin, stream);
-        StepLayout s = upload(step, slot, decode ? Integer.highestOneBit(Math.max(4, stride) - 1) << 1 : 0,
-                !decode && usesTiledPrefill(step), previous);
-        if (previous != null) kernels.launch("take_sampled_ids", (s.tokens() + 255) / 256, 1, 256, stream, s.tokenIds(), sampled, s.tokens());
-        CUdeviceptr logits = decode ? replay(s, stream) : forward.run(s, stream);
-        if (batch.allGreedyPlain) {
-            // plain greedy (the common case): the argmax on the device, only the ids come back
-            if (sampled == null) {
-                sampled = memory.allocate("activations", 4L * 4096);
-                argmaxScratch = memory.allocate("activations", DeviceSampler.argmaxScratchBytes(4096));
+        } catch (RuntimeException e) {
+            // whatever this step queued may still read the slot's buffers: let it finish before the slot is reused
+            try {
+                cuStreamSynchronize(stream);
+            } catch (RuntimeException ignored) {
+                // the stream's own error: the exception below says what went wrong first
             }
-            DeviceSampler.argmax(kernels, logits, rows, config.vocabSize(), argmaxScratch, sampled, stream);
-            slot.sampledIds(4L * rows).fromDevice(sampled, 4L * rows, stream);
-        } else {
-            sampler.queue(logits, batch, stream);
+            throw e;
         }
-        if (timed) cuEventRecord(slot.end, stream);
-        cuEventRecord(slot.done, stream);
-        inFlight.addLast(f);
-        return f;
     }
 
     /** The slot for the next step, with at most one step in flight: the one that step does not hold. */
@@ -433,8 +457,9 @@ public final class GpuStepExecutor implements StepExecutor {
     /**
      * Starts (or stops) timing each decode step replayed from a graph on the stream, from before its
      * metadata copy to after its tokens' copy back, and clears the figures so far: the step as the
-     * device saw it, host enqueue latency included, without the time the caller spends between
-     * steps (for gpu-bench).
+     * device saw it, without the time the caller spends between steps (for gpu-bench). A step queued
+     * behind another starts its clock when that one ends; one submitted to an idle stream when it is
+     * queued, so the host's enqueue latency counts then.
      */
     public void timeSteps(boolean on) {
         dispatcher.call(() -> {

@@ -19,7 +19,8 @@ import java.util.SplittableRandom;
  * sequence. Each sequence gets its own blocks, shuffled over the pool so block tables are not
  * contiguous. Records the wall time of the decode steps.
  *
- * <p>Unless the sampling reads the history (penalties) or {@link #stepByStep} says otherwise, each
+ * <p>On an executor that queues ahead, unless the sampling reads the history (penalties) or
+ * {@link #stepByStep} says otherwise, each
  * decode step is submitted before the previous one's tokens are back, its sequences continuing
  * from their tokens there ({@link SequenceWork#continuing}): the GPU then runs step after step
  * without waiting for the host in between.
@@ -40,7 +41,7 @@ public final class BatchGeneration {
         this.executor = executor;
         this.params = params;
         this.seed = seed;
-        this.pipelined = !params.hasPenalties();
+        this.pipelined = executor.queuesAhead() && !params.hasPenalties();
     }
 
     /** Each decode step only after the previous one's tokens are back (for comparisons). */

@@ -7,7 +7,8 @@ import java.util.List;
 /**
  * Runs steps on one device (or the CPU) over a paged KV pool it owns. Calls come from one thread
  * at a time — the shard's compute thread — and block until the step is done, except
- * {@link #submit}, which may return while it runs.
+ * {@link #submit}, which may return while it runs; its {@link PendingStep#await} may be called from
+ * another thread.
  */
 public interface StepExecutor extends AutoCloseable {
 
@@ -25,6 +26,15 @@ public interface StepExecutor extends AutoCloseable {
      * tokens they sample in step n. Waiting on the result is the caller's; results come in
      * submission order. This form waits for {@code before}, fills in its tokens and runs the step.
      */
+    /**
+     * Whether {@link #submit} returns while the step runs, so that queueing the next step before
+     * reading this one's tokens gains anything (false: it runs the step first, and a caller that
+     * queues ahead only delays each token by a step).
+     */
+    default boolean queuesAhead() {
+        return false;
+    }
+
     default PendingStep submit(Step step, PendingStep before) {
         if (step.continues()) {
             if (before == null) throw new IllegalArgumentException("a step with continuing sequences needs the step before it");

@@ -16,7 +16,8 @@ import java.util.List;
  * Generates one sequence through any {@link StepExecutor} (CPU or GPU): the prompt as one prefill
  * step, then one step per token, sampling inside the executor, until an end-of-generation token, a
  * stop string, max_tokens or the end of the context window. Blocks 0.. of the executor's pool hold
- * the sequence. Each step is queued before the previous one's token is read ({@link SequenceWork#continuing}).
+ * the sequence. On an executor that {@linkplain StepExecutor#queuesAhead queues ahead}, each step is
+ * queued before the previous one's token is read ({@link SequenceWork#continuing}).
  */
 public final class StepGenerator {
     private final StepExecutor executor;
@@ -45,9 +46,10 @@ public final class StepGenerator {
         StreamingDetokenizer detok = tokenizer.streamingDetokenizer();
         StopStrings stops = new StopStrings(request.stop());
 
-        // The step after a token is queued before the token is read (unless penalties need it on the host first):
-        // the device then runs step after step, and a token that ends the sequence wastes one step.
-        boolean queueAhead = !request.sampling().hasPenalties();
+        // The step after a token is queued before the token is read, where the executor returns while a step runs
+        // and no penalties need the token on the host first: the device then runs step after step, and a token
+        // that ends the sequence wastes one step.
+        boolean queueAhead = executor.queuesAhead() && !request.sampling().hasPenalties();
         long t0 = System.nanoTime();
         long t1 = t0;
         PendingStep current = budget > 0 ? submit(new SequenceWork(0, prompt, 0, table, request(request, seed, history, length, prompt.length)), null) : null;
