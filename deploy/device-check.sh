@@ -127,6 +127,16 @@ switched_decode() {
   KVASIR_JAVA_OPTS="-Dkvasir.gpu.$name=$value ${EXTRA_JAVA_OPTS:-}" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --graphs on --bandwidth "${BW:-0}" "$@" 2>&1 \
     | grep -E '"bench"|Exception' | sed "s/^{/{\"$name\":\"$value\",/" | tee -a "$OUT/decode_8b.json"
 }
+# 8B batch-1 decode with the step timed on the stream, once per value of a gpu-bench decode option,
+# appended to $OUT/decode_8b.json: timed_decode QUANT OPTION VALUE...
+timed_decode() {
+  local q=$1 option=$2; shift 2
+  for value in "$@"; do
+    step "decode 8b $q $option=$value"
+    timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --$option $value 2>&1 \
+      | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
+  done
+}
 # per-kernel times (ncu, no graphs) of 8B batch-1 decode with quantization $1 into $OUT/ncu_decode_$1.txt
 ncu_decode() {
   timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
@@ -577,13 +587,7 @@ fi
 if [[ "$PHASE" == s9host ]]; then
   bandwidth
   synth_8b
-  for Q in ${HOST_QUANT:-int8}; do
-    for I in false true false true; do
-      step "decode 8b $Q inline=$I"
-      timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --inline $I 2>&1 \
-        | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
-    done
-  done
+  for Q in ${HOST_QUANT:-int8}; do timed_decode $Q inline false true false true; done
 fi
 # s10pipe: batch-1 decode with each step queued before the last one's tokens are back (pipelined, the
 # default) against one step at a time; PIPE_QUANT lists the modes, PIPE_RUNS the order
@@ -591,13 +595,7 @@ if [[ "$PHASE" == s10pipe ]]; then
   [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "queued|RoPE inside"
   bandwidth
   synth_8b
-  for Q in ${PIPE_QUANT:-int8}; do
-    for P in ${PIPE_RUNS:-false true false true}; do
-      step "decode 8b $Q pipelined=$P"
-      timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch 1 --graphs on --bandwidth "${BW:-0}" --step-timing true --pipelined $P 2>&1 \
-        | grep -E '"bench"|Exception' | tee -a "$OUT/decode_8b.json"
-    done
-  done
+  for Q in ${PIPE_QUANT:-int8}; do timed_decode $Q pipelined ${PIPE_RUNS:-false true false true}; done
 fi
 # s10serve: serving throughput (8B bf16, 128 in / 128 out) with steps queued ahead and without, alternating
 if [[ "$PHASE" == s10serve ]]; then

@@ -227,11 +227,7 @@ final class IterationScheduler {
             Sequence s = p.sequence;
             int[] chunk = Arrays.copyOfRange(s.tokens(), s.computed, s.computed + p.count);
             SamplingRequest sampling = null;
-            if (!s.forkPending && s.computed + p.count == s.length()) {
-                var submit = s.request.submit;
-                sampling = new SamplingRequest(s.request.sampling, s.seed, Arrays.copyOf(s.tokens(), s.length()), s.length(),
-                        s.promptLength, submit.logprobs(), submit.topLogprobs());
-            }
+            if (!s.forkPending && s.computed + p.count == s.length()) sampling = sampling(s, s.length());
             counts[order.size()] = p.count;
             order.add(s);
             works.add(new SequenceWork(s.id, chunk, s.computed, blocks.table(s.id), sampling));
@@ -278,14 +274,18 @@ final class IterationScheduler {
             Sequence s = order.get(i);
             int position = positions.get(i);
             if (!blocks.prepareWrite(s.id, position, position + 1, copies)) throw new IllegalStateException("blocks counted for " + s + " are not there");
-            var submit = s.request.submit;
             // the history's last entry (the token not yet known) is never read: no penalties
-            SamplingRequest sampling = new SamplingRequest(s.request.sampling, s.seed, Arrays.copyOf(s.tokens(), position + 1), position + 1,
-                    s.promptLength, submit.logprobs(), submit.topLogprobs());
-            works.add(SequenceWork.continuing(s.id, position, blocks.table(s.id), sampling));
+            works.add(SequenceWork.continuing(s.id, position, blocks.table(s.id), sampling(s, position + 1)));
             counts[i] = 1;
         }
         return new Plan(new Step(works, copies), order, counts, new int[0], List.of(), new int[0], List.of());
+    }
+
+    /** How the sequence samples its next token, after the first {@code historyLength} of its tokens. */
+    private static SamplingRequest sampling(Sequence s, int historyLength) {
+        var submit = s.request.submit;
+        return new SamplingRequest(s.request.sampling, s.seed, Arrays.copyOf(s.tokens(), historyLength), historyLength,
+                s.promptLength, submit.logprobs(), submit.topLogprobs());
     }
 
     /**
