@@ -45,6 +45,9 @@
 #                                        | s10final (8B batch-1 decode per mode, bf16 with RoPE in the attention; HF=1: transformers at 32)
 #                                        | s10pipe (tests, 8B batch-1 decode with each step queued before the last one's tokens are
 #                                          back and one step at a time; PIPE_QUANT lists the modes, PIPE_RUNS the order)
+#                                        | s11glu (the SASS checks, tests, the feed-forward chains, 8B batch-1 decode with the
+#                                          SwiGLU-carrying GEMV streaming before its wait and waiting first; GLU_QUANT, GLU_RUNS,
+#                                          GLU_INT8: INT8 with the SwiGLU carried, per glu-early value; MODES=1: every mode once)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -63,6 +66,11 @@ gpu_tests() {
   grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" "$OUT/gpu-tests.log" | head -40
   [[ -n "${1:-}" ]] && grep -E "$1" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
   return 0
+}
+# the sm_90a machine code's loads above each streaming product's wait (deploy/check_sass.py) into $OUT/sass-check.txt
+sass_check() {
+  step sass check
+  python3 "$(dirname "$0")/check_sass.py" $B/lib/kvasir-gpu-*-SNAPSHOT.jar 2>&1 | tee "$OUT/sass-check.txt" | tail -8
 }
 # copy bandwidth into $OUT/bandwidth.json and $BW (GB/s, read + written)
 bandwidth() {
@@ -615,6 +623,21 @@ if [[ "$PHASE" == s10final ]]; then
   decode_modes 1
   switched_decode rope-in-attention true --quantization none --batch 1 --step-timing true
   [[ -n "${HF:-}" ]] && transformers_generate 32
+fi
+# s11glu: the SASS checks, the GPU tests, the feed-forward chains, 8B batch-1 decode with the SwiGLU-carrying
+# GEMV streaming its weights before its wait and waiting first, alternating (GLU_QUANT lists the modes)
+if [[ "$PHASE" == s11glu ]]; then
+  sass_check
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "SwiGLU carried|queued"
+  step ffn kernels and chains
+  $B/bin/gpu-bench ffn 2>&1 | grep -E '"bench"|Exception' | tee "$OUT/ffn.json"
+  bandwidth
+  synth_8b
+  for Q in ${GLU_QUANT:-int4}; do
+    for E in ${GLU_RUNS:-false true false true}; do switched_decode glu-early $E --quantization $Q --batch 1 --step-timing true; done
+  done
+  for E in ${GLU_INT8:-}; do EXTRA_JAVA_OPTS="-Dkvasir.gpu.fuse-swiglu=true" switched_decode glu-early $E --quantization int8 --batch 1 --step-timing true; done
+  [[ -n "${MODES:-}" ]] && decode_modes 1
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"

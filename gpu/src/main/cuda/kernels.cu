@@ -34,6 +34,39 @@ __device__ __forceinline__ void grid_enter() {
     grid_release();
 }
 
+// Loads of what an earlier kernel of the stream wrote (the products' activations) in a kernel that
+// loads weights before grid_wait(): plain coherent loads, never __ldg. ptxas takes ld.global.nc as
+// a read of memory that nothing writes while the kernel runs and may issue it above
+// griddepcontrol.wait: in the SASS of the gate/up GEMV started early (S11) the activation loads sat
+// above the wait — a stale read, the race of S8 that made that kernel wait first. A weak ld.global
+// stays below the wait (the wait orders it), and asm volatile keeps the compiler from turning it
+// into ld.global.nc. Checked in the SASS of every such kernel by deploy/check-sass.sh.
+__device__ __forceinline__ int4 load_after_wait(const int4* p) {
+    int4 v;
+    asm volatile("ld.global.v4.s32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint4 load_after_wait(const uint4* p) {
+    uint4 v;
+    asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ float4 load_after_wait(const float4* p) {
+    float4 v;
+    asm volatile("ld.global.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ float load_after_wait(const float* p) {
+    float v;
+    asm volatile("ld.global.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ float2 load_after_wait(const float2* p) {
+    float2 v;
+    asm volatile("ld.global.v2.f32 {%0,%1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p));
+    return v;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -115,8 +148,8 @@ __device__ void matmul_rows(const W* __restrict__ w, const float* __restrict__ x
             for (int t = 0; t < TILE; t++) {
                 if (t < tn) {
                     const float* xp = x + (size_t) (t0 + t) * cols + ch * 8;
-                    float4 a = __ldg(reinterpret_cast<const float4*>(xp));
-                    float4 b = __ldg(reinterpret_cast<const float4*>(xp + 4));
+                    float4 a = load_after_wait(reinterpret_cast<const float4*>(xp));
+                    float4 b = load_after_wait(reinterpret_cast<const float4*>(xp + 4));
 #pragma unroll
                     for (int r = 0; r < ROWS; r++) {
                         acc[r][t] += wv[r][0] * a.x + wv[r][1] * a.y + wv[r][2] * a.z + wv[r][3] * a.w
@@ -203,7 +236,7 @@ __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const f
                             const float4* xp = reinterpret_cast<const float4*>(x + (size_t) t * cols + ch * VEC);
 #pragma unroll
                             for (int q = 0; q < VEC / 4; q++) {
-                                float4 a = xp[q];
+                                float4 a = load_after_wait(xp + q);
                                 acc[r][t] += wv[4 * q] * a.x + wv[4 * q + 1] * a.y + wv[4 * q + 2] * a.z + wv[4 * q + 3] * a.w;
                             }
                         }
@@ -218,7 +251,7 @@ __device__ __forceinline__ void gemv_rows_share(const W* const (&wr)[R], const f
         for (int r = 0; r < R; r++) {
             float wv = to_float(wr[r][c]);
 #pragma unroll
-            for (int t = 0; t < T; t++) if (t < n) acc[r][t] += wv * x[(size_t) t * cols + c];
+            for (int t = 0; t < T; t++) if (t < n) acc[r][t] += wv * load_after_wait(x + (size_t) t * cols + c);
         }
     }
 }
@@ -391,8 +424,8 @@ __device__ void matmul_tc(Rows w, const float* __restrict__ x, float* __restrict
         uint32_t b[NT][8];
 #pragma unroll
         for (int j = 0; j < NT; j++) {
-            float4 lo = __ldg(reinterpret_cast<const float4*>(xp[j] + c0));
-            float4 hi = __ldg(reinterpret_cast<const float4*>(xp[j] + c0 + 4));
+            float4 lo = load_after_wait(reinterpret_cast<const float4*>(xp[j] + c0));
+            float4 hi = load_after_wait(reinterpret_cast<const float4*>(xp[j] + c0 + 4));
             float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
             for (int e = 0; e < 8; e++) b[j][e] = live[j] ? to_tf32(v[e]) : 0u;
@@ -513,7 +546,7 @@ __device__ void matmul_skinny(const W* __restrict__ w, const W* __restrict__ x, 
         for (int u = 0; u < U; u++) {
             int c = min(base + KS * u, chunks - 1);
 #pragma unroll
-            for (int j = 0; j < NT; j++) b[u][j] = __ldg(xr[j] + 4 * c);
+            for (int j = 0; j < NT; j++) b[u][j] = load_after_wait(xr[j] + 4 * c);
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {

@@ -108,6 +108,26 @@ __device__ void fused_norm_out(const float* y, int rows, int rowsPerBlock, const
     if (lane == 0) f.outPart[(size_t) t * (rows >> 5) + group] = ss;
 }
 
+// grid_wait() that ptxas cannot issue before this lane's round of weight loads: the wait's predicate
+// depends on every loaded row (it is true whatever they hold, so the wait always happens), so the
+// loads are in flight, or back, before it. ptxas schedules griddepcontrol.wait as an instruction
+// without operands, and in the gate/up GEMV (GEMV_SWIGLU_Q8: 16 rows a lane, one load each) it hoisted
+// the plain grid_wait() above 15 of the 16 (S11, SASS), so the kernel, started early, streamed
+// nothing until its predecessor was done. The other layouts keep the plain wait: there ptxas leaves
+// it below all their loads (deploy/check-sass.sh), and a lane of their later waves, started after the
+// predecessor is done, would wait for its weights before it loads the activations.
+template <int R, int U>
+__device__ __forceinline__ void grid_wait_behind(const uint4 (&raw)[R][U]) {
+    uint32_t x = 0;
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int u = 0; u < U; u++) x ^= raw[r][u].w;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("{ .reg .pred p; setp.ne.u32 p, %0, 0; @p griddepcontrol.wait; @!p griddepcontrol.wait; }" :: "r"(x) : "memory");
+#endif
+}
+
 // What a quantized GEMV writes. GEMV_PLAIN: y (+)= W·a. GEMV_SWIGLU_Q8 carries a decode step's
 // SwiGLU, so that no launch sits between the gate/up and down products (one link fewer in the step's
 // chain of dependent kernels): the matrix is the gate rows then as many up rows, a warp's first R/2
@@ -237,7 +257,10 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
                 s[r][u] = sr[r][c >> gshift];
             }
         }
-        if (first) grid_wait();  // the first round of weights is on its way; activations only now
+        if (first) {  // the first round of weights is on its way; activations only now
+            if constexpr (IO == GEMV_SWIGLU_Q8) grid_wait_behind(raw);
+            else grid_wait();
+        }
         first = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -245,8 +268,8 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
             if (c >= chunks) break;
 #pragma unroll
             for (int t = 0; t < T; t++) {
-                int4 a = __ldg(reinterpret_cast<const int4*>(xq + (size_t) t * cols) + c);
-                float sx = __ldg(xs + (size_t) t * (cols >> 5) + (c >> 1)).x;
+                int4 a = load_after_wait(reinterpret_cast<const int4*>(xq + (size_t) t * cols) + c);
+                float sx = load_after_wait(xs + (size_t) t * (cols >> 5) + (c >> 1)).x;
 #pragma unroll
                 for (int r = 0; r < R; r++) {
                     int d = __dp4a((int) raw[r][u].x, a.x, 0);
@@ -307,7 +330,10 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
                 sbh[r][u] = sr[r][c >> gshift];
             }
         }
-        if (first) grid_wait();  // the first round of weights is on its way; activations only now
+        if (first) {  // the first round of weights is on its way; activations only now
+            if constexpr (IO == GEMV_SWIGLU_Q8) grid_wait_behind(raw);
+            else grid_wait();
+        }
         first = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -318,9 +344,9 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 const int4* xp = reinterpret_cast<const int4*>(xq + (size_t) t * cols) + 2 * c;
-                a[t] = __ldg(xp);
-                b[t] = __ldg(xp + 1);
-                sx[t] = __ldg(xs + (size_t) t * chunks + c);
+                a[t] = load_after_wait(xp);
+                b[t] = load_after_wait(xp + 1);
+                sx[t] = load_after_wait(xs + (size_t) t * chunks + c);
             }
 #pragma unroll
             for (int r = 0; r < R; r++) {
@@ -442,21 +468,23 @@ QUANT_GEMV(q4, 4, uint8_t, __half2)
 // rows / 2 / 32, and outQ / outS take the int8 form. rows / 2 % 32 == 0. Whole rows a warp, one
 // 16-byte load a row in flight per lane and round: the "rows" layout's order of summation, so its
 // bits. (Two warps on each row as _k2r4, 8 warps a block, was slower, S8-3.)
-// Unlike the other GEMVs it waits for its predecessor before it loads anything, as swiglu_q8 (the
-// launch it replaces) did. Started like them (weights loaded before the wait, the down product
-// released at once, or only after the wait), batch-1 INT4 decode of a synthetic tinystories-15m in
-// CUDA graphs with programmatic launch read wrong values at nearly every run, and now and then
-// without graphs; waiting first, and without programmatic launch, it never did (S8-4 … S8-7). Which
-// read went stale was not found: the activation loads sit after the wait in the PTX.
-#define QUANT_GEMV_GLU32_KERNEL(NAME, fmt, W, S) \
+// It starts like the other GEMVs (weights loaded before the wait, the down product released at once),
+// its wait behind its loads (grid_wait_behind). _glu32w waits for its predecessor before it loads
+// anything, the form kept from S8 to S10: started early, the kernel of S8 read stale activations
+// (batch-1 INT4 decode of a synthetic tinystories-15m in CUDA graphs with programmatic launch went
+// wrong at nearly every run, S8-4 … S8-7) because ptxas issued its __ldg activation loads above the
+// wait (found in its SASS in S11); they are plain loads now (load_after_wait).
+#define QUANT_GEMV_GLU32_KERNEL(NAME, fmt, W, S, START) \
     __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, \
             float* y, int rows, int cols, int gshift, int acc, const float* inPart, int inDim, float eps, const float* gamma, \
-            int8_t* outQ, float2* outS, float* outPart, int* counters) { grid_enter(); \
+            int8_t* outQ, float2* outS, float* outPart, int* counters) { START(); \
         gemv_##fmt##_rows<1, 16, 1, 1, GEMV_SWIGLU_Q8>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
                 NormFusion{inPart, inDim, eps, gamma, outQ, outS, outPart, counters}); \
     }
-QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32_1, q8, int8_t, __half)
-QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32_1, q4, uint8_t, __half2)
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32_1, q8, int8_t, __half, grid_release)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32_1, q4, uint8_t, __half2, grid_release)
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32w_1, q8, int8_t, __half, grid_enter)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32w_1, q4, uint8_t, __half2, grid_enter)
 
 // The batched path: the matrix dequantized to bf16 (w = s·q [+ b] in fp32, then rounded), for the
 // bf16 tensor-core GEMM. One thread per 8 INT8 weights / per 32-column INT4 block; G in columns.

@@ -241,7 +241,7 @@ public final class KernelBench {
      * A one-token feed-forward at Llama 3 8B's shape (gate/up 28672 × 4096, down 4096 × 14336), INT4
      * G128 and INT8 G32, in graph replays with programmatic launch: each kernel alone, and gate/up,
      * swiglu_q8, down (three launches) against gate/up writing down's int8 activations itself
-     * (glu32), then down. Four weight copies rotate, so the weights come from memory.
+     * (glu32, and glu32w, which waits before it loads), then down. Four weight copies rotate, so the weights come from memory.
      */
     public static List<LaunchResult> ffn(GpuDispatcher d) {
         return d.call(() -> {
@@ -266,10 +266,11 @@ public final class KernelBench {
                     IntConsumer gateUp = i -> gemv(k, s, "gemv_" + sfx + "_k2r4_1", 2 * hidden / 8, gu[i % copies], xq, xs, both, null, null);
                     IntConsumer gateUpRows = i -> gemv(k, s, "gemv_" + sfx + "_1", 2 * hidden / 16, gu[i % copies], xq, xs, both, null, null);
                     IntConsumer glu32 = i -> gemv(k, s, "gemv_" + sfx + "_glu32_1", hidden / 32, gu[i % copies], xq, xs, null, hq, hs);
+                    IntConsumer glu32w = i -> gemv(k, s, "gemv_" + sfx + "_glu32w_1", hidden / 32, gu[i % copies], xq, xs, null, hq, hs);
                     IntConsumer swiglu = i -> k.launch("swiglu_q8", hidden / 256, 1, 256, s, both, hq, hs, 1, hidden);
                     IntConsumer downK2r4 = i -> gemv(k, s, "gemv_" + sfx + "_k2r4_1", dim / 8, down[i % copies], hq, hs, y, null, null);
                     for (Object[] c : new Object[][]{{"gate/up k2r4", gateUp}, {"gate/up rows", gateUpRows}, {"gate/up glu32", glu32},
-                            {"swiglu_q8", swiglu}, {"down k2r4", downK2r4}}) {
+                            {"gate/up glu32w", glu32w}, {"swiglu_q8", swiglu}, {"down k2r4", downK2r4}}) {
                         out.add(new LaunchResult(name + c[0], true, 1e3 * GraphTimer.millisPerCall(s, calls, (IntConsumer) c[1])));
                     }
                     out.add(new LaunchResult(name + "chain launched", true, 1e3 * GraphTimer.millisPerCall(s, calls, i -> {
@@ -279,6 +280,10 @@ public final class KernelBench {
                     })));
                     out.add(new LaunchResult(name + "chain glu32", true, 1e3 * GraphTimer.millisPerCall(s, calls, i -> {
                         glu32.accept(i);
+                        downK2r4.accept(i);
+                    })));
+                    out.add(new LaunchResult(name + "chain glu32w", true, 1e3 * GraphTimer.millisPerCall(s, calls, i -> {
+                        glu32w.accept(i);
                         downK2r4.accept(i);
                     })));
                 }

@@ -450,6 +450,11 @@ final class Matmuls {
     }
 
     private final String fuseSwiglu = System.getProperty("kvasir.gpu.fuse-swiglu", "auto");
+    /**
+     * -Dkvasir.gpu.glu-early=false: the SwiGLU-carrying GEMV waits for its predecessor before it loads
+     * its weights (gemv_*_glu32w_1, the form of S8–S10) instead of streaming them first like the other GEMVs.
+     */
+    private final boolean gluEarly = !"false".equals(System.getProperty("kvasir.gpu.glu-early"));
 
     /**
      * One token's gated feed-forward, residual += down · (silu(gate) · up), with the SwiGLU carried
@@ -459,7 +464,7 @@ final class Matmuls {
      */
     void runGatedFfn(DeviceMatrix gateUp, DeviceMatrix down, CUdeviceptr residual, CUstream stream, FusedNorm normIn, FusedNorm normOut) {
         DeviceMatrix.Quantized g = (DeviceMatrix.Quantized) gateUp;
-        k.launch("gemv_" + g.format().kernelSuffix + "_glu32_1", g.rows() / 2 / 32, 1, 32 * MATMUL_WARPS, stream,
+        k.launch("gemv_" + g.format().kernelSuffix + (gluEarly ? "_glu32_1" : "_glu32w_1"), g.rows() / 2 / 32, 1, 32 * MATMUL_WARPS, stream,
                 g.data(), g.scales(), actValues, actScales, null, g.rows(), g.cols(), g.groupShift(), 0,
                 normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
                 null, nextValues, nextScales, null, null);

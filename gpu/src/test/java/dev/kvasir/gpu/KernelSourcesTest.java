@@ -42,6 +42,7 @@ class KernelSourcesTest {
                     // the products that stream weights first: the GEMVs, and the macros that define the quantized GEMVs and the skinny products
                     boolean ok = first.equals("grid_enter") || first.equals("grid_release") && m.group(1).startsWith("gemv_")
                             || first.equals("grid_release") && m.group(1).equals("NAME") && (text.contains("QUANT_GEMV_KERNEL") || text.contains("#define SKINNY("))
+                            || first.equals("START") && m.group(1).equals("NAME") && text.contains("#define QUANT_GEMV_GLU32_KERNEL")  // its uses: below
                             || first.equals("attention_head_rope");  // reads only step metadata before its wait: see below
                     if (!ok) offenders.add(file.getFileName() + ": " + m.group(1) + " starts with " + first + "()");
                 }
@@ -60,9 +61,28 @@ class KernelSourcesTest {
         assertTrue(body(kernels, "matmul_skinny").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q8_rows").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q4_rows").contains("grid_wait();"));
-        // the SwiGLU-carrying gate/up GEMV waits before it loads anything (quant.cuh, QUANT_GEMV_GLU32_KERNEL: S8-5, S8-6)
-        String glu = quant.substring(quant.indexOf("#define QUANT_GEMV_GLU32_KERNEL"));
-        assertTrue(glu.substring(0, glu.indexOf("gemv_##fmt##_rows")).contains("{ grid_enter();"), "the SwiGLU-carrying GEMV starts with grid_enter()");
+        // the SwiGLU-carrying gate/up GEMV: each form starts with grid_release() (loads weights first, its wait inside) or grid_enter()
+        List<String> starts = Pattern.compile("(?m)^QUANT_GEMV_GLU32_KERNEL\\((\\w+),.*, (\\w+)\\)$").matcher(quant).results()
+                .map(r -> r.group(1) + ":" + r.group(2)).toList();
+        assertEquals(List.of("gemv_q8_glu32_1:grid_release", "gemv_q4_glu32_1:grid_release", "gemv_q8_glu32w_1:grid_enter",
+                "gemv_q4_glu32w_1:grid_enter"), starts);
+    }
+
+    /**
+     * In the products that load weights before their wait, __ldg (ld.global.nc) reads weights only:
+     * ptxas may issue a non-coherent load above griddepcontrol.wait, so a read of what the kernel
+     * before wrote (the activations) would be stale (S8's race, S11). Those go through load_after_wait.
+     */
+    @Test
+    void theProductsThatStreamWeightsFirstReadOnlyWeightsThroughLdg() throws IOException {
+        String kernels = Files.readString(SOURCES.resolve("kernels.cu"));
+        String quant = Files.readString(SOURCES.resolve("quant.cuh"));
+        Pattern ldg = Pattern.compile("__ldg\\(([^;]*?)\\)\\s*[;:]");
+        for (String body : List.of(body(kernels, "gemv_rows_share"), body(kernels, "matmul_skinny"), body(quant, "gemv_q8_rows"),
+                body(quant, "gemv_q4_rows"))) {
+            assertTrue(body.contains("load_after_wait("), "activations through load_after_wait");
+            ldg.matcher(body).results().forEach(r -> assertTrue(r.group(1).contains("wr["), "__ldg of something other than weights: " + r.group(0)));
+        }
     }
 
     @Test
