@@ -48,6 +48,9 @@
 #                                        | s11glu (the SASS checks, tests, the feed-forward chains, 8B batch-1 decode with the
 #                                          SwiGLU-carrying GEMV streaming before its wait and waiting first; GLU_QUANT, GLU_RUNS,
 #                                          GLU_INT8: INT8 with the SwiGLU carried, per glu-early value; MODES=1: every mode once)
+#                                        | s11layout (the SASS checks, tests, 8B batch-1 decode per mode of LAYOUT_QUANT with the
+#                                          one-token GEMVs in each layout of LAYOUT_RUNS; FUSE_RUNS: INT8 with each fuse-swiglu
+#                                          value; KERNELS=1: every GEMV layout's time per shape)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -638,6 +641,23 @@ if [[ "$PHASE" == s11glu ]]; then
   done
   for E in ${GLU_INT8:-}; do EXTRA_JAVA_OPTS="-Dkvasir.gpu.fuse-swiglu=true" switched_decode glu-early $E --quantization int8 --batch 1 --step-timing true; done
   [[ -n "${MODES:-}" ]] && decode_modes 1
+fi
+# s11layout: the SASS checks, every decode GEMV layout's time per shape, 8B batch-1 decode per mode with the
+# one-token products in each layout of LAYOUT_RUNS (alternating), INT8 with the SwiGLU carried and launched
+if [[ "$PHASE" == s11layout ]]; then
+  sass_check
+  [[ -z "${SKIP_TESTS:-}" ]] && gpu_tests "SwiGLU carried|queued"
+  bandwidth
+  synth_8b
+  for Q in ${LAYOUT_QUANT:-int4 int8}; do
+    for L in ${LAYOUT_RUNS:-auto k2r8 auto k2r8}; do switched_decode qgemv $L --quantization $Q --batch 1 --step-timing true; done
+  done
+  for F in ${FUSE_RUNS:-}; do switched_decode fuse-swiglu $F --quantization int8 --batch 1 --step-timing true; done
+  if [[ -n "${KERNELS:-}" ]]; then
+    step kernels: each decode GEMV layout
+    timeout 300 $B/bin/gpu-bench kernels 2>&1 | grep -E '"bench"|Exception' > "$OUT/kernels.json"
+    grep -E '"n":1,' "$OUT/kernels.json" | grep -E '"layout":"(k2r4|k2r8)"'
+  fi
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"

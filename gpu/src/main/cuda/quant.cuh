@@ -462,6 +462,11 @@ QUANT_GEMV(q4, 1, uint8_t, __half2)
 QUANT_GEMV(q4, 2, uint8_t, __half2)
 QUANT_GEMV(q4, 3, uint8_t, __half2)
 QUANT_GEMV(q4, 4, uint8_t, __half2)
+// _k2r8 (one token): _k2 with 8 rows a warp and 2 loads a lane, grid = ceil(rows / 16). For INT4 rows of
+// up to 4096 columns (128 chunks) a round covers the row, where _k2r4's last two loads of a lane
+// repeat a chunk.
+QUANT_GEMV_KERNEL(gemv_q8_k2r8_1, q8, 1, int8_t, __half, 8, 2, 2)
+QUANT_GEMV_KERNEL(gemv_q4_k2r8_1, q4, 1, uint8_t, __half2, 8, 2, 2)
 
 // gemv_{q8,q4}_glu32_1: the gate/up product writing silu(g)·u straight as the down product's int8
 // activations (GEMV_SWIGLU_Q8): 4 warps of 8 gate rows and their 8 ups, 32 outputs a block; grid =

@@ -189,20 +189,23 @@ final class Matmuls {
     /**
      * The quantized decode GEMV's layout for a matrix and n tokens: "rows" (4 rows a warp), "k2" (2
      * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane), "k4" (a block of 4 warps a row)
-     * or "k2r4" (k2 with 4 rows a warp); {@link #quantGemv} other than "auto" picks one for every
-     * product. auto: k2r4 for one token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at
+     * "k2r4" (k2 with 4 rows a warp) or "k2r8" (one token only: k2 with 8 rows a warp and 2 loads a lane); {@link #quantGemv} other than "auto" picks one for every
+     * product. auto: k2r8 for one token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at
      * Llama 3 8B's shapes k2 was 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4, S3-2;
-     * on an H100 k2r4 beat k2 by 6–13% on 4096 × 4096, by up to 6% on down, and batch-1 decode by 4%
-     * with INT8 and 2% with INT4 weights, S5-5). Returns the kernel name's infix and the rows one block covers.
+     * on an H100 k2r4 beat k2 by 6–13% on 4096 × 4096 and batch-1 decode by 2–4%, S5-5; k2r8 beat
+     * k2r4 in batch-1 decode by 3.7% with INT4 and 2.3% with INT8 weights, S11-2: half the blocks, so
+     * a 4096-row product fits beside the attention's blocks in one wave and streams while it runs).
+     * Returns the kernel name's infix and the rows one block covers.
      */
     private QuantLayout quantLayout(int n) {
         String choice = quantGemv;
-        if (choice.equals("auto")) choice = n == 1 ? "k2r4" : n == 2 ? "k2" : "rows";
+        if (choice.equals("auto")) choice = n == 1 ? "k2r8" : n == 2 ? "k2" : "rows";
         return switch (choice) {
             case "k2" -> new QuantLayout("_k2", 4);
             case "k2u8" -> new QuantLayout("_k2u8", 4);
             case "k4" -> new QuantLayout("_k4", 1);
             case "k2r4" -> new QuantLayout("_k2r4", 8);
+            case "k2r8" -> n == 1 ? new QuantLayout("_k2r8", 16) : new QuantLayout("_k2r4", 8);
             default -> new QuantLayout("", MATMUL_WARPS * QUANT_GEMV_ROWS);
         };
     }
@@ -210,7 +213,7 @@ final class Matmuls {
     private record QuantLayout(String infix, int rowsPerBlock) {}
 
     /** Every quantized decode GEMV layout {@link #chooseGemv} takes besides "auto". */
-    static final List<String> QUANT_LAYOUTS = List.of("rows", "k2", "k2u8", "k4", "k2r4");
+    static final List<String> QUANT_LAYOUTS = List.of("rows", "k2", "k2u8", "k4", "k2r4", "k2r8");
 
     /**
      * Decode GEMV choices, for measurements (KernelBench sweeps them): dense warp|wide|block|block256|block2|cublas
@@ -437,19 +440,19 @@ final class Matmuls {
      * Whether the SwiGLU between {@code gateUp} (gate rows then up rows) and {@code down} rides on
      * the gate/up GEMV at n tokens ({@link #runGatedFfn}) instead of a launch of its own between the
      * two products: one token, both quantized and on the GEMV, hidden size a multiple of 32.
-     * -Dkvasir.gpu.fuse-swiglu: auto (the default: INT4 weights only), true (INT8 too) or false.
-     * Measured on an H100 (docs/PERFORMANCE.md, S8-7): 8B batch-1 decode INT4 433.3 → 457.4 tok/s;
-     * INT8 about 1% slower (S8-2, S8-4), where the carrying kernel's layout (whole rows a warp, 32
-     * outputs a block) streams gate/up 11% slower than _k2r4 and gives back what the launch saved.
+     * -Dkvasir.gpu.fuse-swiglu=false launches it on its own. Measured on an H100 (docs/PERFORMANCE.md):
+     * 8B batch-1 decode INT4 433.3 → 457.4 tok/s (S8-7); INT8 was about 1% slower while the carrying
+     * kernel waited before loading its weights (S8-2, S8-4), and is 3.6% faster since it streams them
+     * first (320.4 → 331.8, S11-2).
      */
     boolean carriesSwiglu(DeviceMatrix gateUp, DeviceMatrix down, int n) {
         ensureWorkspace();
         return n == 1 && gateUp instanceof DeviceMatrix.Quantized g && down instanceof DeviceMatrix.Quantized
-                && (fuseSwiglu.equals("true") || fuseSwiglu.equals("auto") && g.format() == QuantFormat.INT4)
+                && fuseSwiglu
                 && input(gateUp, n) == Input.INT8 && input(down, n) == Input.INT8 && gateUp.rows() == 2 * down.cols() && down.cols() % 32 == 0;
     }
 
-    private final String fuseSwiglu = System.getProperty("kvasir.gpu.fuse-swiglu", "auto");
+    private final boolean fuseSwiglu = !"false".equals(System.getProperty("kvasir.gpu.fuse-swiglu"));
     /**
      * -Dkvasir.gpu.glu-early=false: the SwiGLU-carrying GEMV waits for its predecessor before it loads
      * its weights (gemv_*_glu32w_1, the form of S8–S10) instead of streaming them first like the other GEMVs.

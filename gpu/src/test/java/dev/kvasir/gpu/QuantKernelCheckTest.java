@@ -267,14 +267,11 @@ class QuantKernelCheckTest {
                     Packed p1 = Packed.random(f, 2 * hidden, dim, group == 0 ? dim : group), p2 = Packed.random(f, outRows, hidden, group == 0 ? hidden : group);
                     DeviceMatrix.Quantized gateUp = new DeviceMatrix.Quantized(f, a.bytes(p1.data()), a.bytes(p1.scales()), 2 * hidden, dim, p1.groupSize());
                     DeviceMatrix.Quantized down = new DeviceMatrix.Quantized(f, a.bytes(p2.data()), a.bytes(p2.scales()), outRows, hidden, p2.groupSize());
-                    // INT8 too (auto: INT4 only)
                     Matmuls mm = Gpu.withProperties(Map.of("kvasir.gpu.fuse-swiglu", "true"), () -> new Matmuls(a.kernels, a.memory, List.of(gateUp, down)));
                     String what = f + " G" + (group == 0 ? "cols" : group);
-                    if (System.getProperty("kvasir.gpu.fuse-swiglu") == null) {
-                        Matmuls auto = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
-                        assertTrue(auto.carriesSwiglu(gateUp, down, 1) == (f == QuantFormat.INT4), what + ": carried by default for INT4 only");
-                        auto.close();
-                    }
+                    Matmuls off = Gpu.withProperties(Map.of("kvasir.gpu.fuse-swiglu", "false"), () -> new Matmuls(a.kernels, a.memory, List.of(gateUp, down)));
+                    assertTrue(!off.carriesSwiglu(gateUp, down, 1), what + ": not carried when turned off");
+                    off.close();
                     assertTrue(mm.carriesSwiglu(gateUp, down, 1), what + ": carried at one token");
                     assertTrue(!mm.carriesSwiglu(gateUp, down, 2), what + ": not at two");
                     mm.chooseGemv("auto", "rows");
