@@ -393,6 +393,7 @@ if [[ "$PHASE" == timeline ]]; then
       $B/bin/gpu-bench decode /tmp/l8b.gguf --quantization $Q --batch ${TIMELINE_BATCH:-1} --graphs on --steps 16 > /tmp/tl-$Q.log 2>&1
     grep '"bench"' /tmp/tl-$Q.log
     timeline_csv /tmp/tl "/tmp/tl-$Q"
+    gzip -c /tmp/tl-${Q}_cuda_gpu_trace.csv > "$OUT/timeline_$Q.csv.gz"
     python3 - /tmp/tl-${Q}_cuda_gpu_trace.csv <<'PY' | tee "$OUT/timeline_$Q.txt"
 import csv, sys, collections
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("Name") and not r["Name"].startswith("[")]
