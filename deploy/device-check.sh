@@ -51,6 +51,9 @@
 #                                        | s11layout (the SASS checks, tests, 8B batch-1 decode per mode of LAYOUT_QUANT with the
 #                                          one-token GEMVs in each layout of LAYOUT_RUNS; FUSE_RUNS: INT8 with each fuse-swiglu
 #                                          value; KERNELS=1: every GEMV layout's time per shape)
+#                                        | s11switch (the SASS checks, 8B batch-1 decode of SWITCH_QUANT once per value of SWITCH_RUNS
+#                                          of the JVM switch -Dkvasir.gpu.$SWITCH)
+#                                        | s11final (the SASS checks, tests, 8B batch-1 decode per mode; FINAL_INT4: INT4 again, times)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -659,6 +662,25 @@ if [[ "$PHASE" == s11layout ]]; then
     timeout 300 $B/bin/gpu-bench kernels 2>&1 | grep -E '"bench"|Exception' > "$OUT/kernels.json"
     grep -E '"n":1,' "$OUT/kernels.json" | grep -E '"layout":"(k2r4|k2r8)"'
   fi
+fi
+# s11switch: 8B batch-1 decode of SWITCH_QUANT (default int4) once per value of SWITCH_RUNS of the JVM switch
+# -Dkvasir.gpu.$SWITCH, alternating as listed (the SASS checks first)
+if [[ "$PHASE" == s11switch ]]; then
+  sass_check
+  bandwidth
+  synth_8b
+  for Q in ${SWITCH_QUANT:-int4}; do
+    for V in $SWITCH_RUNS; do switched_decode "$SWITCH" "$V" --quantization $Q --batch 1 --step-timing true; done
+  done
+fi
+# s11final: the SASS checks, the GPU tests, 8B batch-1 decode per mode (INT4 FINAL_INT4 more times)
+if [[ "$PHASE" == s11final ]]; then
+  sass_check
+  gpu_tests "SwiGLU carried|queued"
+  bandwidth
+  synth_8b
+  decode_modes 1
+  for i in $(seq 1 ${FINAL_INT4:-0}); do switched_decode qgemv auto --quantization int4 --batch 1; done
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"
