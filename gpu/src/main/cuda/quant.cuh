@@ -432,7 +432,7 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 // Measured at Llama 3 8B's shapes (graph replays, docs/PERFORMANCE.md): on an H200 _k2 fastest at
 // n = 1 on every shape (1.1–2× the 4-row layout, most on the 14336-wide down projection), the 4-row
 // layout fastest at n = 4 (S3-2/S3-3); on an H100 at n = 1 _k2r4 6–13% faster than _k2 on 4096 ×
-// 4096, up to 6% on down, within ±1% on gate/up and q/k/v (S5-5). Matmuls takes _k2r4 for one token, _k2 for two. The macros only exist so that
+// 4096, up to 6% on down, within ±1% on gate/up and q/k/v (S5-5). Matmuls takes _k2r8 (below) for one token, _k2 for two. The macros only exist so that
 // other shapes can be timed.
 #ifndef QUANT_GEMV_ROWS
 #define QUANT_GEMV_ROWS 4

@@ -217,7 +217,7 @@ final class Matmuls {
 
     /**
      * Decode GEMV choices, for measurements (KernelBench sweeps them): dense warp|wide|block|block256|block2|cublas
-     * (-Dkvasir.gpu.gemv), quantized rows|k2|k2u8|k4|k2r4 (-Dkvasir.gpu.qgemv); "auto" = the shape rule.
+     * (-Dkvasir.gpu.gemv), quantized rows|k2|k2u8|k4|k2r4|k2r8 (-Dkvasir.gpu.qgemv); "auto" = the shape rule.
      */
     private String denseGemv = System.getProperty("kvasir.gpu.gemv", "auto");
     private String quantGemv = System.getProperty("kvasir.gpu.qgemv", "auto");
