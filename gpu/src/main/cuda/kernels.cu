@@ -40,7 +40,7 @@ __device__ __forceinline__ void grid_enter() {
 // griddepcontrol.wait: in the SASS of the gate/up GEMV started early (S11) the activation loads sat
 // above the wait — a stale read, the race of S8 that made that kernel wait first. A weak ld.global
 // stays below the wait (the wait orders it), and asm volatile keeps the compiler from turning it
-// into ld.global.nc. Checked in the SASS of every such kernel by deploy/check-sass.sh.
+// into ld.global.nc. Checked in the SASS of every such kernel by deploy/check_sass.py.
 __device__ __forceinline__ int4 load_after_wait(const int4* p) {
     int4 v;
     asm volatile("ld.global.v4.s32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));

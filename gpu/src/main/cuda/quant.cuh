@@ -109,12 +109,12 @@ __device__ void fused_norm_out(const float* y, int rows, int rowsPerBlock, const
 }
 
 // grid_wait() that ptxas cannot issue before this lane's round of weight loads: the wait's predicate
-// depends on every loaded row (it is true whatever they hold, so the wait always happens), so the
-// loads are in flight, or back, before it. ptxas schedules griddepcontrol.wait as an instruction
+// depends on every loaded row (it is true whatever they hold, so the wait always happens), so it
+// issues once they are back — in a kernel started early, while its predecessor still runs. ptxas schedules griddepcontrol.wait as an instruction
 // without operands, and in the gate/up GEMV (GEMV_SWIGLU_Q8: 16 rows a lane, one load each) it hoisted
 // the plain grid_wait() above 15 of the 16 (S11, SASS), so the kernel, started early, streamed
 // nothing until its predecessor was done. The other layouts keep the plain wait: there ptxas leaves
-// it below all their loads (deploy/check-sass.sh), and a lane of their later waves, started after the
+// it below all their loads (deploy/check_sass.py), and a lane of their later waves, started after the
 // predecessor is done, would wait for its weights before it loads the activations.
 template <int R, int U>
 __device__ __forceinline__ void grid_wait_behind(const uint4 (&raw)[R][U]) {

@@ -188,10 +188,10 @@ final class Matmuls {
 
     /**
      * The quantized decode GEMV's layout for a matrix and n tokens: "rows" (4 rows a warp), "k2" (2
-     * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane), "k4" (a block of 4 warps a row)
-     * "k2r4" (k2 with 4 rows a warp) or "k2r8" (one token only: k2 with 8 rows a warp and 2 loads a lane); {@link #quantGemv} other than "auto" picks one for every
-     * product. auto: k2r8 for one token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at
-     * Llama 3 8B's shapes k2 was 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4, S3-2;
+     * rows a warp, 2 warps a row), "k2u8" (k2 with 8 loads a lane), "k4" (a block of 4 warps a row),
+     * "k2r4" (k2 with 4 rows a warp) or "k2r8" (one token only: k2 with 8 rows a warp and 2 loads a
+     * lane); {@link #quantGemv} other than "auto" picks one for every product. auto: k2r8 for one
+     * token, k2 for two, rows above (docs/PERFORMANCE.md: on an H200 at Llama 3 8B's shapes k2 was 1.1–2× faster than rows at n = 1, rows 5–30% faster at n = 4, S3-2;
      * on an H100 k2r4 beat k2 by 6–13% on 4096 × 4096 and batch-1 decode by 2–4%, S5-5; k2r8 beat
      * k2r4 in batch-1 decode by 3.7% with INT4 and 2.3% with INT8 weights, S11-2: half the blocks, so
      * a 4096-row product fits beside the attention's blocks in one wave and streams while it runs).
@@ -447,7 +447,7 @@ final class Matmuls {
      */
     boolean carriesSwiglu(DeviceMatrix gateUp, DeviceMatrix down, int n) {
         ensureWorkspace();
-        return n == 1 && gateUp instanceof DeviceMatrix.Quantized g && down instanceof DeviceMatrix.Quantized
+        return n == 1 && gateUp instanceof DeviceMatrix.Quantized && down instanceof DeviceMatrix.Quantized
                 && fuseSwiglu
                 && input(gateUp, n) == Input.INT8 && input(down, n) == Input.INT8 && gateUp.rows() == 2 * down.cols() && down.cols() % 32 == 0;
     }
