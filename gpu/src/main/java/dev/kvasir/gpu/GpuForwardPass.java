@@ -279,8 +279,8 @@ final class GpuForwardPass {
     private static final String DECODE_ATTENTION_CHOICE = System.getProperty("kvasir.gpu.decode-attention");
 
     /**
-     * Threads per block of a grouped decode attention kernel: every per-head form (_h16 and its int8,
-     * RoPE and early variants) has 16 warps, so it goes by the prefix; a new per-head form launched
+     * Threads per block of a grouped decode attention kernel: every per-head form (_h16 and its int8
+     * and RoPE variants) has 16 warps, so it goes by the prefix; a new per-head form launched
      * with another count would walk only part of the context.
      */
     static int decodeAttentionThreads(String kernel) {

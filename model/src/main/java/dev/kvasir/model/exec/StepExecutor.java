@@ -20,13 +20,6 @@ public interface StepExecutor extends AutoCloseable {
     List<SampledToken> execute(Step step);
 
     /**
-     * Starts the step after {@code before} (the step this executor was given last, or null) and
-     * returns, where the executor can, before the step is done: a caller may so submit step n + 1
-     * while step n runs, its {@linkplain SequenceWork#continuing continuing} sequences taking the
-     * tokens they sample in step n. Waiting on the result is the caller's; results come in
-     * submission order. This form waits for {@code before}, fills in its tokens and runs the step.
-     */
-    /**
      * Whether {@link #submit} returns while the step runs, so that queueing the next step before
      * reading this one's tokens gains anything (false: it runs the step first, and a caller that
      * queues ahead only delays each token by a step).
@@ -35,6 +28,13 @@ public interface StepExecutor extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Starts the step after {@code before} (the step this executor was given last, or null) and
+     * returns, where the executor can, before the step is done: a caller may so submit step n + 1
+     * while step n runs, its {@linkplain SequenceWork#continuing continuing} sequences taking the
+     * tokens they sample in step n. Waiting on the result is the caller's; results come in
+     * submission order. This form waits for {@code before}, fills in its tokens and runs the step.
+     */
     default PendingStep submit(Step step, PendingStep before) {
         if (step.continues()) {
             if (before == null) throw new IllegalArgumentException("a step with continuing sequences needs the step before it");
