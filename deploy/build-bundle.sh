@@ -56,10 +56,11 @@ exec "$H/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-ac
 SH
 cat > "$B/bin/gpu-tests" <<'SH'
 #!/usr/bin/env bash
-# Runs the GPU-tagged tests: bin/gpu-tests SHARED_DIR (the folder holding models/ and reference/).
+# Runs the GPU-tagged tests: bin/gpu-tests SHARED_DIR [TEST_CLASS...] (SHARED_DIR holds models/ and
+# reference/; simple class names run only those classes).
 H="$(cd "$(dirname "$0")/.." && pwd)"
 exec "$H/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m \
-  -Dlogback.configurationFile="$H/conf/logback-gpu.xml" -Dkvasir.shared="${1:?shared data folder}" -cp "$H/lib/*" dev.kvasir.gpu.GpuTestMain
+  -Dlogback.configurationFile="$H/conf/logback-gpu.xml" -Dkvasir.shared="${1:?shared data folder}" -cp "$H/lib/*" dev.kvasir.gpu.GpuTestMain "${@:2}"
 SH
 cat > "$B/bin/gpu-bench" <<'SH'
 #!/usr/bin/env bash

@@ -65,10 +65,11 @@ B=/tmp/kvasir-bundle
 [[ -x $B/bin/kvasir ]] || tar xJf "$C/kvasir-bundle.tar.xz" -C /tmp
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 step() { echo "=== $* ($(date +%T))"; }
-# GPU tests into $OUT/gpu-tests.log; prints the summary and the INFO lines matching $1 (an ERE)
+# GPU tests into $OUT/gpu-tests.log (only the classes named in TEST_CLASSES, when set); prints the
+# summary and the INFO lines matching $1 (an ERE)
 gpu_tests() {
-  step gpu tests
-  $B/bin/gpu-tests "$C/shared" 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
+  step gpu tests ${TEST_CLASSES:-}
+  $B/bin/gpu-tests "$C/shared" ${TEST_CLASSES:-} 2>&1 | grep -v DEBUG > "$OUT/gpu-tests.log"
   grep -E "tests (successful|failed|skipped|aborted)|FAIL|Exception|MethodSource|=>" "$OUT/gpu-tests.log" | head -40
   [[ -n "${1:-}" ]] && grep -E "$1" "$OUT/gpu-tests.log" | sed 's/.*INFO *//' | head -30
   return 0
