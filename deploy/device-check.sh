@@ -54,6 +54,7 @@
 #                                        | s11switch (the SASS checks, 8B batch-1 decode of SWITCH_QUANT once per value of SWITCH_RUNS
 #                                          of the JVM switch -Dkvasir.gpu.$SWITCH)
 #                                        | s11final (the SASS checks, tests, 8B batch-1 decode per mode; FINAL_INT4: INT4 again, times)
+#                                        | s12att (ncu sections of the INT4 batch-1 attention and the products around it, 4-layer model)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -682,6 +683,18 @@ if [[ "$PHASE" == s11final ]]; then
   synth_8b
   decode_modes 1
   for i in $(seq 1 ${FINAL_INT4:-0}); do switched_decode qgemv auto --quantization int4 --batch 1; done
+fi
+# s12att: ncu sections of the kernels around an INT4 batch-1 decode step's attention (each kernel alone,
+# serialised: no programmatic overlap) on a 4-layer model of the 8B layer shape (the whole 8B file under ncu
+# did not finish its load in 330 s, S12-4), into $OUT/ncu_s12att.txt
+if [[ "$PHASE" == s12att ]]; then
+  step synth 4-layer 8b-shaped
+  $B/bin/kvasir synth --dim 4096 --hidden 14336 --layers 4 --heads 32 --kv-heads 8 --vocab 32000 --type bf16 --out /tmp/l8b4.gguf 2>&1 | tail -1
+  step ncu attention and its neighbours, int4 batch 1
+  timeout 300 ncu --clock-control none -k regex:"attention_h16rq|gemv_q4_k2r8_1|gemv_q4_glu32_1" -s 25 -c 10 --section SpeedOfLight \
+    --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    $B/bin/gpu-bench decode /tmp/l8b4.gguf --quantization int4 --batch 1 --graphs off --prompt 64 --steps 3 > "$OUT/ncu_s12att.txt" 2>&1
+  grep -E "^  [a-z_0-9]+|Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Memory Throughput|DRAM Throughput|Issued Warp|No Eligible" "$OUT/ncu_s12att.txt" | head -120
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"
