@@ -41,20 +41,19 @@ __device__ __forceinline__ void grid_enter() {
 // above the wait — a stale read, the race of S8 that made that kernel wait first. A weak ld.global
 // stays below the wait (the wait orders it), and asm volatile keeps the compiler from turning it
 // into ld.global.nc. Checked in the SASS of every such kernel by deploy/check_sass.py.
-__device__ __forceinline__ int4 load_after_wait(const int4* p) {
-    int4 v;
-    asm volatile("ld.global.v4.s32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-    return v;
-}
+// (The other 16-byte forms are this load's bits: one asm for all of them.)
 __device__ __forceinline__ uint4 load_after_wait(const uint4* p) {
     uint4 v;
     asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
     return v;
 }
+__device__ __forceinline__ int4 load_after_wait(const int4* p) {
+    uint4 v = load_after_wait(reinterpret_cast<const uint4*>(p));
+    return make_int4((int) v.x, (int) v.y, (int) v.z, (int) v.w);
+}
 __device__ __forceinline__ float4 load_after_wait(const float4* p) {
-    float4 v;
-    asm volatile("ld.global.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(p));
-    return v;
+    uint4 v = load_after_wait(reinterpret_cast<const uint4*>(p));
+    return make_float4(__uint_as_float(v.x), __uint_as_float(v.y), __uint_as_float(v.z), __uint_as_float(v.w));
 }
 __device__ __forceinline__ float load_after_wait(const float* p) {
     float v;
