@@ -24,6 +24,8 @@ FIRST_ROUND = {
     "gemv_q4_k2r4_1": 32, "gemv_q8_k2r4_1": 32,  # 4 rows x 4 loads
     "gemv_q4_k2r8_1": 32, "gemv_q8_k2r8_1": 32,  # 8 rows x 2 loads
     "gemv_q4_glu32_1": 32, "gemv_q8_glu32_1": 32,  # 16 rows x 1 load
+    "gemv_q4_k2r8l_1": 32, "gemv_q8_k2r8l_1": 32,  # the same with the weights through L1
+    "gemv_q4_glu32l_1": 32, "gemv_q8_glu32l_1": 32,
 }
 STREAMING = re.compile(r"^(gemv_|matmul_skinny_)")
 

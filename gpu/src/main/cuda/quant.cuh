@@ -136,6 +136,12 @@ __device__ __forceinline__ void grid_wait_behind(const uint4 (&raw)[R][U]) {
 // (outQ, outS: quantize_block's arithmetic).
 enum GemvIo { GEMV_PLAIN, GEMV_SWIGLU_Q8 };
 
+// How a product's lanes read their weights: W_L1 with __ldg (L1-allocating), W_PAST_L1 with
+// load_stream (L1::no_allocate), so that the weights streaming through an SM do not push out the
+// int8 activations its warps read again each round. The one-token products of a decode step take
+// W_PAST_L1: INT4 batch-1 decode of the 8B shape +1.4% on an H100, INT8 +0.9% (S13-1 … S13-3).
+enum WeightPath { W_L1, W_PAST_L1 };
+
 // The matrix row of a warp's r-th row (row0: the warp's first; rows past the end repeat the last,
 // loaded and never stored).
 template <int R, int IO>
@@ -221,7 +227,7 @@ __device__ __forceinline__ void store_swiglu_q8(float (&acc)[R][1], const NormFu
 // matrix still covers the memory latency. R rows per warp also share each activation load: per chunk
 // and token one 16-byte load of int8 activations serves R rows' four dp4a and scale products.
 // Rows past the end repeat the last row (loaded, never stored).
-template <int T, int R, int U, int KS, int IO = GEMV_PLAIN>
+template <int T, int R, int U, int KS, int IO = GEMV_PLAIN, int WEIGHTS = W_L1>
 __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
@@ -253,7 +259,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
             int c = min(base + 32 * KS * u, chunks - 1);  // past the end: a repeated chunk, never used
 #pragma unroll
             for (int r = 0; r < R; r++) {
-                raw[r][u] = __ldg(wr[r] + c);
+                raw[r][u] = WEIGHTS == W_L1 ? __ldg(wr[r] + c) : load_stream(wr[r] + c);
                 s[r][u] = sr[r][c >> gshift];
             }
         }
@@ -294,7 +300,7 @@ __device__ void gemv_q8_rows(const int8_t* __restrict__ w, const __half* __restr
 // with (sx, sx·sum(xq)) precomputed per activation block. The bias term uses the quantized
 // activations' sum (not the exact one) so that the rounding error is that of the actual weights
 // s·q + b (zero-mean q − 8 for Q4_0), not of the offset q alone, which is larger.
-template <int T, int R, int U, int KS, int IO = GEMV_PLAIN>
+template <int T, int R, int U, int KS, int IO = GEMV_PLAIN, int WEIGHTS = W_L1>
 __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __restrict__ scales,
                              const int8_t* __restrict__ xq, const float2* __restrict__ xs, float* __restrict__ y,
                              int rows, int cols, int gshift, int accumulate, const NormFusion& f) {
@@ -326,7 +332,7 @@ __device__ void gemv_q4_rows(const uint8_t* __restrict__ w, const __half2* __res
             int c = min(base + 32 * KS * u, chunks - 1);  // past the end: a repeated chunk, never used
 #pragma unroll
             for (int r = 0; r < R; r++) {
-                raw[r][u] = __ldg(wr[r] + c);
+                raw[r][u] = WEIGHTS == W_L1 ? __ldg(wr[r] + c) : load_stream(wr[r] + c);
                 sbh[r][u] = sr[r][c >> gshift];
             }
         }
@@ -440,14 +446,15 @@ __global__ void swiglu_q8(const float* gu, int8_t* xq, float2* xs, int n, int hi
 #ifndef QUANT_GEMV_LOADS
 #define QUANT_GEMV_LOADS 4
 #endif
-#define QUANT_GEMV_KERNEL(NAME, fmt, T, W, S, R, U, KS) \
+#define QUANT_GEMV_KERNEL_PATH(NAME, fmt, T, W, S, R, U, KS, WEIGHTS) \
     __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, float* y, \
                                                 int rows, int cols, int gshift, int acc, \
                                                 const float* inPart, int inDim, float eps, const float* gamma, \
                                                 int8_t* outQ, float2* outS, float* outPart, int* counters) { grid_release(); \
-        gemv_##fmt##_rows<T, R, U, KS>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
+        gemv_##fmt##_rows<T, R, U, KS, GEMV_PLAIN, WEIGHTS>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
                                        NormFusion{inPart, inDim, eps, gamma, outQ, outS, outPart, counters}); \
     }
+#define QUANT_GEMV_KERNEL(NAME, fmt, T, W, S, R, U, KS) QUANT_GEMV_KERNEL_PATH(NAME, fmt, T, W, S, R, U, KS, W_L1)
 #define QUANT_GEMV(fmt, T, W, S) \
     QUANT_GEMV_KERNEL(gemv_##fmt##_##T, fmt, T, W, S, QUANT_GEMV_ROWS, QUANT_GEMV_LOADS, 1) \
     QUANT_GEMV_KERNEL(gemv_##fmt##_k2_##T, fmt, T, W, S, 2, QUANT_GEMV_LOADS, 2) \
@@ -464,9 +471,12 @@ QUANT_GEMV(q4, 3, uint8_t, __half2)
 QUANT_GEMV(q4, 4, uint8_t, __half2)
 // _k2r8 (one token): _k2 with 8 rows a warp and 2 loads a lane, grid = ceil(rows / 16). For INT4 rows of
 // up to 4096 columns (128 chunks) a round covers the row, where _k2r4's last two loads of a lane
-// repeat a chunk.
-QUANT_GEMV_KERNEL(gemv_q8_k2r8_1, q8, 1, int8_t, __half, 8, 2, 2)
-QUANT_GEMV_KERNEL(gemv_q4_k2r8_1, q4, 1, uint8_t, __half2, 8, 2, 2)
+// repeat a chunk. Its weights are read past L1 (W_PAST_L1); _k2r8l reads them through it, as before
+// S13 (-Dkvasir.gpu.weights-past-l1=false, for measurements).
+QUANT_GEMV_KERNEL_PATH(gemv_q8_k2r8_1, q8, 1, int8_t, __half, 8, 2, 2, W_PAST_L1)
+QUANT_GEMV_KERNEL_PATH(gemv_q4_k2r8_1, q4, 1, uint8_t, __half2, 8, 2, 2, W_PAST_L1)
+QUANT_GEMV_KERNEL_PATH(gemv_q8_k2r8l_1, q8, 1, int8_t, __half, 8, 2, 2, W_L1)
+QUANT_GEMV_KERNEL_PATH(gemv_q4_k2r8l_1, q4, 1, uint8_t, __half2, 8, 2, 2, W_L1)
 
 // gemv_{q8,q4}_glu32_1: the gate/up product writing silu(g)·u straight as the down product's int8
 // activations (GEMV_SWIGLU_Q8): 4 warps of 8 gate rows and their 8 ups, 32 outputs a block; grid =
@@ -478,18 +488,21 @@ QUANT_GEMV_KERNEL(gemv_q4_k2r8_1, q4, 1, uint8_t, __half2, 8, 2, 2)
 // anything, the form kept from S8 to S10: started early, the kernel of S8 read stale activations
 // (batch-1 INT4 decode of a synthetic tinystories-15m in CUDA graphs with programmatic launch went
 // wrong at nearly every run, S8-4 … S8-7) because ptxas issued its __ldg activation loads above the
-// wait (found in its SASS in S11); they are plain loads now (load_after_wait).
-#define QUANT_GEMV_GLU32_KERNEL(NAME, fmt, W, S, START) \
+// wait (found in its SASS in S11); they are plain loads now (load_after_wait). _glu32 reads
+// its weights past L1, _glu32l and _glu32w through it (as _k2r8l).
+#define QUANT_GEMV_GLU32_KERNEL(NAME, fmt, W, S, START, WEIGHTS) \
     __global__ void __launch_bounds__(128) NAME(const W* w, const S* scales, const int8_t* xq, const float2* xs, \
             float* y, int rows, int cols, int gshift, int acc, const float* inPart, int inDim, float eps, const float* gamma, \
             int8_t* outQ, float2* outS, float* outPart, int* counters) { START(); \
-        gemv_##fmt##_rows<1, 16, 1, 1, GEMV_SWIGLU_Q8>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
+        gemv_##fmt##_rows<1, 16, 1, 1, GEMV_SWIGLU_Q8, WEIGHTS>(w, scales, xq, xs, y, rows, cols, gshift, acc, \
                 NormFusion{inPart, inDim, eps, gamma, outQ, outS, outPart, counters}); \
     }
-QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32_1, q8, int8_t, __half, grid_release)
-QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32_1, q4, uint8_t, __half2, grid_release)
-QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32w_1, q8, int8_t, __half, grid_enter)
-QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32w_1, q4, uint8_t, __half2, grid_enter)
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32_1, q8, int8_t, __half, grid_release, W_PAST_L1)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32_1, q4, uint8_t, __half2, grid_release, W_PAST_L1)
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32l_1, q8, int8_t, __half, grid_release, W_L1)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32l_1, q4, uint8_t, __half2, grid_release, W_L1)
+QUANT_GEMV_GLU32_KERNEL(gemv_q8_glu32w_1, q8, int8_t, __half, grid_enter, W_L1)
+QUANT_GEMV_GLU32_KERNEL(gemv_q4_glu32w_1, q4, uint8_t, __half2, grid_enter, W_L1)
 
 // The batched path: the matrix dequantized to bf16 (w = s·q [+ b] in fp32, then rounded), for the
 // bf16 tensor-core GEMM. One thread per 8 INT8 weights / per 32-column INT4 block; G in columns.

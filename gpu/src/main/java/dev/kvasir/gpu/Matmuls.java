@@ -410,7 +410,8 @@ final class Matmuls {
             long count = (long) n * m.cols();
             if (!prepared) k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
             QuantLayout layout = quantLayout(n);
-            k.launch("gemv_" + sfx + layout.infix() + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
+            String infix = layout.infix().equals("_k2r8") ? "_k2r8" + weightsViaL1 : layout.infix();
+            k.launch("gemv_" + sfx + infix + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
                     m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0,
                     normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
                     normOut == null ? null : normOut.gamma(), normOut == null ? null : nextValues, normOut == null ? null : nextScales,
@@ -460,6 +461,14 @@ final class Matmuls {
     private final boolean gluEarly = !"false".equals(System.getProperty("kvasir.gpu.glu-early"));
 
     /**
+     * -Dkvasir.gpu.weights-past-l1=false: the one-token products (_k2r8, the SwiGLU-carrying gate/up
+     * GEMV) read their weights through L1 (gemv_*_k2r8l_1, gemv_*_glu32l_1), as before S13, instead of
+     * past it; for measurements (docs/PERFORMANCE.md, S13: past L1 is INT4 batch-1 decode +1.4%).
+     * The kernel name's infix for it.
+     */
+    private final String weightsViaL1 = "false".equals(System.getProperty("kvasir.gpu.weights-past-l1")) ? "l" : "";
+
+    /**
      * One token's gated feed-forward, residual += down · (silu(gate) · up), with the SwiGLU carried
      * by the gate/up GEMV (gemv_*_glu32_1), which writes the down product's int8 activations itself
      * (needs {@link #carriesSwiglu}): gate/up's int8 activations already prepared
@@ -467,7 +476,7 @@ final class Matmuls {
      */
     void runGatedFfn(DeviceMatrix gateUp, DeviceMatrix down, CUdeviceptr residual, CUstream stream, FusedNorm normIn, FusedNorm normOut) {
         DeviceMatrix.Quantized g = (DeviceMatrix.Quantized) gateUp;
-        k.launch("gemv_" + g.format().kernelSuffix + (gluEarly ? "_glu32_1" : "_glu32w_1"), g.rows() / 2 / 32, 1, 32 * MATMUL_WARPS, stream,
+        k.launch("gemv_" + g.format().kernelSuffix + (gluEarly ? "_glu32" + weightsViaL1 + "_1" : "_glu32w_1"), g.rows() / 2 / 32, 1, 32 * MATMUL_WARPS, stream,
                 g.data(), g.scales(), actValues, actScales, null, g.rows(), g.cols(), g.groupShift(), 0,
                 normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
                 null, nextValues, nextScales, null, null);

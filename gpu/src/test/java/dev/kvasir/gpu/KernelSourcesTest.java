@@ -62,10 +62,10 @@ class KernelSourcesTest {
         assertTrue(body(quant, "gemv_q8_rows").contains("grid_wait();"));
         assertTrue(body(quant, "gemv_q4_rows").contains("grid_wait();"));
         // the SwiGLU-carrying gate/up GEMV: each form starts with grid_release() (loads weights first, its wait inside) or grid_enter()
-        List<String> starts = Pattern.compile("(?m)^QUANT_GEMV_GLU32_KERNEL\\((\\w+),.*, (\\w+)\\)$").matcher(quant).results()
+        List<String> starts = Pattern.compile("(?m)^QUANT_GEMV_GLU32_KERNEL\\((\\w+),.*, (\\w+), W_\\w+\\)$").matcher(quant).results()
                 .map(r -> r.group(1) + ":" + r.group(2)).toList();
-        assertEquals(List.of("gemv_q8_glu32_1:grid_release", "gemv_q4_glu32_1:grid_release", "gemv_q8_glu32w_1:grid_enter",
-                "gemv_q4_glu32w_1:grid_enter"), starts);
+        assertEquals(List.of("gemv_q8_glu32_1:grid_release", "gemv_q4_glu32_1:grid_release", "gemv_q8_glu32l_1:grid_release",
+                "gemv_q4_glu32l_1:grid_release", "gemv_q8_glu32w_1:grid_enter", "gemv_q4_glu32w_1:grid_enter"), starts);
     }
 
     /**

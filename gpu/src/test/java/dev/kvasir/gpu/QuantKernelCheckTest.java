@@ -299,6 +299,74 @@ class QuantKernelCheckTest {
         });
     }
 
+    /**
+     * The one-token products, which read their weights past L1, give the bits of their forms that read
+     * them through it (-Dkvasir.gpu.weights-past-l1=false: gemv_*_k2r8l_1, gemv_*_glu32l_1; the same
+     * lanes add the same chunks in the same order): over one to four rounds, the last one partial, rows
+     * that end inside a block, plain and accumulating; the gate/up GEMV carrying the SwiGLU writes the
+     * same int8 form, with and without its input norm, and down adds the same bits.
+     */
+    @Test
+    void theOneTokenProductsGiveTheSameBitsPastL1AndThroughIt() {
+        d.call(() -> {
+            for (Object[] fg : new Object[][]{{QuantFormat.INT8, 32}, {QuantFormat.INT8, 0}, {QuantFormat.INT4, 32}, {QuantFormat.INT4, 128}}) {
+                QuantFormat f = (QuantFormat) fg[0];
+                String g = (int) fg[1] == 0 ? "cols" : String.valueOf(fg[1]);
+                try (DeviceArrays a = new DeviceArrays(d)) {
+                    for (int[] s : new int[][]{{77, 5120}, {300, 14336}, {33, 4096}}) {
+                        int rows = s[0], cols = s[1], group = (int) fg[1] == 0 ? cols : (int) fg[1];
+                        Packed p = Packed.random(f, rows, cols, group);
+                        DeviceMatrix.Quantized m = new DeviceMatrix.Quantized(f, a.bytes(p.data()), a.bytes(p.scales()), rows, cols, group);
+                        Matmuls throughL1 = Gpu.withProperties(Map.of("kvasir.gpu.weights-past-l1", "false"), () -> new Matmuls(a.kernels, a.memory, List.of(m)));
+                        Matmuls pastL1 = new Matmuls(a.kernels, a.memory, List.of(m));
+                        CUdeviceptr x = a.floats(randoms(cols));
+                        float[] y0 = randoms(rows);
+                        for (boolean acc : new boolean[]{false, true}) {
+                            String what = "through L1: " + f + " G" + g + " " + rows + "x" + cols + (acc ? " +=" : "");
+                            CUdeviceptr yThroughL1 = acc ? a.floats(y0) : a.poisoned(rows), yPastL1 = acc ? a.floats(y0) : a.poisoned(rows);
+                            throughL1.run(m, x, yThroughL1, 1, acc, d.stream());
+                            pastL1.run(m, x, yPastL1, 1, acc, d.stream());
+                            assertArrayEquals(a.readFloats(yPastL1, rows), a.readFloats(yThroughL1, rows), what + ": as pastL1");
+                        }
+                        throughL1.close();
+                        pastL1.close();
+                    }
+                    int dim = 1536, hidden = 384, outRows = 300, group = (int) fg[1] == 0 ? dim : (int) fg[1];
+                    Packed p1 = Packed.random(f, 2 * hidden, dim, group), p2 = Packed.random(f, outRows, hidden, (int) fg[1] == 0 ? hidden : group);
+                    DeviceMatrix.Quantized gateUp = new DeviceMatrix.Quantized(f, a.bytes(p1.data()), a.bytes(p1.scales()), 2 * hidden, dim, p1.groupSize());
+                    DeviceMatrix.Quantized down = new DeviceMatrix.Quantized(f, a.bytes(p2.data()), a.bytes(p2.scales()), outRows, hidden, p2.groupSize());
+                    Matmuls throughL1 = Gpu.withProperties(Map.of("kvasir.gpu.weights-past-l1", "false"), () -> new Matmuls(a.kernels, a.memory, List.of(gateUp, down)));
+                    Matmuls pastL1 = new Matmuls(a.kernels, a.memory, List.of(gateUp, down));
+                    float[] partialsHost = new float[dim / 32];
+                    for (int i = 0; i < partialsHost.length; i++) partialsHost[i] = 2f + i;
+                    Matmuls.FusedNorm normIn = new Matmuls.FusedNorm(a.floats(partialsHost), a.floats(randoms(dim)), dim, 1e-5f);
+                    CUdeviceptr act = a.floats(randoms(dim));
+                    float[] x0 = randoms(outRows);
+                    for (Matmuls.FusedNorm norm : new Matmuls.FusedNorm[]{null, normIn}) {
+                        String what = "through L1: " + f + " G" + g + " gate/up " + 2 * hidden + "x" + dim + (norm == null ? "" : " with the input norm");
+                        byte[][] forms = new byte[2][];
+                        float[][] residuals = new float[2][];
+                        Matmuls[] both = {pastL1, throughL1};
+                        for (int i = 0; i < 2; i++) {
+                            Matmuls mm = both[i];
+                            assertTrue(mm.carriesSwiglu(gateUp, down, 1), what + ": carried");
+                            mm.run(gateUp, act, a.poisoned(2 * hidden), 1, false, false, d.stream(), norm, null);  // gate/up's int8 input
+                            CUdeviceptr y = a.floats(x0);
+                            mm.runGatedFfn(gateUp, down, y, d.stream(), norm, null);
+                            residuals[i] = a.readFloats(y, outRows);
+                            forms[i] = a.readBytes(mm.int8Activations(), hidden);  // silu(g)·u as down read it
+                        }
+                        assertArrayEquals(forms[0], forms[1], what + ": int8 values of silu(g)·u as pastL1");
+                        assertArrayEquals(residuals[0], residuals[1], what + ": the residual after down as pastL1");
+                    }
+                    throughL1.close();
+                    pastL1.close();
+                }
+            }
+            return null;
+        });
+    }
+
     /** Batches: on our tensor-core kernel up to QUANT_TC_MAX_TOKENS tokens, through the bf16 copy and cuBLAS above. */
     @Test
     void batchesOnTheTensorCoresAndThroughTheBf16Copy() {
