@@ -326,7 +326,7 @@ class QuantKernelCheckTest {
                             CUdeviceptr yThroughL1 = acc ? a.floats(y0) : a.poisoned(rows), yPastL1 = acc ? a.floats(y0) : a.poisoned(rows);
                             throughL1.run(m, x, yThroughL1, 1, acc, d.stream());
                             pastL1.run(m, x, yPastL1, 1, acc, d.stream());
-                            assertArrayEquals(a.readFloats(yPastL1, rows), a.readFloats(yThroughL1, rows), what + ": as pastL1");
+                            assertArrayEquals(a.readFloats(yPastL1, rows), a.readFloats(yThroughL1, rows), what + ": as past L1");
                         }
                         throughL1.close();
                         pastL1.close();
@@ -356,8 +356,8 @@ class QuantKernelCheckTest {
                             residuals[i] = a.readFloats(y, outRows);
                             forms[i] = a.readBytes(mm.int8Activations(), hidden);  // silu(g)·u as down read it
                         }
-                        assertArrayEquals(forms[0], forms[1], what + ": int8 values of silu(g)·u as pastL1");
-                        assertArrayEquals(residuals[0], residuals[1], what + ": the residual after down as pastL1");
+                        assertArrayEquals(forms[0], forms[1], what + ": int8 values of silu(g)·u as past L1");
+                        assertArrayEquals(residuals[0], residuals[1], what + ": the residual after down as past L1");
                     }
                     throughL1.close();
                     pastL1.close();
