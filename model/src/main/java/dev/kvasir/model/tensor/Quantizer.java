@@ -5,6 +5,7 @@ import dev.kvasir.model.gguf.TensorData;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.stream.IntStream;
 
 import static dev.kvasir.model.tensor.Blocks.FLOAT_LE;
 import static dev.kvasir.model.tensor.Blocks.INT_LE;
@@ -67,7 +68,11 @@ public final class Quantizer {
         }
     }
 
-    /** Produces row {@code index} (of {@code dst.length} floats) of a tensor on demand. */
+    /**
+     * Produces row {@code index} (of {@code dst.length} floats) of a tensor on demand. Rows are asked
+     * for from several threads at once (each with its own {@code dst}), so a source must be safe to
+     * call concurrently for different rows.
+     */
     @FunctionalInterface
     public interface RowSource {
         void row(long index, float[] dst);
@@ -75,6 +80,8 @@ public final class Quantizer {
 
     /** Output piece size when quantizing rows for a writer: big enough for fast writes, small enough to stay in cache. */
     private static final int PIECE_BYTES = 1 << 20;
+    /** Pieces made at once, one a core: a synthetic 8B file is half random numbers, half writing. */
+    private static final int PIECES_AT_ONCE = Math.max(1, Math.min(32, Runtime.getRuntime().availableProcessors()));
 
     /** Tensor data for a GGUF writer: {@code values} quantized to {@code type} when written. */
     public static TensorData tensorData(GgmlType type, float[] values) {
@@ -83,26 +90,36 @@ public final class Quantizer {
 
     /**
      * Tensor data for a GGUF writer: {@code rows} rows of {@code cols} floats, asked of {@code source}
-     * one at a time while the writer streams this tensor, quantized to {@code type}. Memory use is
-     * one row of floats plus about a megabyte of output, whatever the tensor's size.
+     * while the writer streams this tensor, quantized to {@code type}. Pieces of about a megabyte are
+     * made on several cores at once (the common fork-join pool) and written in order, so the bytes do
+     * not depend on the number of cores; memory use is about a megabyte of output and a row of floats
+     * per piece in flight, whatever the tensor's size.
      */
     public static TensorData tensorData(GgmlType type, int cols, long rows, RowSource source) {
         if (!supports(type)) throw new UnsupportedOperationException("no quantizer for " + type);
         long rowBytes = type.bytesFor(cols);
+        int rowsPerPiece = (int) Math.max(1, Math.min(rows, PIECE_BYTES / rowBytes));
+        long pieces = (rows + rowsPerPiece - 1) / rowsPerPiece;
         return sink -> {
-            float[] row = new float[cols];
-            int rowsPerPiece = (int) Math.max(1, Math.min(rows, PIECE_BYTES / rowBytes));
-            MemorySegment piece = MemorySegment.ofArray(new byte[Math.toIntExact(rowsPerPiece * rowBytes)]);
-            int filled = 0;
-            for (long r = 0; r < rows; r++) {
-                source.row(r, row);
-                quantize(type, row, 0, cols, piece, filled * rowBytes);
-                if (++filled == rowsPerPiece) {
-                    sink.write(piece);
-                    filled = 0;
+            int inFlight = (int) Math.min(PIECES_AT_ONCE, pieces);
+            MemorySegment[] made = new MemorySegment[inFlight];
+            for (int i = 0; i < inFlight; i++) made[i] = MemorySegment.ofArray(new byte[Math.toIntExact(rowsPerPiece * rowBytes)]);
+            for (long first = 0; first < pieces; first += inFlight) {
+                long base = first;
+                int n = (int) Math.min(inFlight, pieces - first);
+                IntStream.range(0, n).parallel().forEach(i -> {
+                    float[] row = new float[cols];
+                    long from = (base + i) * rowsPerPiece, to = Math.min(rows, from + rowsPerPiece);
+                    for (long r = from; r < to; r++) {
+                        source.row(r, row);
+                        quantize(type, row, 0, cols, made[i], (r - from) * rowBytes);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    long from = (base + i) * rowsPerPiece, to = Math.min(rows, from + rowsPerPiece);
+                    sink.write(made[i].asSlice(0, (to - from) * rowBytes));
                 }
             }
-            if (filled > 0) sink.write(piece.asSlice(0, filled * rowBytes));
         };
     }
 
