@@ -195,7 +195,7 @@ final class Matmuls {
      * on an H100 k2r4 beat k2 by 6–13% on 4096 × 4096 and batch-1 decode by 2–4%, S5-5; k2r8 beat
      * k2r4 in batch-1 decode by 3.7% with INT4 and 2.3% with INT8 weights, S11-2: half the blocks, so
      * a 4096-row product fits beside the attention's blocks in one wave and streams while it runs).
-     * Returns the kernel name's infix and the rows one block covers.
+     * Returns the kernel name's infix (for k2r8 with {@link #weightsViaL1}) and the rows one block covers.
      */
     private QuantLayout quantLayout(int n) {
         String choice = quantGemv;
@@ -205,7 +205,7 @@ final class Matmuls {
             case "k2u8" -> new QuantLayout("_k2u8", 4);
             case "k4" -> new QuantLayout("_k4", 1);
             case "k2r4" -> new QuantLayout("_k2r4", 8);
-            case "k2r8" -> n == 1 ? new QuantLayout("_k2r8", 16) : new QuantLayout("_k2r4", 8);
+            case "k2r8" -> n == 1 ? new QuantLayout("_k2r8" + weightsViaL1, 16) : new QuantLayout("_k2r4", 8);
             default -> new QuantLayout("", MATMUL_WARPS * QUANT_GEMV_ROWS);
         };
     }
@@ -410,8 +410,7 @@ final class Matmuls {
             long count = (long) n * m.cols();
             if (!prepared) k.launch("quantize_act_q8", (int) ((count + 255) / 256), 1, 256, stream, in, actValues, actScales, count);
             QuantLayout layout = quantLayout(n);
-            String infix = layout.infix().equals("_k2r8") ? "_k2r8" + weightsViaL1 : layout.infix();
-            k.launch("gemv_" + sfx + infix + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
+            k.launch("gemv_" + sfx + layout.infix() + "_" + n, (m.rows() + layout.rowsPerBlock() - 1) / layout.rowsPerBlock(), 1, 32 * MATMUL_WARPS, stream,
                     m.data(), m.scales(), actValues, actScales, out, m.rows(), m.cols(), m.groupShift(), accumulate ? 1 : 0,
                     normIn == null ? null : normIn.partials(), normIn == null ? 0 : normIn.dim(), normIn == null ? 0f : normIn.eps(),
                     normOut == null ? null : normOut.gamma(), normOut == null ? null : nextValues, normOut == null ? null : nextScales,
