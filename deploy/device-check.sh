@@ -55,6 +55,8 @@
 #                                          of the JVM switch -Dkvasir.gpu.$SWITCH)
 #                                        | s11final (the SASS checks, tests, 8B batch-1 decode per mode; FINAL_INT4: INT4 again, times)
 #                                        | s12att (ncu sections of the INT4 batch-1 attention and the products around it, 4-layer model)
+#                                        | s13att (the SASS checks, tests, 8B batch-1 decode with the per-head attention's first sweep
+#                                          loaded before its wait or read after it: ATT_RUNS (INT4), then ATT_OTHER modes ahead)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
 #   TIMELINE_BATCH sets the timeline's batch (default 1).
 #   SKIP_TESTS=1 skips the GPU tests in the quant phase.
@@ -695,6 +697,16 @@ if [[ "$PHASE" == s12att ]]; then
     --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     $B/bin/gpu-bench decode /tmp/l8b4.gguf --quantization int4 --batch 1 --graphs off --prompt 64 --steps 3 > "$OUT/ncu_s12att.txt" 2>&1
   grep -E "^  [a-z_0-9]+|Duration|Stall|Warp Cycles Per Issued|Achieved Occupancy|Registers Per|Memory Throughput|DRAM Throughput|Issued Warp|No Eligible" "$OUT/ncu_s12att.txt" | head -120
+fi
+# s13att: the SASS checks, the GPU tests (TEST_CLASSES), 8B batch-1 decode with -Dkvasir.gpu.attention-ahead per
+# value of ATT_RUNS (INT4, alternating), then once ahead per mode of ATT_OTHER
+if [[ "$PHASE" == s13att ]]; then
+  sass_check
+  [[ -z "${SKIP_TESTS:-}" ]] && TEST_CLASSES="${TEST_CLASSES:-KvCacheCheckTest QuantKernelCheckTest SwigluCarriedTest GpuStories260KTest GpuQuantizedStoriesTest ProgrammaticLaunchTest}" gpu_tests "RoPE inside|through L1"
+  bandwidth
+  synth_8b
+  for V in ${ATT_RUNS:-true false true false}; do switched_decode attention-ahead $V --quantization int4 --batch 1 --step-timing true; done
+  for Q in ${ATT_OTHER:-int8 none}; do switched_decode attention-ahead true --quantization $Q --batch 1 --step-timing true; done
 fi
 if [[ "$PHASE" == s8glu ]]; then
   gpu_tests "SwiGLU carried"

@@ -87,8 +87,10 @@ __device__ void kv_write_rows(const float* k, const float* v, typename S::T* key
 
 // One head's headDim values x (already written by this block, visible after a barrier) stored at o
 // in the pool's type, with its fp16 scale at *scaleOut for the scaled types (as kv_write_rows does).
-template <typename S>
-__device__ void store_head(const float* x, typename S::T* o, __half* scaleOut, int headDim) {
+// KEEP: x then holds what a reader of the pool gets back (S::load of the stored values) and *kept
+// the scale it multiplies them by (1 for the unscaled types), visible to the block after a barrier.
+template <typename S, bool KEEP = false>
+__device__ void store_head(float* x, typename S::T* o, __half* scaleOut, int headDim, float* kept = nullptr) {
     if constexpr (S::scaled) {
         float mx = 0.f;
         for (int d = threadIdx.x; d < headDim; d += blockDim.x) mx = fmaxf(mx, fabsf(x[d]));
@@ -96,9 +98,19 @@ __device__ void store_head(const float* x, typename S::T* o, __half* scaleOut, i
         __half sc = __float2half_rn(mx / S::qmax);
         float scale = __half2float(sc);
         if (threadIdx.x == 0) *scaleOut = sc;
-        for (int d = threadIdx.x; d < headDim; d += blockDim.x) o[d] = S::store(scale > 0.f ? x[d] / scale : 0.f);
+        if (KEEP && threadIdx.x == 0) *kept = scale;
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+            typename S::T v = S::store(scale > 0.f ? x[d] / scale : 0.f);
+            o[d] = v;
+            if (KEEP) x[d] = S::load(v);
+        }
     } else {
-        for (int d = threadIdx.x; d < headDim; d += blockDim.x) o[d] = S::store(x[d]);
+        if (KEEP && threadIdx.x == 0) *kept = 1.f;
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+            typename S::T v = S::store(x[d]);
+            o[d] = v;
+            if (KEEP) x[d] = S::load(v);
+        }
     }
 }
 
@@ -154,11 +166,19 @@ __device__ __forceinline__ RopeStep rope_step(const int* positions, const int* s
     r.cs = part < 2 && i < half ? rope_angle(r.pos, i, invFreq, table, tablePositions, half) : make_float2(0.f, 0.f);
     return r;
 }
+// The step's key and value heads of a block's token as its walk reads them (what store_head<S, true>
+// kept: the pool's values and scales), in shared memory, so that the walk need not read them back
+// from the pool.
+template <int MAXDIM> struct CurrentKv {
+    float key[MAXDIM], value[MAXDIM];
+    float keyScale, valueScale;
+};
 template <typename S, int MAXDIM>
 __device__ void rope_kv_head_after(const RopeStep& r, float* qkv, float* qHead, int headDim, int ropeDim,
                                    int interleaved, int stride, int heads, int kvHeads, typename S::T* keys,
-                                   typename S::T* values, __half* kScales, __half* vScales) {
-    __shared__ float key[MAXDIM], value[MAXDIM];
+                                   typename S::T* values, __half* kScales, __half* vScales, CurrentKv<MAXDIM>& cur) {
+    float* key = cur.key;
+    float* value = cur.value;
     int g = blockIdx.y, group = heads / kvHeads;
     int part = threadIdx.x / MAXDIM, i = threadIdx.x % MAXDIM, half = ropeDim / 2;
     float* row = qkv + (size_t) blockIdx.x * stride;
@@ -183,8 +203,8 @@ __device__ void rope_kv_head_after(const RopeStep& r, float* qkv, float* qHead, 
     }
     __syncthreads();
     size_t at = r.slot * kvHeads + g;
-    store_head<S>(key, keys + at * headDim, kScales + at, headDim);
-    store_head<S>(value, values + at * headDim, vScales + at, headDim);
+    store_head<S, true>(key, keys + at * headDim, kScales + at, headDim, &cur.keyScale);
+    store_head<S, true>(value, values + at * headDim, vScales + at, headDim, &cur.valueScale);
     __syncthreads();
 }
 
@@ -354,13 +374,67 @@ __device__ __forceinline__ KvWalk<P> kv_walk(const int* positions, const int* se
     return w;
 }
 
+// One sweep of a warp's walk: the keys x and values v of positions s0 … s0 + P − 1 (dims lane + 32 j;
+// 0 past end or headDim) and their scales ks, vs (1 for the unscaled types).
+template <int P, int MAXD> struct KvSweep {
+    float x[P][MAXD], v[P][MAXD], ks[P], vs[P];
+};
+// A sweep from the pool (slots: its positions' slots), all of its loads issued together. Position
+// skip (the step's own, taken from shared memory by take_current; -1: none) is left 0, not read.
+template <typename S, int P, int MAXD>
+__device__ __forceinline__ void load_sweep(KvSweep<P, MAXD>& sw, const typename S::T* keys, const typename S::T* values,
+                                           const __half* kScales, const __half* vScales, const size_t (&slot)[P], int s0,
+                                           int end, int skip, int kvDim, int kvHeads, int kvh, int headDim) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        bool read = s0 + p < end && s0 + p != skip;
+        size_t off = slot[p] * kvDim + kvh * headDim;
+        sw.ks[p] = 1.f;
+        sw.vs[p] = 1.f;
+        if constexpr (S::scaled) {
+            sw.ks[p] = read ? __half2float(kScales[slot[p] * kvHeads + kvh]) : 0.f;
+            sw.vs[p] = read ? __half2float(vScales[slot[p] * kvHeads + kvh]) : 0.f;
+        }
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) {
+            int d = lane + 32 * j;
+            sw.x[p][j] = (read && d < headDim) ? S::load(keys[off + d]) : 0.f;
+            sw.v[p][j] = (read && d < headDim) ? S::load(values[off + d]) : 0.f;
+        }
+    }
+}
+// The step's own position `current` of a sweep from the CurrentKv the block kept: the values and
+// scales a read of the pool would give.
+template <typename S, int P, int MAXD, int MAXDIM>
+__device__ __forceinline__ void take_current(KvSweep<P, MAXD>& sw, const CurrentKv<MAXDIM>& cur, int s0, int current, int headDim) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        if (s0 + p != current) continue;
+        if constexpr (S::scaled) {
+            sw.ks[p] = cur.keyScale;
+            sw.vs[p] = cur.valueScale;
+        }
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) {
+            int d = lane + 32 * j;
+            sw.x[p][j] = d < headDim ? cur.key[d] : 0.f;
+            sw.v[p][j] = d < headDim ? cur.value[d] : 0.f;
+        }
+    }
+}
+
 // The walk itself, from a KvWalk read before or after grid_wait(). qHead: for PER_HEAD, the
-// block's query head already in shared memory (then q is not read), or nullptr.
-template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD, bool Q8_OUT>
-__device__ void attention_walk(const float* q, const float* qHead, const typename S::T* keys, const typename S::T* values,
+// block's query head already in shared memory (then q is not read), or nullptr. AHEAD: the warp's
+// first sweep is *ahead, loaded before grid_wait() without the step's own position (the last,
+// end − 1), which every sweep takes from *cur instead of the pool (attention_head_rope).
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD, bool Q8_OUT, bool AHEAD = false>
+__device__ __forceinline__ void attention_walk(const float* q, const float* qHead, const typename S::T* keys, const typename S::T* values,
                                const __half* kScales, const __half* vScales, float* out, KvWalk<P>& walk,
                                int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
-                               float* part, int* counters, int splits, int8_t* xq, float2* xs) {
+                               float* part, int* counters, int splits, int8_t* xq, float2* xs,
+                               const KvSweep<P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
@@ -390,30 +464,24 @@ __device__ void attention_walk(const float* q, const float* qHead, const typenam
         l[g] = 0.f;
     }
     size_t (&slot)[P] = walk.slot;
+    KvSweep<P, MAXD> sw;
+    if constexpr (AHEAD) sw = *ahead;
+    bool first = true;
     for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
-        size_t off[P];
-        float ks[P], vs[P], x[P][MAXD], v[P][MAXD];
         bool live[P];
+#pragma unroll
+        for (int p = 0; p < P; p++) live[p] = s0 + p < end;
         // this sweep's keys and values together, then the next sweep's page-table reads: the walk
         // waits on one memory round trip a sweep, not three (table, keys, values)
-#pragma unroll
-        for (int p = 0; p < P; p++) {
-            live[p] = s0 + p < end;
-            off[p] = slot[p] * kvDim + kvh * headDim;
-            ks[p] = 1.f;
-            vs[p] = 1.f;
-            if constexpr (S::scaled) {
-                ks[p] = live[p] ? __half2float(kScales[slot[p] * kvHeads + kvh]) : 0.f;
-                vs[p] = live[p] ? __half2float(vScales[slot[p] * kvHeads + kvh]) : 0.f;
-            }
-#pragma unroll
-            for (int j = 0; j < MAXD; j++) {
-                int d = lane + 32 * j;
-                x[p][j] = (live[p] && d < headDim) ? S::load(keys[off[p] + d]) : 0.f;
-                v[p][j] = (live[p] && d < headDim) ? S::load(values[off[p] + d]) : 0.f;
-            }
-        }
+        if (!AHEAD || !first)
+            load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, AHEAD ? end - 1 : -1, kvDim, kvHeads, kvh, headDim);
+        if constexpr (AHEAD) take_current<S>(sw, *cur, s0, end - 1, headDim);
+        first = false;
         kv_slots<P>(table, s0 + WARPS * P, end, blockSize, slot);
+        float (&x)[P][MAXD] = sw.x;
+        float (&v)[P][MAXD] = sw.v;
+        float (&ks)[P] = sw.ks;
+        float (&vs)[P] = sw.vs;
         float sc[GMAX][P];
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
@@ -497,9 +565,14 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
 
 // The per-head decode attention with this step's RoPE and K/V write (_h16r, _h16rq): the walk's
 // start (kv_walk) and the rotation (rope_step) are read before grid_wait(), only from the step's
-// metadata and the rotation table, so that after the wait the chain is the q/k/v read, the K/V
-// store, then the walk's first sweep.
-template <typename S, int MAXD, int P, int WARPS, bool Q8>
+// metadata and the rotation table. AHEAD: so is the walk's first sweep of the context before this
+// step's position (written by earlier steps, like the metadata before the step's first kernel),
+// and the step's own key and value come from shared memory (CurrentKv), so that after the wait one
+// round trip (the q/k/v read) precedes the walk instead of two (that, then the sweep's read of the
+// pool). The attention runs while the products after it stream their weights, and under that load
+// a round trip costs several µs (S13). Without AHEAD (_h16rb, _h16rbq) the walk reads everything
+// back from the pool after the wait, as before S13.
+template <typename S, int MAXD, int P, int WARPS, bool Q8, bool AHEAD>
 __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T* values, __half* kScales, __half* vScales,
                                     float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,
                                     int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
@@ -507,13 +580,18 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
                                     const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
     KvWalk<P> walk = kv_walk<P, WARPS, false>(positions, seqOf, tables, tableStride, blockSize, 1);
     RopeStep rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
+    KvSweep<P, MAXD> ahead;
+    if constexpr (AHEAD)
+        load_sweep<S>(ahead, keys, values, kScales, vScales, walk.slot, (threadIdx.x >> 5) * P, walk.end, walk.end - 1,
+                      kvHeads * headDim, kvHeads, blockIdx.y, headDim);
     grid_enter();
     static_assert(WARPS >= 3 * MAXD, "rope_kv_head_after: a part of 32 * MAXD threads each for the query, key and value");
     __shared__ float qHead[32 * MAXD];
+    __shared__ CurrentKv<32 * MAXD> cur;
     rope_kv_head_after<S, 32 * MAXD>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
-                                     kScales, vScales);
-    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
-            headDim, blockSize, scale, qStride, nullptr, nullptr, 1, xq, xs);
+                                     kScales, vScales, cur);
+    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8, AHEAD>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
+            headDim, blockSize, scale, qStride, nullptr, nullptr, 1, xq, xs, &ahead, &cur);
 }
 
 // Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
@@ -761,13 +839,15 @@ KV_WRITE(fp8, KvFP8)
 // for a step of decode tokens only: q is the q/k/v rows (keys, values written too), and six more
 // arguments at the end: invFreq, table, tablePositions, ropeDim, interleaved (as rope_kv's) and slot.
 // The forward pass takes _h16rq (INT4 batch 1 +2% on an H100, S7-3) but not _h16r (bf16 ~1% slower).
-#define ATTENTION_HEAD_ROPE_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                                   \
+// _h16rb / _h16rbq: the same reading the step's own key and value back from the pool after the wait
+// (attention_head_rope without AHEAD, the form before S13; -Dkvasir.gpu.attention-ahead=false).
+#define ATTENTION_HEAD_ROPE_KERNEL(NAME, S, MAXD, P, WARPS, Q8, AHEAD, XQ_PARAMS, XQ_ARGS)                            \
     __global__ void __launch_bounds__(32 * WARPS) NAME(float* q, S::T* keys, S::T* values, __half* kScales,             \
             __half* vScales, float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,    \
             int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride XQ_PARAMS,                     \
             const float* invFreq, const float2* table, int tablePositions, int ropeDim, int interleaved,                \
             const int* slot) {                                                                                          \
-        attention_head_rope<S, MAXD, P, WARPS, Q8>(q, keys, values, kScales, vScales, out, positions, seqOf, tables,   \
+        attention_head_rope<S, MAXD, P, WARPS, Q8, AHEAD>(q, keys, values, kScales, vScales, out, positions, seqOf, tables,   \
                 tableStride, heads, kvHeads, headDim, blockSize, scale, qStride, invFreq, table, tablePositions, ropeDim, \
                 interleaved, slot XQ_ARGS);                                                                             \
     }
@@ -776,8 +856,10 @@ KV_WRITE(fp8, KvFP8)
 #define ATTENTION_GROUP(SFX, S)                                      \
     ATTENTION_HEAD_KERNEL(attention_h16_##SFX, S, 4, 8, 16)          \
     ATTENTION_HEAD_Q8_KERNEL(attention_h16q_##SFX, S, 4, 8, 16)      \
-    ATTENTION_HEAD_ROPE_KERNEL(attention_h16r_##SFX, S, 4, 8, 16, false, , )                                \
-    ATTENTION_HEAD_ROPE_KERNEL(attention_h16rq_##SFX, S, 4, 8, 16, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
+    ATTENTION_HEAD_ROPE_KERNEL(attention_h16r_##SFX, S, 4, 8, 16, false, true, , )                                  \
+    ATTENTION_HEAD_ROPE_KERNEL(attention_h16rq_##SFX, S, 4, 8, 16, true, true, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
+    ATTENTION_HEAD_ROPE_KERNEL(attention_h16rb_##SFX, S, 4, 8, 16, false, false, , )                                \
+    ATTENTION_HEAD_ROPE_KERNEL(attention_h16rbq_##SFX, S, 4, 8, 16, true, false, ATTENTION_XQ_PARAMS, ATTENTION_XQ_ARGS) \
     ATTENTION_GROUP_KERNEL(attention_g4_##SFX, S, 4, 4, 4, 8)        \
     ATTENTION_GROUP_KERNEL(attention_g4w_##SFX, S, 4, 4, 4, 16)      \
     ATTENTION_GROUP_KERNEL(attention_g8_##SFX, S, 8, 8, 2, 4)        \

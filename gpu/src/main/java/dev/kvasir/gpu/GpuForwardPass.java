@@ -319,13 +319,26 @@ final class GpuForwardPass {
     }
 
     /**
+     * -Dkvasir.gpu.attention-ahead=false: the per-head decode attention with RoPE inside reads the
+     * step's own key and value back from the pool after its wait, and the context only then (the
+     * _h16rb forms, as before S13), instead of loading the context's first sweep before the wait and
+     * keeping the step's key and value in shared memory; for measurements (docs/PERFORMANCE.md, S13).
+     */
+    private static final boolean ATTENTION_AHEAD = !"false".equals(System.getProperty("kvasir.gpu.attention-ahead"));
+
+    /**
      * The form of a per-head decode attention kernel (or of its int8 form) that does the step's RoPE
      * and K/V write itself (attention.cuh's attention_head_rope; six more arguments: invFreq, table,
      * tablePositions, ropeDim, interleaved, slots).
      */
     static String withRope(String kernel) {
+        return withRope(kernel, ATTENTION_AHEAD);
+    }
+
+    /** {@link #withRope(String)}, with the context's first sweep loaded before the wait ({@code ahead}) or read after it. */
+    static String withRope(String kernel, boolean ahead) {
         if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
-        return kernel.replace("attention_h16", "attention_h16r");
+        return kernel.replace("attention_h16", ahead ? "attention_h16r" : "attention_h16rb");
     }
 
     private static Object[] append(Object[] args, Object... more) {

@@ -26,11 +26,13 @@ class DecodeAttentionChoiceTest {
         // the forms with the step's RoPE and K/V write inside
         assertEquals("attention_h16r_", GpuForwardPass.withRope("attention_h16_"));
         assertEquals("attention_h16rq_", GpuForwardPass.withRope(GpuForwardPass.int8Output("attention_h16_")));
+        assertEquals("attention_h16rbq_", GpuForwardPass.withRope(GpuForwardPass.int8Output("attention_h16_"), false));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16r_"));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rq_"));
         assertTrue(GpuForwardPass.blockPerHead("attention_h16rq_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_g4w_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16r_"));
+        assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16rb_"));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 16, longContext));
         assertEquals("attention_lpw_", GpuForwardPass.decodeAttention(llama3, 17, longContext));

@@ -85,16 +85,24 @@ class KernelSourcesTest {
         }
     }
 
+    /**
+     * Before its wait the decode attention with RoPE inside reads only what was on the device before
+     * the step's first kernel: the walk's start (positions, sequence, page table) and the rotation
+     * (positions, slot, rotation table), copied there with the step's metadata or weights, and the
+     * context's first sweep without the step's own position (the last, end − 1), which earlier steps
+     * wrote and this one writes only after the wait.
+     */
     @Test
-    void theDecodeAttentionWithRopeReadsOnlyStepMetadataBeforeItsWait() throws IOException {
+    void theDecodeAttentionWithRopeReadsOnlyWhatEarlierStepsWroteBeforeItsWait() throws IOException {
         String attention = Files.readString(SOURCES.resolve("attention.cuh"));
         String head = body(attention, "attention_head_rope");
         String beforeWait = head.substring(head.indexOf('{') + 1, head.indexOf("grid_enter();"));
-        // the walk's start (positions, sequence, page table) and the rotation (positions, slot, rotation table): all
-        // copied to the device before the step's first kernel, or weights
-        List<String> calls = Pattern.compile("(\\w+)\\s*(?:<[^<>;()]*>)?\\(").matcher(beforeWait).results().map(r -> r.group(1)).toList();
-        assertEquals(List.of("kv_walk", "rope_step"), calls, "the calls before grid_enter() in attention_head_rope");
+        List<String> calls = Pattern.compile("(\\w+)\\s*(?:<[^<>;()]*>)?\\(").matcher(beforeWait).results().map(r -> r.group(1))
+                .filter(c -> !c.equals("if") && !c.equals("constexpr")).toList();
+        assertEquals(List.of("kv_walk", "rope_step", "load_sweep"), calls, "the calls before grid_enter() in attention_head_rope");
         assertTrue(body(attention, "kv_walk").contains("positions[t]") && !body(attention, "kv_walk").contains("keys"));
+        assertTrue(beforeWait.replaceAll("\\s+", " ").contains("walk.end, walk.end - 1,"), "the first sweep skips the step's own position");
+        assertTrue(body(attention, "load_sweep").contains("s0 + p != skip"), "load_sweep leaves the skipped position unread");
     }
 
     /** The text of the device function {@code name}'s body (to its closing brace at column 0). */

@@ -329,8 +329,10 @@ class KvCacheCheckTest {
 
     /**
      * The per-head decode attention with the step's RoPE and K/V write folded in (_h16r, _h16rq, the
-     * forward pass's choice for up to four decode tokens; they read the step's metadata before
-     * waiting) against rope_kv followed by _h16 / _h16q,
+     * forward pass's choice for up to four decode tokens; they read the step's metadata and the
+     * context's first sweep before waiting and keep the step's own key and value in shared memory;
+     * and _h16rb, _h16rbq, which read both back from the pool after the wait) against rope_kv followed
+     * by _h16 / _h16q,
      * per type: bit for bit the same output (fp32, and the int8 form), the same pool bytes (data and
      * scales) and the same rotated query rows. Three sequences of 1, 37 and 150 positions whose last
      * one the step writes, on scattered pages; groups of 4 and of 1; both rotation layouts, a
@@ -342,15 +344,17 @@ class KvCacheCheckTest {
             try (DeviceArrays a = new DeviceArrays(d)) {
                 for (KvCacheDtype t : KvCacheDtype.values()) {
                     if (!runs(t)) continue;
-                    checkRopeInAttention(a, t, 8, 2, 128, 128, 0);
-                    checkRopeInAttention(a, t, 4, 4, 64, 32, 1);
+                    for (boolean ahead : new boolean[]{true, false}) {
+                        checkRopeInAttention(a, t, 8, 2, 128, 128, 0, ahead);
+                        checkRopeInAttention(a, t, 4, 4, 64, 32, 1, ahead);
+                    }
                 }
             }
             return null;
         });
     }
 
-    private void checkRopeInAttention(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim, int ropeDim, int interleaved) {
+    private void checkRopeInAttention(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim, int ropeDim, int interleaved, boolean ahead) {
         int[] lengths = {1, 37, 150};
         int n = lengths.length, bs = 16, stride = 10, blocks = n * stride, qkvDim = (heads + 2 * kvHeads) * headDim;
         float scale = (float) (1 / Math.sqrt(headDim));
@@ -399,14 +403,15 @@ class KvCacheCheckTest {
         GpuForwardPass.launchDecodeAttention(a.kernels, "attention_h16q_", t, n, heads, kvHeads, d.stream(), scratch, twoStep, expected.keys(0),
                 expected.values(0), expected.keyScales(0), expected.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs, scale, qkvDim,
                 int8Expected[0], int8Expected[1]);
-        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16_"), t, n, heads, kvHeads, d.stream(), scratch, inPlace,
+        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16_", ahead), t, n, heads, kvHeads, d.stream(), scratch, inPlace,
                 folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), outFolded, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
                 scale, qkvDim, ip, tb, tablePositions, ropeDim, interleaved, sp);
         // the int8 form on fresh rows: it writes the same pool bytes again
-        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16q_"), t, n, heads, kvHeads, d.stream(), scratch, inPlaceQ8,
+        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16q_", ahead), t, n, heads, kvHeads, d.stream(), scratch, inPlaceQ8,
                 folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
                 scale, qkvDim, int8Folded[0], int8Folded[1], ip, tb, tablePositions, ropeDim, interleaved, sp);
-        String what = t + ", " + heads + " heads over " + kvHeads + ", " + headDim + " dims, rotary " + ropeDim + (interleaved == 1 ? " interleaved" : " half-split");
+        String what = (ahead ? "ahead, " : "read back, ") + t + ", " + heads + " heads over " + kvHeads + ", " + headDim + " dims, rotary " + ropeDim
+                + (interleaved == 1 ? " interleaved" : " half-split");
         assertArrayEquals(a.readFloats(outExpected, count), a.readFloats(outFolded, count), what + ": attention output");
         assertArrayEquals(a.readBytes(int8Expected[0], count), a.readBytes(int8Folded[0], count), what + ": int8 output");
         assertArrayEquals(a.readBytes(int8Expected[1], count / 4), a.readBytes(int8Folded[1], count / 4), what + ": int8 output scales");
