@@ -404,6 +404,50 @@ __device__ __forceinline__ void load_sweep(KvSweep<P, MAXD>& sw, const typename 
         }
     }
 }
+// A sweep's stored values as loaded, for a sweep loaded before grid_wait(): converted only after the
+// wait (unpack_sweep), so that no instruction before it waits for a load. Converted as they landed,
+// ptxas gave every load of the first sweep the same two registers, each conversion waiting for its
+// load before the next was issued: 32 round trips in a row, INT4 batch-1 decode 12% slower (S13-4).
+template <typename S, int P, int MAXD> struct KvSweepRaw {
+    typename S::T x[P][MAXD], v[P][MAXD];
+    __half ks[P], vs[P];
+};
+template <typename S, int P, int MAXD>
+__device__ __forceinline__ void load_sweep_raw(KvSweepRaw<S, P, MAXD>& sw, const typename S::T* keys, const typename S::T* values,
+                                               const __half* kScales, const __half* vScales, const size_t (&slot)[P], int s0,
+                                               int end, int skip, int kvDim, int kvHeads, int kvh, int headDim) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        bool read = s0 + p < end && s0 + p != skip;
+        size_t off = slot[p] * kvDim + kvh * headDim;
+        if constexpr (S::scaled) {
+            sw.ks[p] = read ? kScales[slot[p] * kvHeads + kvh] : __float2half(0.f);
+            sw.vs[p] = read ? vScales[slot[p] * kvHeads + kvh] : __float2half(0.f);
+        }
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) {
+            int d = lane + 32 * j;
+            bool in = read && d < headDim;
+            sw.x[p][j] = in ? keys[off + d] : S::store(0.f);
+            sw.v[p][j] = in ? values[off + d] : S::store(0.f);
+        }
+    }
+}
+template <typename S, int P, int MAXD>
+__device__ __forceinline__ void unpack_sweep(KvSweep<P, MAXD>& sw, const KvSweepRaw<S, P, MAXD>& raw) {
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        sw.ks[p] = S::scaled ? __half2float(raw.ks[p]) : 1.f;
+        sw.vs[p] = S::scaled ? __half2float(raw.vs[p]) : 1.f;
+#pragma unroll
+        for (int j = 0; j < MAXD; j++) {
+            sw.x[p][j] = S::load(raw.x[p][j]);
+            sw.v[p][j] = S::load(raw.v[p][j]);
+        }
+    }
+}
+
 // The step's own position `current` of a sweep from the CurrentKv the block kept: the values and
 // scales a read of the pool would give.
 template <typename S, int P, int MAXD, int MAXDIM>
@@ -434,7 +478,7 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
                                const __half* kScales, const __half* vScales, float* out, KvWalk<P>& walk,
                                int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
                                float* part, int* counters, int splits, int8_t* xq, float2* xs,
-                               const KvSweep<P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
+                               const KvSweepRaw<S, P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
@@ -465,7 +509,6 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
     }
     size_t (&slot)[P] = walk.slot;
     KvSweep<P, MAXD> sw;
-    if constexpr (AHEAD) sw = *ahead;
     bool first = true;
     for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
         bool live[P];
@@ -473,8 +516,12 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
         for (int p = 0; p < P; p++) live[p] = s0 + p < end;
         // this sweep's keys and values together, then the next sweep's page-table reads: the walk
         // waits on one memory round trip a sweep, not three (table, keys, values)
-        if (!AHEAD || !first)
-            load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, AHEAD ? end - 1 : -1, kvDim, kvHeads, kvh, headDim);
+        if constexpr (AHEAD) {
+            if (first) unpack_sweep<S>(sw, *ahead);
+            else load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, end - 1, kvDim, kvHeads, kvh, headDim);
+        } else {
+            load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, -1, kvDim, kvHeads, kvh, headDim);
+        }
         if constexpr (AHEAD) take_current<S>(sw, *cur, s0, end - 1, headDim);
         first = false;
         kv_slots<P>(table, s0 + WARPS * P, end, blockSize, slot);
@@ -580,9 +627,9 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
                                     const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
     KvWalk<P> walk = kv_walk<P, WARPS, false>(positions, seqOf, tables, tableStride, blockSize, 1);
     RopeStep rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
-    KvSweep<P, MAXD> ahead;
+    KvSweepRaw<S, P, MAXD> ahead;
     if constexpr (AHEAD)
-        load_sweep<S>(ahead, keys, values, kScales, vScales, walk.slot, (threadIdx.x >> 5) * P, walk.end, walk.end - 1,
+        load_sweep_raw<S>(ahead, keys, values, kScales, vScales, walk.slot, (threadIdx.x >> 5) * P, walk.end, walk.end - 1,
                       kvHeads * headDim, kvHeads, blockIdx.y, headDim);
     grid_enter();
     static_assert(WARPS >= 3 * MAXD, "rope_kv_head_after: a part of 32 * MAXD threads each for the query, key and value");
