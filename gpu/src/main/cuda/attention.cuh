@@ -404,18 +404,35 @@ __device__ __forceinline__ void load_sweep(KvSweep<P, MAXD>& sw, const typename 
         }
     }
 }
-// A sweep's stored values as loaded, for a sweep loaded before grid_wait(): converted only after the
-// wait (unpack_sweep), so that no instruction before it waits for a load. Converted as they landed,
-// ptxas gave every load of the first sweep the same two registers, each conversion waiting for its
-// load before the next was issued: 32 round trips in a row, INT4 batch-1 decode 12% slower (S13-4).
-template <typename S, int P, int MAXD> struct KvSweepRaw {
-    typename S::T x[P][MAXD], v[P][MAXD];
+// The first sweep of a walk started before grid_wait() (attention_head_rope): its keys copied into
+// shared memory before the wait (cp.async: no registers held across it), its values and scales
+// loaded right after the wait beside the q/k/v read and converted only in the walk, so that after the
+// wait one round trip precedes the walk instead of two. Position skip (the step's own) is left out.
+// Measured in S13-4 with the whole sweep loaded into registers before the wait and converted as it
+// landed: ptxas gave every load the same two registers and waited for each before issuing the next
+// (32 round trips in a row), INT4 batch-1 decode 12% slower; raw loads held across the wait spilled.
+template <typename S, int P, int MAXD> struct AheadSweep {
+    const typename S::T* keys;  // the warp's P rows of 32 * MAXD stored values in shared memory
+    typename S::T v[P][MAXD];
     __half ks[P], vs[P];
 };
 template <typename S, int P, int MAXD>
-__device__ __forceinline__ void load_sweep_raw(KvSweepRaw<S, P, MAXD>& sw, const typename S::T* keys, const typename S::T* values,
-                                               const __half* kScales, const __half* vScales, const size_t (&slot)[P], int s0,
-                                               int end, int skip, int kvDim, int kvHeads, int kvh, int headDim) {
+__device__ __forceinline__ void copy_ahead_keys(typename S::T* rows, const typename S::T* keys, const size_t (&slot)[P], int s0,
+                                                int end, int skip, int kvDim, int kvh, int headDim) {
+    constexpr int PER16 = 16 / sizeof(typename S::T);
+    int lane = threadIdx.x & 31, chunks = headDim / PER16;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        bool read = s0 + p < end && s0 + p != skip;
+        const typename S::T* row = keys + slot[p] * kvDim + kvh * headDim;
+        for (int c = lane; c < chunks; c += 32) cp_async16(rows + p * 32 * MAXD + c * PER16, row + c * PER16, read ? 16 : 0);
+    }
+    cp_async_commit();
+}
+template <typename S, int P, int MAXD>
+__device__ __forceinline__ void load_ahead_values(AheadSweep<S, P, MAXD>& sw, const typename S::T* values, const __half* kScales,
+                                                  const __half* vScales, const size_t (&slot)[P], int s0, int end, int skip,
+                                                  int kvDim, int kvHeads, int kvh, int headDim) {
     int lane = threadIdx.x & 31;
 #pragma unroll
     for (int p = 0; p < P; p++) {
@@ -428,22 +445,24 @@ __device__ __forceinline__ void load_sweep_raw(KvSweepRaw<S, P, MAXD>& sw, const
 #pragma unroll
         for (int j = 0; j < MAXD; j++) {
             int d = lane + 32 * j;
-            bool in = read && d < headDim;
-            sw.x[p][j] = in ? keys[off + d] : S::store(0.f);
-            sw.v[p][j] = in ? values[off + d] : S::store(0.f);
+            sw.v[p][j] = read && d < headDim ? values[off + d] : S::store(0.f);
         }
     }
 }
+// The sweep as the walk uses it; the keys' copies complete and visible (cp_async_wait_all and a
+// barrier since). A skipped position's copy wrote zeros.
 template <typename S, int P, int MAXD>
-__device__ __forceinline__ void unpack_sweep(KvSweep<P, MAXD>& sw, const KvSweepRaw<S, P, MAXD>& raw) {
+__device__ __forceinline__ void unpack_sweep(KvSweep<P, MAXD>& sw, const AheadSweep<S, P, MAXD>& a, int headDim) {
+    int lane = threadIdx.x & 31;
 #pragma unroll
     for (int p = 0; p < P; p++) {
-        sw.ks[p] = S::scaled ? __half2float(raw.ks[p]) : 1.f;
-        sw.vs[p] = S::scaled ? __half2float(raw.vs[p]) : 1.f;
+        sw.ks[p] = S::scaled ? __half2float(a.ks[p]) : 1.f;
+        sw.vs[p] = S::scaled ? __half2float(a.vs[p]) : 1.f;
 #pragma unroll
         for (int j = 0; j < MAXD; j++) {
-            sw.x[p][j] = S::load(raw.x[p][j]);
-            sw.v[p][j] = S::load(raw.v[p][j]);
+            int d = lane + 32 * j;
+            sw.x[p][j] = d < headDim ? S::load(a.keys[p * 32 * MAXD + d]) : 0.f;
+            sw.v[p][j] = S::load(a.v[p][j]);
         }
     }
 }
@@ -478,7 +497,7 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
                                const __half* kScales, const __half* vScales, float* out, KvWalk<P>& walk,
                                int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
                                float* part, int* counters, int splits, int8_t* xq, float2* xs,
-                               const KvSweepRaw<S, P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
+                               const AheadSweep<S, P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
@@ -517,7 +536,7 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
         // this sweep's keys and values together, then the next sweep's page-table reads: the walk
         // waits on one memory round trip a sweep, not three (table, keys, values)
         if constexpr (AHEAD) {
-            if (first) unpack_sweep<S>(sw, *ahead);
+            if (first) unpack_sweep<S>(sw, *ahead, headDim);
             else load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, end - 1, kvDim, kvHeads, kvh, headDim);
         } else {
             load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, -1, kvDim, kvHeads, kvh, headDim);
@@ -627,17 +646,29 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
                                     const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
     KvWalk<P> walk = kv_walk<P, WARPS, false>(positions, seqOf, tables, tableStride, blockSize, 1);
     RopeStep rope = rope_step<32 * MAXD>(positions, slot, invFreq, table, tablePositions, ropeDim);
-    KvSweepRaw<S, P, MAXD> ahead;
-    if constexpr (AHEAD)
-        load_sweep_raw<S>(ahead, keys, values, kScales, vScales, walk.slot, (threadIdx.x >> 5) * P, walk.end, walk.end - 1,
-                      kvHeads * headDim, kvHeads, blockIdx.y, headDim);
+    // the keys of the warp's first sweep (16-byte copies: headDim % 16 == 0); for 16- and 8-bit
+    // storage only (fp32 keys of 16 warps would take 64 KB of static shared memory): fp32 reads back
+    constexpr bool A = AHEAD && sizeof(typename S::T) <= 2;
+    __shared__ __align__(16) typename S::T aheadKeys[A ? WARPS * P * 32 * MAXD : 1];
+    AheadSweep<S, P, MAXD> ahead;
+    int warp = threadIdx.x >> 5;
+    if constexpr (A) {
+        ahead.keys = aheadKeys + warp * P * 32 * MAXD;
+        copy_ahead_keys<S, P, MAXD>(aheadKeys + warp * P * 32 * MAXD, keys, walk.slot, warp * P, walk.end, walk.end - 1,
+                                    kvHeads * headDim, blockIdx.y, headDim);
+    }
     grid_enter();
     static_assert(WARPS >= 3 * MAXD, "rope_kv_head_after: a part of 32 * MAXD threads each for the query, key and value");
+    if constexpr (A) {
+        load_ahead_values<S, P, MAXD>(ahead, values, kScales, vScales, walk.slot, warp * P, walk.end, walk.end - 1,
+                                      kvHeads * headDim, kvHeads, blockIdx.y, headDim);
+        cp_async_wait_all();  // the barriers in rope_kv_head_after publish the copies to the warp
+    }
     __shared__ float qHead[32 * MAXD];
     __shared__ CurrentKv<32 * MAXD> cur;
     rope_kv_head_after<S, 32 * MAXD>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
                                      kScales, vScales, cur);
-    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8, AHEAD>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
+    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8, A>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
             headDim, blockSize, scale, qStride, nullptr, nullptr, 1, xq, xs, &ahead, &cur);
 }
 

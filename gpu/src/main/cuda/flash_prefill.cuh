@@ -148,14 +148,6 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* row)
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
-// 16 bytes global → shared without registers; bytes = 0 writes zeros (and reads nothing).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
-    uint32_t d = (uint32_t) __cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
 // Copies the K/V tile of positions kb .. kb + TC_BK − 1 (zeros past lastPos) into sK, sV. Each
 // thread keeps one 16-byte column c of rows r, r + rowStep, …, so the per-copy index arithmetic is a
 // few adds: divisions by runtime values cost ~20 instructions each and, done per copy, outweighed the

@@ -66,6 +66,15 @@ __device__ __forceinline__ float2 load_after_wait(const float2* p) {
     return v;
 }
 
+// 16 bytes global → shared without registers (cp.async, sm_80 on); bytes = 0 writes zeros (and reads
+// nothing). Complete for the issuing thread after cp_async_wait_all(), for the others after a barrier too.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
+    uint32_t d = (uint32_t) __cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
