@@ -55,6 +55,8 @@
 #                                          of the JVM switch -Dkvasir.gpu.$SWITCH)
 #                                        | s11final (the SASS checks, tests, 8B batch-1 decode per mode; FINAL_INT4: INT4 again, times)
 #                                        | s12att (ncu sections of the INT4 batch-1 attention and the products around it, 4-layer model)
+#                                        | s14opts (GPU tests of TEST_CLASSES when set, the SASS checks, 8B batch-1 decode of
+#                                          OPT_QUANT once per entry of OPT_RUNS: JVM option sets separated by ';', '-' for none)
 #                                        | s13att (the SASS checks, tests, 8B batch-1 decode with the per-head attention's first sweep
 #                                          loaded before its wait or read after it: ATT_RUNS (INT4), then ATT_OTHER modes ahead)
 #   TIMELINE_Q lists the timeline's modes (default int8 none int4), TIMELINE_OPTS its JVM options.
@@ -675,6 +677,23 @@ if [[ "$PHASE" == s11switch ]]; then
   synth_8b
   for Q in ${SWITCH_QUANT:-int4}; do
     for V in $SWITCH_RUNS; do switched_decode "$SWITCH" "$V" --quantization $Q --batch 1 --step-timing true; done
+  done
+fi
+# s14opts: GPU tests (TEST_CLASSES, when set), the SASS checks, 8B batch-1 decode of OPT_QUANT (default int4) once
+# per entry of OPT_RUNS (JVM option sets separated by ';', '-' for none), alternating as listed
+if [[ "$PHASE" == s14opts ]]; then
+  [[ -n "${TEST_CLASSES:-}" ]] && gpu_tests "${TEST_GREP:-L2}"
+  sass_check
+  bandwidth
+  synth_8b
+  IFS=';' read -ra OPT_SETS <<< "$OPT_RUNS"
+  for Q in ${OPT_QUANT:-int4}; do
+    for O in "${OPT_SETS[@]}"; do
+      [[ "$O" == - ]] && O=""
+      step "decode 8b $Q with options '$O'"
+      KVASIR_JAVA_OPTS="$O" timeout 200 $B/bin/gpu-bench decode /tmp/l8b.gguf --graphs on --bandwidth "${BW:-0}" --quantization $Q --batch 1 \
+        --step-timing true 2>&1 | grep -E '"bench"|Exception' | sed "s/^{/{\"opts\":\"$O\",/" | tee -a "$OUT/decode_8b.json"
+    done
   done
 fi
 # s11final: the SASS checks, the GPU tests, 8B batch-1 decode per mode (INT4 FINAL_INT4 more times)

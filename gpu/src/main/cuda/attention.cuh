@@ -173,7 +173,7 @@ template <int MAXDIM> struct CurrentKv {
     float key[MAXDIM], value[MAXDIM];
     float keyScale, valueScale;
 };
-template <typename S, int MAXDIM>
+template <typename S, int MAXDIM, bool KEEP>
 __device__ void rope_kv_head_after(const RopeStep& r, float* qkv, float* qHead, int headDim, int ropeDim,
                                    int interleaved, int stride, int heads, int kvHeads, typename S::T* keys,
                                    typename S::T* values, __half* kScales, __half* vScales, CurrentKv<MAXDIM>& cur) {
@@ -203,8 +203,8 @@ __device__ void rope_kv_head_after(const RopeStep& r, float* qkv, float* qHead, 
     }
     __syncthreads();
     size_t at = r.slot * kvHeads + g;
-    store_head<S, true>(key, keys + at * headDim, kScales + at, headDim, &cur.keyScale);
-    store_head<S, true>(value, values + at * headDim, vScales + at, headDim, &cur.valueScale);
+    store_head<S, KEEP>(key, keys + at * headDim, kScales + at, headDim, &cur.keyScale);
+    store_head<S, KEEP>(value, values + at * headDim, vScales + at, headDim, &cur.valueScale);
     __syncthreads();
 }
 
@@ -488,22 +488,85 @@ __device__ __forceinline__ void take_current(KvSweep<P, MAXD>& sw, const Current
     }
 }
 
-// The walk itself, from a KvWalk read before or after grid_wait(). qHead: for PER_HEAD, the
-// block's query head already in shared memory (then q is not read), or nullptr. AHEAD: the warp's
-// first sweep is *ahead, loaded before grid_wait() without the step's own position (the last,
-// end − 1), which every sweep takes from *cur instead of the pool (attention_head_rope).
-template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD, bool Q8_OUT, bool AHEAD = false>
-__device__ __forceinline__ void attention_walk(const float* q, const float* qHead, const typename S::T* keys, const typename S::T* values,
-                               const __half* kScales, const __half* vScales, float* out, KvWalk<P>& walk,
+// A sweep of a warp's walk read from the pool: keys x and values v of positions s0 … s0 + P − 1
+// (dims lane + 32 j; 0 past end or headDim), their scales ks, vs (1 for the unscaled types) and
+// which of them are live, all of its loads issued together.
+template <typename S, int P, int MAXD> struct PoolSweep {
+    const typename S::T* keys;
+    const typename S::T* values;
+    const __half* kScales;
+    const __half* vScales;
+    int kvDim, kvHeads, kvh, headDim;
+    __device__ __forceinline__ void operator()(int s0, int end, const size_t (&slot)[P], float (&x)[P][MAXD], float (&v)[P][MAXD],
+                                               float (&ks)[P], float (&vs)[P], bool (&live)[P]) const {
+        int lane = threadIdx.x & 31;
+        size_t off[P];
+#pragma unroll
+        for (int p = 0; p < P; p++) {
+            live[p] = s0 + p < end;
+            off[p] = slot[p] * kvDim + kvh * headDim;
+            ks[p] = 1.f;
+            vs[p] = 1.f;
+            if constexpr (S::scaled) {
+                ks[p] = live[p] ? __half2float(kScales[slot[p] * kvHeads + kvh]) : 0.f;
+                vs[p] = live[p] ? __half2float(vScales[slot[p] * kvHeads + kvh]) : 0.f;
+            }
+#pragma unroll
+            for (int j = 0; j < MAXD; j++) {
+                int d = lane + 32 * j;
+                x[p][j] = (live[p] && d < headDim) ? S::load(keys[off[p] + d]) : 0.f;
+                v[p][j] = (live[p] && d < headDim) ? S::load(values[off[p] + d]) : 0.f;
+            }
+        }
+    }
+};
+
+// A sweep of attention_head_rope's walk with AHEAD: the warp's first sweep from *ahead (loaded
+// before grid_wait()), the later ones from the pool, each without the step's own position (the
+// last, end − 1), which comes from *cur instead of a read back.
+template <typename S, int P, int MAXD> struct AheadSweepSource {
+    const typename S::T* keys;
+    const typename S::T* values;
+    const __half* kScales;
+    const __half* vScales;
+    int kvDim, kvHeads, kvh, headDim;
+    const AheadSweep<S, P, MAXD>* ahead;
+    const CurrentKv<32 * MAXD>* cur;
+    bool first = true;
+    __device__ __forceinline__ void operator()(int s0, int end, const size_t (&slot)[P], float (&x)[P][MAXD], float (&v)[P][MAXD],
+                                               float (&ks)[P], float (&vs)[P], bool (&live)[P]) {
+        KvSweep<P, MAXD> sw;
+#pragma unroll
+        for (int p = 0; p < P; p++) live[p] = s0 + p < end;
+        if (first) unpack_sweep<S>(sw, *ahead, headDim);
+        else load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, end - 1, kvDim, kvHeads, kvh, headDim);
+        take_current<S>(sw, *cur, s0, end - 1, headDim);
+        first = false;
+#pragma unroll
+        for (int p = 0; p < P; p++) {
+            ks[p] = sw.ks[p];
+            vs[p] = sw.vs[p];
+#pragma unroll
+            for (int j = 0; j < MAXD; j++) {
+                x[p][j] = sw.x[p][j];
+                v[p][j] = sw.v[p][j];
+            }
+        }
+    }
+};
+
+// The walk itself, from a KvWalk read before or after grid_wait(), its sweeps from `source`
+// (PoolSweep, AheadSweepSource). qHead: for PER_HEAD, the block's query head already in shared
+// memory (then q is not read), or nullptr.
+template <typename S, int GMAX, int MAXD, int P, int WARPS, bool SPLIT, bool PER_HEAD, bool Q8_OUT, typename Source>
+__device__ void attention_walk(const float* q, const float* qHead, Source& source, float* out, KvWalk<P>& walk,
                                int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
-                               float* part, int* counters, int splits, int8_t* xq, float2* xs,
-                               const AheadSweep<S, P, MAXD>* ahead = nullptr, const CurrentKv<32 * MAXD>* cur = nullptr) {
+                               float* part, int* counters, int splits, int8_t* xq, float2* xs) {
     int t = blockIdx.x, kvh = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int G = heads / kvHeads;
     int h0 = PER_HEAD ? blockIdx.z : 0;  // the block's first query head within the group
     int Gb = PER_HEAD ? 1 : G;            // and how many it computes
-    int kvDim = kvHeads * headDim;
     int len = walk.len, begin = walk.begin, end = walk.end, chunk = walk.chunk;
     if constexpr (SPLIT) {
         if (begin == end) {  // the whole block alike: nothing to attend to in this chunk
@@ -527,27 +590,13 @@ __device__ __forceinline__ void attention_walk(const float* q, const float* qHea
         l[g] = 0.f;
     }
     size_t (&slot)[P] = walk.slot;
-    KvSweep<P, MAXD> sw;
-    bool first = true;
     for (int s0 = begin + warp * P; s0 < end; s0 += WARPS * P) {
+        float ks[P], vs[P], x[P][MAXD], v[P][MAXD];
         bool live[P];
-#pragma unroll
-        for (int p = 0; p < P; p++) live[p] = s0 + p < end;
         // this sweep's keys and values together, then the next sweep's page-table reads: the walk
         // waits on one memory round trip a sweep, not three (table, keys, values)
-        if constexpr (AHEAD) {
-            if (first) unpack_sweep<S>(sw, *ahead, headDim);
-            else load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, end - 1, kvDim, kvHeads, kvh, headDim);
-        } else {
-            load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, -1, kvDim, kvHeads, kvh, headDim);
-        }
-        if constexpr (AHEAD) take_current<S>(sw, *cur, s0, end - 1, headDim);
-        first = false;
+        source(s0, end, slot, x, v, ks, vs, live);
         kv_slots<P>(table, s0 + WARPS * P, end, blockSize, slot);
-        float (&x)[P][MAXD] = sw.x;
-        float (&v)[P][MAXD] = sw.v;
-        float (&ks)[P] = sw.ks;
-        float (&vs)[P] = sw.vs;
         float sc[GMAX][P];
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
@@ -625,7 +674,8 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
                                      int heads, int kvHeads, int headDim, int blockSize, float scale, int qStride,
                                      float* part, int* counters, int splits, int8_t* xq = nullptr, float2* xs = nullptr) {
     KvWalk<P> walk = kv_walk<P, WARPS, SPLIT>(positions, seqOf, tables, tableStride, blockSize, splits);
-    attention_walk<S, GMAX, MAXD, P, WARPS, SPLIT, PER_HEAD, Q8_OUT>(q, nullptr, keys, values, kScales, vScales, out, walk,
+    PoolSweep<S, P, MAXD> source{keys, values, kScales, vScales, kvHeads * headDim, kvHeads, (int) blockIdx.y, headDim};
+    attention_walk<S, GMAX, MAXD, P, WARPS, SPLIT, PER_HEAD, Q8_OUT>(q, nullptr, source, out, walk,
             heads, kvHeads, headDim, blockSize, scale, qStride, part, counters, splits, xq, xs);
 }
 
@@ -636,8 +686,10 @@ __device__ void attention_group_rows(const float* q, const typename S::T* keys, 
 // and the step's own key and value come from shared memory (CurrentKv), so that after the wait one
 // round trip (the q/k/v read) precedes the walk instead of two (that, then the sweep's read of the
 // pool). The attention runs while the products after it stream their weights, and under that load
-// a round trip costs several µs (S13). Without AHEAD (_h16rb, _h16rbq) the walk reads everything
-// back from the pool after the wait, as before S13.
+// a round trip costs several µs (S13). INT4 batch-1 decode of the 8B shape on an H100: 554.3 tok/s
+// against 540.4 reading back, +2.6%, ahead faster in all of 9 alternating pairs over three calls
+// (S14-3 … S14-5). Without AHEAD (_h16rb, _h16rbq) the walk reads everything back from the pool
+// after the wait, as before S14 (-Dkvasir.gpu.attention-ahead=false).
 template <typename S, int MAXD, int P, int WARPS, bool Q8, bool AHEAD>
 __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T* values, __half* kScales, __half* vScales,
                                     float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,
@@ -666,10 +718,17 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
     }
     __shared__ float qHead[32 * MAXD];
     __shared__ CurrentKv<32 * MAXD> cur;
-    rope_kv_head_after<S, 32 * MAXD>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
+    rope_kv_head_after<S, 32 * MAXD, A>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
                                      kScales, vScales, cur);
-    attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8, A>(q, qHead, keys, values, kScales, vScales, out, walk, heads, kvHeads,
-            headDim, blockSize, scale, qStride, nullptr, nullptr, 1, xq, xs, &ahead, &cur);
+    if constexpr (A) {
+        AheadSweepSource<S, P, MAXD> source{keys, values, kScales, vScales, kvHeads * headDim, kvHeads, (int) blockIdx.y, headDim, &ahead, &cur};
+        attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8>(q, qHead, source, out, walk, heads, kvHeads, headDim, blockSize,
+                scale, qStride, nullptr, nullptr, 1, xq, xs);
+    } else {
+        PoolSweep<S, P, MAXD> source{keys, values, kScales, vScales, kvHeads * headDim, kvHeads, (int) blockIdx.y, headDim};
+        attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8>(q, qHead, source, out, walk, heads, kvHeads, headDim, blockSize,
+                scale, qStride, nullptr, nullptr, 1, xq, xs);
+    }
 }
 
 // Loads of stored K/V elements as floats: 16 bytes (4 fp32, 8 fp16/bf16, 16 int8/fp8) and 4 elements.
@@ -918,7 +977,7 @@ KV_WRITE(fp8, KvFP8)
 // arguments at the end: invFreq, table, tablePositions, ropeDim, interleaved (as rope_kv's) and slot.
 // The forward pass takes _h16rq (INT4 batch 1 +2% on an H100, S7-3) but not _h16r (bf16 ~1% slower).
 // _h16rb / _h16rbq: the same reading the step's own key and value back from the pool after the wait
-// (attention_head_rope without AHEAD, the form before S13; -Dkvasir.gpu.attention-ahead=false).
+// (attention_head_rope without AHEAD, the form before S14; -Dkvasir.gpu.attention-ahead=false).
 #define ATTENTION_HEAD_ROPE_KERNEL(NAME, S, MAXD, P, WARPS, Q8, AHEAD, XQ_PARAMS, XQ_ARGS)                            \
     __global__ void __launch_bounds__(32 * WARPS) NAME(float* q, S::T* keys, S::T* values, __half* kScales,             \
             __half* vScales, float* out, const int* positions, const int* seqOf, const int* tables, int tableStride,    \
