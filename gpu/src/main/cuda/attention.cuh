@@ -525,11 +525,7 @@ template <typename S, int P, int MAXD> struct PoolSweep {
 // before grid_wait()), the later ones from the pool, each without the step's own position (the
 // last, end − 1), which comes from *cur instead of a read back.
 template <typename S, int P, int MAXD> struct AheadSweepSource {
-    const typename S::T* keys;
-    const typename S::T* values;
-    const __half* kScales;
-    const __half* vScales;
-    int kvDim, kvHeads, kvh, headDim;
+    PoolSweep<S, P, MAXD> pool;  // where the pool is (its own loads are load_sweep's, which skip a position)
     const AheadSweep<S, P, MAXD>* ahead;
     const CurrentKv<32 * MAXD>* cur;
     bool first = true;
@@ -538,9 +534,10 @@ template <typename S, int P, int MAXD> struct AheadSweepSource {
         KvSweep<P, MAXD> sw;
 #pragma unroll
         for (int p = 0; p < P; p++) live[p] = s0 + p < end;
-        if (first) unpack_sweep<S>(sw, *ahead, headDim);
-        else load_sweep<S>(sw, keys, values, kScales, vScales, slot, s0, end, end - 1, kvDim, kvHeads, kvh, headDim);
-        take_current<S>(sw, *cur, s0, end - 1, headDim);
+        const PoolSweep<S, P, MAXD>& at = pool;
+        if (first) unpack_sweep<S>(sw, *ahead, at.headDim);
+        else load_sweep<S>(sw, at.keys, at.values, at.kScales, at.vScales, slot, s0, end, end - 1, at.kvDim, at.kvHeads, at.kvh, at.headDim);
+        take_current<S>(sw, *cur, s0, end - 1, at.headDim);
         first = false;
 #pragma unroll
         for (int p = 0; p < P; p++) {
@@ -721,7 +718,7 @@ __device__ void attention_head_rope(float* q, typename S::T* keys, typename S::T
     rope_kv_head_after<S, 32 * MAXD, A>(rope, q, qHead, headDim, ropeDim, interleaved, qStride, heads, kvHeads, keys, values,
                                      kScales, vScales, cur);
     if constexpr (A) {
-        AheadSweepSource<S, P, MAXD> source{keys, values, kScales, vScales, kvHeads * headDim, kvHeads, (int) blockIdx.y, headDim, &ahead, &cur};
+        AheadSweepSource<S, P, MAXD> source{{keys, values, kScales, vScales, kvHeads * headDim, kvHeads, (int) blockIdx.y, headDim}, &ahead, &cur};
         attention_walk<S, 1, MAXD, P, WARPS, false, true, Q8>(q, qHead, source, out, walk, heads, kvHeads, headDim, blockSize,
                 scale, qStride, nullptr, nullptr, 1, xq, xs);
     } else {
