@@ -171,6 +171,7 @@ final class GpuForwardPass {
                 }
                 if (ropeInAttention) {
                     kernel = withRope(kernel);
+                    if (FIXED_SHAPE && ATTENTION_AHEAD && fitsFixedShape(c.headDim(), c.ropeDim(), interleaved, kv.blockSize())) kernel = fixedShape(kernel);
                     args = append(args, w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.ropeDim(), interleaved, s.slots());
                 }
                 launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
@@ -340,6 +341,26 @@ final class GpuForwardPass {
     static String withRope(String kernel, boolean ahead) {
         if (!blockPerHead(kernel) || kernel.startsWith("attention_h16r")) throw new IllegalArgumentException(kernel + " has no form with RoPE");
         return kernel.replace("attention_h16", ahead ? "attention_h16r" : "attention_h16rb");
+    }
+
+    /**
+     * -Dkvasir.gpu.attention-fixed-shape=false: Llama 3's head shape goes through the general
+     * per-head attention with RoPE instead of its compile-time form (fixedShape); for measurements.
+     */
+    private static final boolean FIXED_SHAPE = !"false".equals(System.getProperty("kvasir.gpu.attention-fixed-shape"));
+
+    /** Whether a model's heads and KV blocks are the shape the _h16rc / _h16rqc kernels are compiled for. */
+    static boolean fitsFixedShape(int headDim, int ropeDim, int interleaved, int blockSize) {
+        return headDim == 128 && ropeDim == 128 && interleaved == 0 && blockSize == 16;
+    }
+
+    /**
+     * The form of a per-head decode attention with RoPE (its first sweep ahead of its wait) compiled
+     * for Llama 3's head shape ({@link #fitsFixedShape}): attention.cuh's ATTENTION_HEAD_ROPE_FIXED_KERNEL.
+     */
+    static String fixedShape(String kernel) {
+        if (!kernel.startsWith("attention_h16r_") && !kernel.startsWith("attention_h16rq_")) throw new IllegalArgumentException(kernel + " has no fixed-shape form");
+        return kernel.substring(0, kernel.length() - 1) + "c_";
     }
 
     private static Object[] append(Object[] args, Object... more) {

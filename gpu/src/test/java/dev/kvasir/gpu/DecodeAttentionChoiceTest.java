@@ -5,6 +5,7 @@ import dev.kvasir.model.arch.RopeLayout;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,6 +32,15 @@ class DecodeAttentionChoiceTest {
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rq_"));
         assertTrue(GpuForwardPass.blockPerHead("attention_h16rq_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_g4w_"));
+        assertEquals("attention_h16rqc_", GpuForwardPass.fixedShape("attention_h16rq_"));
+        assertEquals("attention_h16rc_", GpuForwardPass.fixedShape("attention_h16r_"));
+        assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rqc_"));
+        assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.fixedShape("attention_h16rbq_"));
+        assertTrue(GpuForwardPass.fitsFixedShape(128, 128, 0, 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(128, 64, 0, 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(128, 128, 1, 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(64, 64, 0, 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(128, 128, 0, 32));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16r_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16rb_"));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));

@@ -345,16 +345,23 @@ class KvCacheCheckTest {
                 for (KvCacheDtype t : KvCacheDtype.values()) {
                     if (!runs(t)) continue;
                     for (boolean ahead : new boolean[]{true, false}) {
-                        checkRopeInAttention(a, t, 8, 2, 128, 128, 0, ahead);
-                        checkRopeInAttention(a, t, 4, 4, 64, 32, 1, ahead);
+                        checkRopeInAttention(a, t, 8, 2, 128, 128, 0, ahead, false);
+                        checkRopeInAttention(a, t, 4, 4, 64, 32, 1, ahead, false);
                     }
+                    checkRopeInAttention(a, t, 8, 2, 128, 128, 0, true, true);  // the forms compiled for Llama 3's head shape
                 }
             }
             return null;
         });
     }
 
-    private void checkRopeInAttention(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim, int ropeDim, int interleaved, boolean ahead) {
+    private static String ropeForm(String kernel, boolean ahead, boolean fixed) {
+        String rope = GpuForwardPass.withRope(kernel, ahead);
+        return fixed ? GpuForwardPass.fixedShape(rope) : rope;
+    }
+
+    private void checkRopeInAttention(DeviceArrays a, KvCacheDtype t, int heads, int kvHeads, int headDim, int ropeDim, int interleaved, boolean ahead,
+                                      boolean fixed) {
         int[] lengths = {1, 37, 150};
         int n = lengths.length, bs = 16, stride = 10, blocks = n * stride, qkvDim = (heads + 2 * kvHeads) * headDim;
         float scale = (float) (1 / Math.sqrt(headDim));
@@ -403,14 +410,14 @@ class KvCacheCheckTest {
         GpuForwardPass.launchDecodeAttention(a.kernels, "attention_h16q_", t, n, heads, kvHeads, d.stream(), scratch, twoStep, expected.keys(0),
                 expected.values(0), expected.keyScales(0), expected.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs, scale, qkvDim,
                 int8Expected[0], int8Expected[1]);
-        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16_", ahead), t, n, heads, kvHeads, d.stream(), scratch, inPlace,
+        GpuForwardPass.launchDecodeAttention(a.kernels, ropeForm("attention_h16_", ahead, fixed), t, n, heads, kvHeads, d.stream(), scratch, inPlace,
                 folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), outFolded, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
                 scale, qkvDim, ip, tb, tablePositions, ropeDim, interleaved, sp);
         // the int8 form on fresh rows: it writes the same pool bytes again
-        GpuForwardPass.launchDecodeAttention(a.kernels, GpuForwardPass.withRope("attention_h16q_", ahead), t, n, heads, kvHeads, d.stream(), scratch, inPlaceQ8,
+        GpuForwardPass.launchDecodeAttention(a.kernels, ropeForm("attention_h16q_", ahead, fixed), t, n, heads, kvHeads, d.stream(), scratch, inPlaceQ8,
                 folded.keys(0), folded.values(0), folded.keyScales(0), folded.valueScales(0), null, pp, sq, tp, stride, heads, kvHeads, headDim, bs,
                 scale, qkvDim, int8Folded[0], int8Folded[1], ip, tb, tablePositions, ropeDim, interleaved, sp);
-        String what = (ahead ? "ahead, " : "read back, ") + t + ", " + heads + " heads over " + kvHeads + ", " + headDim + " dims, rotary " + ropeDim
+        String what = (fixed ? "fixed shape, " : "") + (ahead ? "ahead, " : "read back, ") + t + ", " + heads + " heads over " + kvHeads + ", " + headDim + " dims, rotary " + ropeDim
                 + (interleaved == 1 ? " interleaved" : " half-split");
         assertArrayEquals(a.readFloats(outExpected, count), a.readFloats(outFolded, count), what + ": attention output");
         assertArrayEquals(a.readBytes(int8Expected[0], count), a.readBytes(int8Folded[0], count), what + ": int8 output");
