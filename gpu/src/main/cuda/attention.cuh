@@ -1002,7 +1002,7 @@ KV_WRITE(fp8, KvFP8)
     }
 // The same for Llama 3's head shape only (_h16rc, _h16rqc): 128-dim heads rotated whole in the
 // half-split layout, KV blocks of 16 positions, as compile-time constants, so that the walk's page and
-// lane arithmetic folds (S15: 4096 → 2824 SASS instructions for bf16, its 52 bytes of spills gone).
+// lane arithmetic folds (S15-7: 4096 → 2912 SASS instructions for bf16, 52 → 4 bytes of spills).
 // GpuForwardPass.fixedShape picks them only for that shape; other arguments trap rather than compute
 // with the wrong shape.
 #define ATTENTION_HEAD_ROPE_FIXED_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                               \

@@ -331,8 +331,8 @@ class KvCacheCheckTest {
      * The per-head decode attention with the step's RoPE and K/V write folded in (_h16r, _h16rq, the
      * forward pass's choice for up to four decode tokens; they read the step's metadata and the
      * context's first sweep before waiting and keep the step's own key and value in shared memory;
-     * and _h16rb, _h16rbq, which read both back from the pool after the wait) against rope_kv followed
-     * by _h16 / _h16q,
+     * and _h16rb, _h16rbq, which read both back from the pool after the wait; and _h16rc, _h16rqc,
+     * compiled for Llama 3's head shape) against rope_kv followed by _h16 / _h16q,
      * per type: bit for bit the same output (fp32, and the int8 form), the same pool bytes (data and
      * scales) and the same rotated query rows. Three sequences of 1, 37 and 150 positions whose last
      * one the step writes, on scattered pages; groups of 4 and of 1; both rotation layouts, a
