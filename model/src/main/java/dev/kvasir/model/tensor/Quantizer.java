@@ -102,8 +102,8 @@ public final class Quantizer {
         long pieces = (rows + rowsPerPiece - 1) / rowsPerPiece;
         return sink -> {
             int inFlight = (int) Math.min(PIECES_AT_ONCE, pieces);
-            MemorySegment[] made = new MemorySegment[inFlight];
-            for (int i = 0; i < inFlight; i++) made[i] = MemorySegment.ofArray(new byte[Math.toIntExact(rowsPerPiece * rowBytes)]);
+            MemorySegment[] buffers = new MemorySegment[inFlight], made = new MemorySegment[inFlight];
+            for (int i = 0; i < inFlight; i++) buffers[i] = MemorySegment.ofArray(new byte[Math.toIntExact(rowsPerPiece * rowBytes)]);
             for (long first = 0; first < pieces; first += inFlight) {
                 long base = first;
                 int n = (int) Math.min(inFlight, pieces - first);
@@ -112,13 +112,11 @@ public final class Quantizer {
                     long from = (base + i) * rowsPerPiece, to = Math.min(rows, from + rowsPerPiece);
                     for (long r = from; r < to; r++) {
                         source.row(r, row);
-                        quantize(type, row, 0, cols, made[i], (r - from) * rowBytes);
+                        quantize(type, row, 0, cols, buffers[i], (r - from) * rowBytes);
                     }
+                    made[i] = buffers[i].asSlice(0, (to - from) * rowBytes);  // the last piece may be partial
                 });
-                for (int i = 0; i < n; i++) {
-                    long from = (base + i) * rowsPerPiece, to = Math.min(rows, from + rowsPerPiece);
-                    sink.write(made[i].asSlice(0, (to - from) * rowBytes));
-                }
+                for (int i = 0; i < n; i++) sink.write(made[i]);
             }
         };
     }
