@@ -737,9 +737,9 @@ __device__ __forceinline__ void attention_head_rope_fixed(float* q, typename S::
                                                           int blockSize, float scale, int qStride, const float* invFreq,
                                                           const float2* table, int tablePositions, int ropeDim, int interleaved,
                                                           const int* slot, int8_t* xq = nullptr, float2* xs = nullptr) {
-    if (headDim != 128 || blockSize != 16 || ropeDim != 128 || interleaved != 0) __trap();
+    if (headDim != 128 || blockSize != 16 || ropeDim != 128 || interleaved != 1) __trap();
     attention_head_rope<S, MAXD, P, WARPS, Q8, true>(q, keys, values, kScales, vScales, out, positions, seqOf, tables, tableStride,
-                                                     heads, kvHeads, 128, 16, scale, qStride, invFreq, table, tablePositions, 128, 0,
+                                                     heads, kvHeads, 128, 16, scale, qStride, invFreq, table, tablePositions, 128, 1,
                                                      slot, xq, xs);
 }
 
@@ -1001,8 +1001,11 @@ KV_WRITE(fp8, KvFP8)
                 interleaved, slot XQ_ARGS);                                                                             \
     }
 // The same for Llama 3's head shape only (_h16rc, _h16rqc): 128-dim heads rotated whole in the
-// half-split layout, KV blocks of 16 positions, as compile-time constants, so that the walk's page and
-// lane arithmetic folds (S15-7: 4096 → 2912 SASS instructions for bf16, 52 → 4 bytes of spills).
+// interleaved layout (pairs 2i, 2i+1: every Llama model here, GGUF files as stored and Hugging Face
+// checkpoints un-permuted on load), KV blocks of 16 positions, as compile-time constants, so that the
+// walk's page and lane arithmetic folds (bf16 KV: 52 → 4 bytes of spills; INT4 batch-1 decode of the
+// 8B shape +3.7% on an H100, S16-3). Until S16 they were compiled for the half-split layout, which
+// no Llama model takes, so the forward pass never chose them (S15-7 measured the general form twice).
 // GpuForwardPass.fixedShape picks them only for that shape; other arguments trap rather than compute
 // with the wrong shape.
 #define ATTENTION_HEAD_ROPE_FIXED_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                               \

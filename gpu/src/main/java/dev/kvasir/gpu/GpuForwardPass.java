@@ -171,7 +171,7 @@ final class GpuForwardPass {
                 }
                 if (ropeInAttention) {
                     kernel = withRope(kernel);
-                    if (FIXED_SHAPE && ATTENTION_AHEAD && fitsFixedShape(c.headDim(), c.ropeDim(), interleaved, kv.blockSize())) kernel = fixedShape(kernel);
+                    if (FIXED_SHAPE && ATTENTION_AHEAD && fitsFixedShape(c, kv.blockSize())) kernel = fixedShape(kernel);
                     args = append(args, w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.ropeDim(), interleaved, s.slots());
                 }
                 launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
@@ -349,9 +349,13 @@ final class GpuForwardPass {
      */
     private static final boolean FIXED_SHAPE = !"false".equals(System.getProperty("kvasir.gpu.attention-fixed-shape"));
 
-    /** Whether a model's heads and KV blocks are the shape the _h16rc / _h16rqc kernels are compiled for. */
-    static boolean fitsFixedShape(int headDim, int ropeDim, int interleaved, int blockSize) {
-        return headDim == 128 && ropeDim == 128 && interleaved == 0 && blockSize == 16;
+    /**
+     * Whether a model's heads and KV blocks are the shape the _h16rc / _h16rqc kernels are compiled
+     * for: 128-dim heads rotated whole in the interleaved layout (every Llama model as the loaders
+     * describe it), KV blocks of 16.
+     */
+    static boolean fitsFixedShape(ModelConfig c, int blockSize) {
+        return c.headDim() == 128 && c.ropeDim() == 128 && c.ropeLayout() == RopeLayout.INTERLEAVED && blockSize == 16;
     }
 
     /**

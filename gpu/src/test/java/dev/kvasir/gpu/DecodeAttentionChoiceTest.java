@@ -1,5 +1,6 @@
 package dev.kvasir.gpu;
 
+import dev.kvasir.model.arch.Architecture;
 import dev.kvasir.model.arch.ModelConfig;
 import dev.kvasir.model.arch.RopeLayout;
 import org.junit.jupiter.api.Test;
@@ -36,11 +37,11 @@ class DecodeAttentionChoiceTest {
         assertEquals("attention_h16rc_", GpuForwardPass.fixedShape("attention_h16r_"));
         assertEquals(512, GpuForwardPass.decodeAttentionThreads("attention_h16rqc_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.fixedShape("attention_h16rbq_"));
-        assertTrue(GpuForwardPass.fitsFixedShape(128, 128, 0, 16));
-        assertFalse(GpuForwardPass.fitsFixedShape(128, 64, 0, 16));
-        assertFalse(GpuForwardPass.fitsFixedShape(128, 128, 1, 16));
-        assertFalse(GpuForwardPass.fitsFixedShape(64, 64, 0, 16));
-        assertFalse(GpuForwardPass.fitsFixedShape(128, 128, 0, 32));
+        assertTrue(GpuForwardPass.fitsFixedShape(llama3, 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(rotary(128, 64, RopeLayout.INTERLEAVED), 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(rotary(128, 128, RopeLayout.HALVES), 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(shape(32, 8, 64), 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(llama3, 32));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16r_"));
         assertThrows(IllegalArgumentException.class, () -> GpuForwardPass.withRope("attention_h16rb_"));
         assertEquals("attention_g4s_", GpuForwardPass.decodeAttention(llama3, 1, longContext));
@@ -80,6 +81,22 @@ class DecodeAttentionChoiceTest {
     }
 
     /** A Llama config with these heads, kv heads and head size (the rest does not matter here). */
+    /**
+     * The fixed-shape attention is for the rotation the loaders give Llama models: a GGUF llama file
+     * rotates interleaved (and every Hugging Face checkpoint, un-permuted on load); Qwen 2's GGUF files
+     * rotate in halves and keep the general kernel. (Until S16 the kernels were compiled for halves,
+     * so no Llama model took them.)
+     */
+    @Test
+    void theFixedShapeAttentionIsForTheRotationLlamaModelsLoadWith() {
+        assertTrue(GpuForwardPass.fitsFixedShape(rotary(128, 128, Architecture.forGguf("llama").ggufRopeLayout()), 16));
+        assertFalse(GpuForwardPass.fitsFixedShape(rotary(128, 128, Architecture.forGguf("qwen2").ggufRopeLayout()), 16));
+    }
+
+    private static ModelConfig rotary(int headDim, int ropeDim, RopeLayout layout) {
+        return new ModelConfig("llama", "shape", 32 * headDim, 128 * headDim, 2, 32, 8, headDim, 1000, 4096, 1e-5f, 10000f, ropeDim, layout, null);
+    }
+
     private static ModelConfig shape(int heads, int kvHeads, int headDim) {
         return new ModelConfig("llama", "shape", heads * headDim, 4 * heads * headDim, 2, heads, kvHeads, headDim, 1000, 4096,
                 1e-5f, 10000f, headDim, RopeLayout.INTERLEAVED, null);

@@ -348,7 +348,7 @@ class KvCacheCheckTest {
                         checkRopeInAttention(a, t, 8, 2, 128, 128, 0, ahead, false);
                         checkRopeInAttention(a, t, 4, 4, 64, 32, 1, ahead, false);
                     }
-                    checkRopeInAttention(a, t, 8, 2, 128, 128, 0, true, true);  // the forms compiled for Llama 3's head shape
+                    checkRopeInAttention(a, t, 8, 2, 128, 128, 1, true, true);  // the forms compiled for Llama 3's head shape (interleaved, as every Llama model is rotated here)
                 }
             }
             return null;
