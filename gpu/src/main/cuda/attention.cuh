@@ -1003,8 +1003,8 @@ KV_WRITE(fp8, KvFP8)
 // The same for Llama 3's head shape only (_h16rc, _h16rqc): 128-dim heads rotated whole in the
 // interleaved layout (pairs 2i, 2i+1: every Llama model here, GGUF files as stored and Hugging Face
 // checkpoints un-permuted on load), KV blocks of 16 positions, as compile-time constants, so that the
-// walk's page and lane arithmetic folds (bf16 KV: 52 → 4 bytes of spills; INT4 batch-1 decode of the
-// 8B shape +3.7% on an H100, S16-3). Until S16 they were compiled for the half-split layout, which
+// walk's page and lane arithmetic folds (bf16 KV: 52 → 4 bytes of spills; batch-1 decode of the 8B
+// shape on an H100: INT4 +4.2%, bf16 +2.2%, S16-4). Until S16 they were compiled for the half-split layout, which
 // no Llama model takes, so the forward pass never chose them (S15-7 measured the general form twice).
 // GpuForwardPass.fixedShape picks them only for that shape; other arguments trap rather than compute
 // with the wrong shape.

@@ -80,7 +80,6 @@ class DecodeAttentionChoiceTest {
         assertTrue(e.getMessage().contains("16"), e.getMessage());
     }
 
-    /** A Llama config with these heads, kv heads and head size (the rest does not matter here). */
     /**
      * The fixed-shape attention is for the rotation the loaders give Llama models: a GGUF llama file
      * rotates interleaved (and every Hugging Face checkpoint, un-permuted on load); Qwen 2's GGUF files
@@ -93,10 +92,12 @@ class DecodeAttentionChoiceTest {
         assertFalse(GpuForwardPass.fitsFixedShape(rotary(128, 128, Architecture.forGguf("qwen2").ggufRopeLayout()), 16));
     }
 
+    /** A Llama 3-shaped config (32 heads over 8) with this head size, rotary dimension and rotation layout. */
     private static ModelConfig rotary(int headDim, int ropeDim, RopeLayout layout) {
         return new ModelConfig("llama", "shape", 32 * headDim, 128 * headDim, 2, 32, 8, headDim, 1000, 4096, 1e-5f, 10000f, ropeDim, layout, null);
     }
 
+    /** A Llama config with these heads, kv heads and head size (the rest does not matter here). */
     private static ModelConfig shape(int heads, int kvHeads, int headDim) {
         return new ModelConfig("llama", "shape", heads * headDim, 4 * heads * headDim, 2, heads, kvHeads, headDim, 1000, 4096,
                 1e-5f, 10000f, headDim, RopeLayout.INTERLEAVED, null);
