@@ -1004,8 +1004,9 @@ KV_WRITE(fp8, KvFP8)
 // interleaved layout (pairs 2i, 2i+1: every Llama model here, GGUF files as stored and Hugging Face
 // checkpoints un-permuted on load), KV blocks of 16 positions, as compile-time constants, so that the
 // walk's page and lane arithmetic folds (bf16 KV: 52 → 4 bytes of spills; batch-1 decode of the 8B
-// shape on an H100: INT4 +4.2%, bf16 +2.2%, S16-4). Until S16 they were compiled for the half-split layout, which
-// no Llama model takes, so the forward pass never chose them (S15-7 measured the general form twice).
+// shape on an H100: INT4 +4.2%, bf16 +2.2%, S16-4). Until S16 they were compiled for the half-split
+// layout, which no Llama model takes, so the forward pass never chose them (S15-7 measured the
+// general form twice).
 // GpuForwardPass.fixedShape picks them only for that shape; other arguments trap rather than compute
 // with the wrong shape.
 #define ATTENTION_HEAD_ROPE_FIXED_KERNEL(NAME, S, MAXD, P, WARPS, Q8, XQ_PARAMS, XQ_ARGS)                               \

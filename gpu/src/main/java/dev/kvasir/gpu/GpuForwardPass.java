@@ -137,6 +137,7 @@ final class GpuForwardPass {
         int interleaved = c.ropeLayout() == RopeLayout.INTERLEAVED ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         int qkvDim = c.qDim() + 2 * c.kvDim();
+        boolean fixedShapeAttention = FIXED_SHAPE && ATTENTION_AHEAD && fitsFixedShape(c, kv.blockSize());
         // the attention norm of this layer when the previous layer's down product carries it
         Matmuls.FusedNorm attentionNorm = null;
         for (int l = 0; l < c.layers(); l++) {
@@ -171,7 +172,7 @@ final class GpuForwardPass {
                 }
                 if (ropeInAttention) {
                     kernel = withRope(kernel);
-                    if (FIXED_SHAPE && ATTENTION_AHEAD && fitsFixedShape(c, kv.blockSize())) kernel = fixedShape(kernel);
+                    if (fixedShapeAttention) kernel = fixedShape(kernel);
                     args = append(args, w.inverseFrequencies, w.ropeTable, w.ropeTablePositions, c.ropeDim(), interleaved, s.slots());
                 }
                 launchDecodeAttention(k, kernel, kv.dtype(), n, c.heads(), c.kvHeads(), stream, splitScratch, args);
